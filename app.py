@@ -1,0 +1,3 @@
+from ide import create_app
+
+app = create_app()

@@ -1,0 +1,209 @@
+"""The backend-neutral data model: diagnostics, aggregations, snapshots and tracer events.
+
+Every backend produces these objects; everything above the backends (sessions, the API, the
+charts) consumes only these.  ``to_dict`` gives the JSON shape documented in docs/api.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Language = Literal["d", "bpftrace"]
+LANGUAGES: tuple[Language, ...] = ("d", "bpftrace")
+
+SCALAR_FUNCTIONS = frozenset({"count", "sum", "min", "max", "avg", "stddev", "stats", "value"})
+DISTRIBUTION_FUNCTIONS = frozenset({"quantize", "lquantize", "llquantize", "hist", "lhist"})
+FUNCTIONS = SCALAR_FUNCTIONS | DISTRIBUTION_FUNCTIONS
+
+KeyPart = int | str
+Key = tuple[KeyPart, ...]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A compiler message at a 1-based position in the user's text.
+
+    ``end_column`` is one past the last character (as in LSP and CodeMirror ranges); an
+    empty range (``end == start``) marks a point, such as the end of the file.
+    """
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+            "severity": self.severity,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class AggregationDecl:
+    """An aggregation the script defines: its name and aggregating function."""
+
+    name: str
+    function: str
+    params: dict[str, int] = field(default_factory=dict)
+    key_arity: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "function": self.function}
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    ok: bool
+    diagnostics: tuple[Diagnostic, ...] = ()
+    aggregations: tuple[AggregationDecl, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "aggregations": [a.to_dict() for a in self.aggregations],
+        }
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """``lo``..``hi`` inclusive; ``None`` stands for minus or plus infinity."""
+
+    lo: int | None
+    hi: int | None
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lo": self.lo, "hi": self.hi, "count": self.count}
+
+
+@dataclass(frozen=True)
+class Row:
+    key: Key
+    value: int | float | None = None
+    buckets: tuple[Bucket, ...] | None = None
+    stats: dict[str, int | float] | None = None  # stats(): count, average, total
+
+    @property
+    def weight(self) -> float:
+        """What the row is ranked by when an aggregation has too many rows."""
+        if self.buckets is not None:
+            return float(sum(b.count for b in self.buckets))
+        if self.stats is not None:
+            return float(self.stats.get("count", 0))
+        return abs(float(self.value or 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"key": list(self.key)}
+        if self.buckets is not None:
+            d["buckets"] = [b.to_dict() for b in self.buckets]
+        else:
+            d["value"] = self.value
+        if self.stats is not None:
+            d["stats"] = dict(self.stats)
+        return d
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    name: str
+    function: str
+    rows: tuple[Row, ...]
+    params: dict[str, int] = field(default_factory=dict)
+    total_rows: int | None = None  # set when rows were cut to the server's cap
+
+    @property
+    def is_distribution(self) -> bool:
+        return self.function in DISTRIBUTION_FUNCTIONS
+
+    def capped(self, max_rows: int) -> Aggregation:
+        """Keep the ``max_rows`` heaviest rows; remember how many there were."""
+        if len(self.rows) <= max_rows:
+            return self
+        rows = sorted(self.rows, key=lambda r: r.weight, reverse=True)[:max_rows]
+        return Aggregation(self.name, self.function, tuple(rows), self.params, len(self.rows))
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "name": self.name,
+            "function": self.function,
+            "params": dict(self.params),
+            "rows": [r.to_dict() for r in self.rows],
+        }
+        if self.total_rows is not None:
+            d["total_rows"] = self.total_rows
+        return d
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    t: float  # seconds since the probes attached
+    aggregations: tuple[Aggregation, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"t": round(self.t, 3), "aggregations": [a.to_dict() for a in self.aggregations]}
+
+
+# --- Events a running tracer reports to its session -------------------------------------
+
+
+@dataclass(frozen=True)
+class Attached:
+    probes: int
+
+
+@dataclass(frozen=True)
+class Output:
+    """Text the user's script printed (printf, trace, print of a non-map); untrusted."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class AggregationData:
+    """The whole current content of one aggregation (replaces what was known of it)."""
+
+    aggregation: Aggregation
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Everything reported before this belongs to one consistent snapshot."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A non-fatal trouble (drops, errors in probes) with the option that would fix it."""
+
+    message: str
+    fix: str | None = None
+
+
+@dataclass(frozen=True)
+class Exited:
+    """The tracer ended: ``error`` is None for a clean end."""
+
+    code: int | None
+    error: str | None = None
+
+
+TracerEvent = Attached | Output | AggregationData | Tick | Problem | Exited
+
+
+def aggregation_from_dict(d: dict[str, Any]) -> Aggregation:
+    """Inverse of ``Aggregation.to_dict`` (used by worker processes that speak JSON)."""
+    rows = []
+    for r in d["rows"]:
+        buckets = None
+        if "buckets" in r:
+            buckets = tuple(Bucket(b["lo"], b["hi"], int(b["count"])) for b in r["buckets"])
+        rows.append(Row(tuple(r["key"]), r.get("value"), buckets, r.get("stats")))
+    return Aggregation(d["name"], d["function"], tuple(rows), dict(d.get("params", {})))

@@ -1,0 +1,132 @@
+"""Who gets in: a bearer token or the session cookie set by opening the printed URL.
+
+Every endpoint is authenticated unless its view is marked ``@public``.  State-changing
+requests that authenticate by cookie must also carry the CSRF header; websockets must come
+from the server's own origin; requests for a foreign ``Host`` are refused (DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, request
+
+from ..config import Settings
+from .errors import ApiError
+
+COOKIE = "dtrace_ide_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def public(view: F) -> F:
+    """Mark a view as reachable without the token."""
+    view.dtrace_ide_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def settings() -> Settings:
+    s: Settings = current_app.config["SETTINGS"]
+    return s
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).digest()
+
+
+def token_matches(candidate: str | None) -> bool:
+    if not candidate:
+        return False
+    return hmac.compare_digest(_digest(candidate), _digest(settings().token))
+
+
+def cookie_value() -> str:
+    """What the session cookie holds: derived from the token, never the token itself."""
+    return hmac.new(settings().token.encode(), b"session", hashlib.sha256).hexdigest()
+
+
+def csrf_token() -> str:
+    return hmac.new(settings().token.encode(), b"csrf", hashlib.sha256).hexdigest()
+
+
+def bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return None
+
+
+def has_session_cookie() -> bool:
+    value = request.cookies.get(COOKIE)
+    return bool(value) and hmac.compare_digest(value.encode(), cookie_value().encode())
+
+
+def authenticated() -> bool:
+    return token_matches(bearer()) or has_session_cookie()
+
+
+def allowed_hosts(s: Settings) -> set[str]:
+    hosts = {"localhost", "127.0.0.1", "::1", "[::1]"}
+    if s.host not in {"", "0.0.0.0", "::"}:
+        hosts.add(s.host.strip("[]"))
+    hosts.update(h.strip().lower() for h in s.allowed_hosts.split(",") if h.strip())
+    return hosts
+
+
+def host_allowed() -> bool:
+    s = settings()
+    host = (request.host or "").lower()
+    name = urlsplit("//" + host).hostname or ""
+    if s.host in {"0.0.0.0", "::"} and not s.allowed_hosts:
+        # Listening on every address: any literal IP is fine, names must be listed.
+        return _is_ip(name) or name in allowed_hosts(s)
+    return name in allowed_hosts(s) or name == s.host.strip("[]").lower()
+
+
+def _is_ip(name: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def origin_allowed() -> bool:
+    """A websocket's Origin must be this server itself."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return False
+    parts = urlsplit(origin)
+    return parts.netloc.lower() == (request.host or "").lower() and parts.scheme in {"http", "https"}
+
+
+def install(app: Flask) -> None:
+    @app.before_request
+    def _guard() -> Any:
+        if not host_allowed():
+            raise ApiError(421, "bad_host", "requests must name this server's own host")
+        view = app.view_functions.get(request.endpoint or "")
+        if view is None or getattr(view, "dtrace_ide_public", False):
+            return None
+        if token_matches(bearer()):
+            return None
+        if has_session_cookie():
+            if request.method not in SAFE_METHODS and not hmac.compare_digest(
+                request.headers.get(CSRF_HEADER, "").encode(), csrf_token().encode()
+            ):
+                raise ApiError(403, "csrf", f"missing or wrong {CSRF_HEADER} header")
+            return None
+        raise ApiError(
+            401,
+            "unauthorized",
+            "open the URL that `dtrace-ide serve` printed (it carries ?token=...), "
+            "or send Authorization: Bearer TOKEN",
+        )
