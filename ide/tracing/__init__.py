@@ -1,0 +1,1 @@
+"""The backend-neutral tracing core.  Nothing here imports Flask."""
