@@ -88,7 +88,7 @@ class Bucket:
 @dataclass(frozen=True)
 class Row:
     key: Key
-    value: int | float | None = None
+    value: int | float | str | None = None  # str: a bpftrace map of strings
     buckets: tuple[Bucket, ...] | None = None
     stats: dict[str, int | float] | None = None  # stats(): count, average, total
 
@@ -99,7 +99,9 @@ class Row:
             return float(sum(b.count for b in self.buckets))
         if self.stats is not None:
             return float(self.stats.get("count", 0))
-        return abs(float(self.value or 0))
+        if isinstance(self.value, int | float):
+            return abs(float(self.value))
+        return 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"key": list(self.key)}

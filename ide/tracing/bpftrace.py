@@ -1,0 +1,395 @@
+"""The bpftrace backend (Linux): ``bpftrace --emit-elf`` to compile, ``-f json`` to run.
+
+bpftrace prints maps only at exit, so a run appends one interval probe that prints every
+aggregation the script defines and then a line carrying a per-run nonce: everything before
+the nonce line belongs to one snapshot, and the nonce tells our output from the user's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+from typing import Any
+
+from ..config import Settings
+from .backend import BackendStatus, BackendUnavailable, RunSpec
+from .model import (
+    Aggregation,
+    AggregationData,
+    AggregationDecl,
+    Attached,
+    Bucket,
+    CompileResult,
+    Diagnostic,
+    Exited,
+    Key,
+    KeyPart,
+    Language,
+    Output,
+    Problem,
+    Row,
+    Tick,
+    TracerEvent,
+)
+from .process import signal_process, spawn
+from .scriptinfo import declared_aggregations
+
+NOISE = ("couldn't set RLIMIT_MEMLOCK",)
+_LOCATION = re.compile(
+    r"^(?P<file>[^:\n]*):(?P<line>\d+)(?:-(?P<end_line>\d+))?:(?P<col>\d+)(?:-(?P<end_col>\d+))?:"
+    r"\s*(?P<sev>ERROR|WARNING):\s*(?P<msg>.*)$"
+)
+_BARE = re.compile(r"^(?P<sev>ERROR|WARNING):\s*(?P<msg>.*)$")
+TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+MAX_STDERR_LINES = 200
+
+
+def is_noise(line: str) -> bool:
+    return any(n in line for n in NOISE)
+
+
+def parse_diagnostics(stderr: str, script: str) -> list[Diagnostic]:
+    """bpftrace's stderr as diagnostics; the echoed source and ``~~~`` lines are skipped."""
+    lines = script.split("\n")
+    out: list[Diagnostic] = []
+    for raw in stderr.splitlines():
+        if is_noise(raw):
+            continue
+        m = _LOCATION.match(raw)
+        if m:
+            line = int(m["line"])
+            col = int(m["col"])
+            end_line = int(m["end_line"] or line)
+            end_col = int(m["end_col"]) if m["end_col"] else col + 1
+            if end_line == line and end_col < col:
+                end_col = col
+            out.append(
+                Diagnostic(line, col, end_line, end_col, m["msg"].strip(), _severity(m["sev"]))
+            )
+            continue
+        m = _BARE.match(raw.strip())
+        if m:
+            # No position: the whole first line, so the editor still shows it somewhere.
+            width = len(lines[0]) if lines else 0
+            out.append(Diagnostic(1, 1, 1, width + 1, m["msg"].strip(), _severity(m["sev"])))
+    return out
+
+
+def _severity(word: str) -> Any:
+    return "warning" if word == "WARNING" else "error"
+
+
+def tracefs_mounted() -> bool:
+    return any(os.path.isdir(os.path.join(p, "events")) for p in TRACEFS)
+
+
+class BpftraceBackend:
+    name = "bpftrace"
+    language: Language = "bpftrace"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._cache: OrderedDict[str, CompileResult] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._version: str | None = None
+
+    # --- status -------------------------------------------------------------------------
+
+    def executable(self) -> str | None:
+        return shutil.which(self.settings.bpftrace_path)
+
+    def version(self) -> str | None:
+        if self._version is None:
+            exe = self.executable()
+            if exe is None:
+                return None
+            try:
+                res = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                return None
+            self._version = res.stdout.strip().removeprefix("bpftrace ").strip() or None
+        return self._version
+
+    def status(self) -> BackendStatus:
+        reason = self.unavailable_reason()
+        return BackendStatus(self.name, self.language, reason is None, self.version(), reason)
+
+    def unavailable_reason(self) -> str | None:
+        if self.executable() is None:
+            return "bpftrace is not installed: run `apt-get install bpftrace` (Debian/Ubuntu)"
+        if os.geteuid() != 0:
+            return "bpftrace needs root: start dtrace-ide as root (sudo dtrace-ide serve)"
+        if not tracefs_mounted():
+            return (
+                "tracefs is not mounted, so tracepoints cannot be found: run "
+                "`mount -t tracefs nodev /sys/kernel/tracing`"
+            )
+        return None
+
+    def _require(self) -> str:
+        reason = self.unavailable_reason()
+        exe = self.executable()
+        if reason is not None or exe is None:
+            raise BackendUnavailable(reason or "bpftrace is not installed")
+        return exe
+
+    def _env(self, options: dict[str, int] | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BPFTRACE_")}
+        opts = options or {}
+        env["BPFTRACE_MAP_KEYS_MAX"] = str(opts.get("max_map_keys", 4096))
+        env["BPFTRACE_STRLEN"] = str(opts.get("max_strlen", 64))
+        if "bufsize" in opts:
+            env["BPFTRACE_PERF_RB_PAGES"] = str(max(1, opts["bufsize"] // 4096))
+        env["BPFTRACE_NO_USER_SYMBOLS"] = "0"
+        return env
+
+    # --- compile ------------------------------------------------------------------------
+
+    def compile(self, script: str) -> CompileResult:
+        exe = self._require()
+        with self._cache_lock:
+            hit = self._cache.get(script)
+            if hit is not None:
+                self._cache.move_to_end(script)
+                return hit
+        result = self._compile_uncached(exe, script)
+        with self._cache_lock:
+            self._cache[script] = result
+            while len(self._cache) > self.settings.compile_cache_entries:
+                self._cache.popitem(last=False)
+        return result
+
+    def _compile_uncached(self, exe: str, script: str) -> CompileResult:
+        fd, elf = _temp_path()
+        try:
+            res = subprocess.run(
+                [exe, "--emit-elf", elf, "-"],
+                input=script.encode(),
+                capture_output=True,
+                timeout=self.settings.compile_timeout_s,
+                env=self._env(),
+            )
+        except subprocess.TimeoutExpired:
+            diag = Diagnostic(1, 1, 1, 1, "bpftrace took too long to compile this script")
+            return CompileResult(False, (diag,))
+        finally:
+            os.close(fd)
+            _unlink(elf)
+        stderr = res.stderr.decode("utf-8", "replace")
+        diagnostics = parse_diagnostics(stderr, script)
+        ok = res.returncode == 0 and not any(d.severity == "error" for d in diagnostics)
+        if not ok and not any(d.severity == "error" for d in diagnostics):
+            text = "; ".join(ln for ln in stderr.splitlines() if ln.strip() and not is_noise(ln))
+            diagnostics.append(
+                Diagnostic(1, 1, 1, 1, text or f"bpftrace exited with {res.returncode}")
+            )
+        return CompileResult(ok, tuple(diagnostics), declared_aggregations(script, "bpftrace"))
+
+    # --- run ----------------------------------------------------------------------------
+
+    def start(self, script: str, spec: RunSpec) -> BpftraceTracer:
+        exe = self._require()
+        decls = declared_aggregations(script, "bpftrace")
+        nonce = "dtrace-ide-tick-" + secrets.token_hex(8)
+        ms = max(1, round(spec.interval * 1000))
+        prints = "".join(f" print({d.name});" for d in decls)
+        program = f'{script}\ninterval:ms:{ms} {{{prints} printf("{nonce}\\n"); }}\n'
+        proc = spawn(
+            [exe, "-f", "json", "-"],
+            env=self._env(dict(spec.options)),
+            memory_bytes=self.settings.tracer_memory_bytes,
+            stdin=subprocess.PIPE,
+        )
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(program.encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        return BpftraceTracer(proc, decls, nonce, self.settings.max_line_bytes)
+
+    def list_probes(self) -> list[str]:
+        exe = self._require()
+        res = subprocess.run(
+            [exe, "-l"], capture_output=True, text=True, timeout=60, env=self._env()
+        )
+        return [ln.strip() for ln in res.stdout.splitlines() if ln.strip()]
+
+
+def _temp_path() -> tuple[int, str]:
+    import tempfile
+
+    return tempfile.mkstemp(prefix="dtrace-ide-", suffix=".elf")
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+# --- parsing bpftrace's JSON output --------------------------------------------------------
+
+
+def _key_part(text: str) -> KeyPart:
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    return text
+
+
+def split_key(raw: str, arity: int) -> Key:
+    """bpftrace 0.17 joins a multi-key map's key with commas: make the tuple again.
+
+    Only the comma-joined text is available, so a key part that itself contains a comma is
+    ambiguous; extra commas are kept in the last part (stacks and strings tend to come last).
+    """
+    if arity <= 1:
+        return (_key_part(raw),)
+    parts = raw.split(",", arity - 1)
+    return tuple(_key_part(p) for p in parts)
+
+
+def _bucket(b: dict[str, Any]) -> Bucket:
+    return Bucket(b.get("min"), b.get("max"), int(b.get("count", 0)))
+
+
+def aggregation_from_event(
+    kind: str, name: str, data: Any, decl: AggregationDecl | None
+) -> Aggregation:
+    function = decl.function if decl else {"hist": "hist", "stats": "stats"}.get(kind, "value")
+    arity = decl.key_arity if decl else (1 if isinstance(data, dict) else 0)
+    params = dict(decl.params) if decl else {}
+    rows: list[Row] = []
+    if kind == "hist":
+        items = data.items() if isinstance(data, dict) else [(None, data)]
+        for raw_key, buckets in items:
+            key = () if raw_key is None else split_key(raw_key, arity)
+            rows.append(Row(key, buckets=tuple(_bucket(b) for b in buckets)))
+    elif kind == "stats" and function == "stats":
+        keyed = isinstance(data, dict) and all(isinstance(v, dict) for v in data.values())
+        items = data.items() if keyed and arity else [(None, data)]
+        for raw_key, st in items:
+            key = () if raw_key is None else split_key(raw_key, arity)
+            rows.append(Row(key, value=st.get("average"), stats=dict(st)))
+    else:  # map, or avg as "stats"
+        if isinstance(data, dict):
+            for raw_key, value in data.items():
+                rows.append(Row(split_key(raw_key, arity), value=value))
+        else:
+            rows.append(Row((), value=data))
+    return Aggregation(name, function, tuple(rows), params)
+
+
+class BpftraceTracer:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        decls: tuple[AggregationDecl, ...],
+        nonce: str,
+        max_line_bytes: int,
+    ) -> None:
+        self.proc = proc
+        self.decls = {d.name: d for d in decls}
+        self.nonce = nonce + "\n"
+        self.max_line_bytes = max_line_bytes
+        self.stderr_tail: deque[str] = deque(maxlen=MAX_STDERR_LINES)
+        self._stopping = False
+        self._killed = False
+        self._stderr_thread = threading.Thread(
+            target=self._read_stderr, name=f"bpftrace-stderr-{proc.pid}", daemon=True
+        )
+        self._stderr_thread.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in iter(self.proc.stderr.readline, b""):
+            line = raw[: self.max_line_bytes].decode("utf-8", "replace").rstrip("\n")
+            if line.strip() and not is_noise(line):
+                self.stderr_tail.append(line)
+
+    def stop(self) -> None:
+        self._stopping = True
+        signal_process(self.proc, signal.SIGINT)
+
+    def kill(self) -> None:
+        self._stopping = True
+        self._killed = True
+        signal_process(self.proc, signal.SIGKILL)
+
+    def events(self) -> Iterator[TracerEvent]:
+        assert self.proc.stdout is not None
+        for raw in iter(self.proc.stdout.readline, b""):
+            if len(raw) > self.max_line_bytes and not raw.endswith(b"\n"):
+                # An over-long line: skip the rest of it rather than buffer it.
+                while raw and not raw.endswith(b"\n"):
+                    raw = self.proc.stdout.readline()
+                yield Problem("a tracer output line was too long and was dropped")
+                continue
+            text = raw.decode("utf-8", "replace").strip()
+            if not text:
+                continue
+            try:
+                msg = json.loads(text)
+            except json.JSONDecodeError:
+                yield Output(text + "\n")
+                continue
+            yield from self._translate(msg)
+        code = self.proc.wait()
+        self._stderr_thread.join(timeout=2)
+        yield Tick()
+        yield Exited(code, self._error(code))
+
+    def _translate(self, msg: dict[str, Any]) -> Iterator[TracerEvent]:
+        kind = msg.get("type")
+        data = msg.get("data")
+        if kind == "attached_probes":
+            yield Attached(int((data or {}).get("probes", 0)))
+        elif kind == "printf":
+            if data == self.nonce:
+                yield Tick()
+            else:
+                yield Output(str(data))
+        elif kind in {"map", "hist", "stats"} and isinstance(data, dict):
+            for name, content in data.items():
+                yield AggregationData(
+                    aggregation_from_event(kind, name, content, self.decls.get(name))
+                )
+        elif kind == "lost_events":
+            lost = (data or {}).get("events", "some") if isinstance(data, dict) else data
+            yield Problem(
+                f"{lost} events were lost",
+                "raise the bufsize option (bpftrace's perf ring buffer) or trace less often",
+            )
+        else:
+            yield Output(_text(data) + "\n")
+
+    def _error(self, code: int) -> str | None:
+        if code == 0:
+            return None
+        if self._stopping and (code in (-signal.SIGINT, -signal.SIGKILL) or self._killed):
+            return None
+        errors = [ln for ln in self.stderr_tail if "ERROR:" in ln]
+        detail = "; ".join((errors or list(self.stderr_tail))[-5:])
+        if code < 0:
+            name = signal.Signals(-code).name
+            return f"bpftrace was killed by {name}" + (f": {detail}" if detail else "")
+        return detail or f"bpftrace exited with status {code}"
+
+
+def _text(data: Any) -> str:
+    if isinstance(data, str):
+        return data.rstrip("\n")
+    return json.dumps(data)
