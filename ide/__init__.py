@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    from .snippets import routes as snippets
     from .tracing.registry import Backends
     from .tracing.session import RunManager
     from .web import api, auth, errors, pages, stream
@@ -46,4 +47,5 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     stream.register(app)
+    snippets.register(app)
     return app

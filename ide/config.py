@@ -33,7 +33,9 @@ TRACER_OPTIONS: tuple[TracerOptionCap, ...] = (
     TracerOptionCap("aggrate", 1, 100, "aggregation reads per second (libdtrace)"),
     TracerOptionCap("switchrate", 10, 100, "buffer switches per second (libdtrace)"),
     TracerOptionCap("dynvarsize", 1 << 20, 32 << 20, "dynamic variable space (bytes, libdtrace)"),
-    TracerOptionCap("max_map_keys", 4096, 65536, "entries per map (bpftrace BPFTRACE_MAP_KEYS_MAX)"),
+    TracerOptionCap(
+        "max_map_keys", 4096, 65536, "entries per map (bpftrace BPFTRACE_MAP_KEYS_MAX)"
+    ),
     TracerOptionCap("max_strlen", 64, 200, "string length (bpftrace BPFTRACE_STRLEN)"),
 )
 

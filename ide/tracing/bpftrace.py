@@ -7,6 +7,7 @@ the nonce line belongs to one snapshot, and the nonce tells our output from the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -231,10 +232,8 @@ def _temp_path() -> tuple[int, str]:
 
 
 def _unlink(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 # --- parsing bpftrace's JSON output --------------------------------------------------------

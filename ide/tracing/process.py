@@ -8,6 +8,7 @@ SIGKILL) the kernel sends SIGKILL to its tracers.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -92,7 +93,7 @@ def spawn(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=dict(env) if env is not None else None,
-            preexec_fn=_child_setup(memory_bytes),  # noqa: PLW1509 - single spawner thread
+            preexec_fn=_child_setup(memory_bytes),
             start_new_session=True,
             close_fds=True,
         )
@@ -102,7 +103,5 @@ def spawn(
 
 def signal_process(proc: subprocess.Popen[bytes], sig: int) -> None:
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             proc.send_signal(sig)
-        except ProcessLookupError:
-            pass

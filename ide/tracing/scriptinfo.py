@@ -61,7 +61,9 @@ def _matching(text: str, start: int, open_ch: str, close_ch: str) -> int:
 
 
 def split_top_level(args: str) -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in args:
         if ch in "([{":
             depth += 1

@@ -64,7 +64,7 @@ def bearer() -> str | None:
 
 def has_session_cookie() -> bool:
     value = request.cookies.get(COOKIE)
-    return bool(value) and hmac.compare_digest(value.encode(), cookie_value().encode())
+    return value is not None and hmac.compare_digest(value.encode(), cookie_value().encode())
 
 
 def authenticated() -> bool:
@@ -105,7 +105,10 @@ def origin_allowed() -> bool:
     if not origin:
         return False
     parts = urlsplit(origin)
-    return parts.netloc.lower() == (request.host or "").lower() and parts.scheme in {"http", "https"}
+    return parts.netloc.lower() == (request.host or "").lower() and parts.scheme in {
+        "http",
+        "https",
+    }
 
 
 def install(app: Flask) -> None:
@@ -113,6 +116,8 @@ def install(app: Flask) -> None:
     def _guard() -> Any:
         if not host_allowed():
             raise ApiError(421, "bad_host", "requests must name this server's own host")
+        if request.endpoint == "static":  # the page's own assets carry no secrets
+            return None
         view = app.view_functions.get(request.endpoint or "")
         if view is None or getattr(view, "dtrace_ide_public", False):
             return None

@@ -1,0 +1,210 @@
+"""``dtrace-ide serve | check | run``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import Settings
+from .tracing.backend import Backend, BackendUnavailable
+from .tracing.model import Aggregation, Language, Snapshot
+from .tracing.registry import Backends
+from .tracing.session import RunManager
+
+EXTENSIONS: dict[str, Language] = {".d": "d", ".bt": "bpftrace"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dtrace-ide", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"dtrace-ide {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the web IDE and print the URL to open")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8400)")
+    serve.add_argument("--backend", choices=["auto", "bpftrace", "dtrace"], default=None)
+    serve.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        default=None,
+        help="allow destructive actions (system(), signal(), ...)",
+    )
+    serve.add_argument("--certfile", help="TLS certificate (PEM)")
+    serve.add_argument("--keyfile", help="TLS private key (PEM)")
+
+    check = sub.add_parser("check", help="compile a script and print its diagnostics")
+    check.add_argument("file")
+    check.add_argument("--language", choices=["d", "bpftrace"])
+    check.add_argument("--json", action="store_true", help="print the API's JSON shape")
+
+    run = sub.add_parser("run", help="run a script headless and print its aggregations")
+    run.add_argument("file")
+    run.add_argument("--language", choices=["d", "bpftrace"])
+    run.add_argument("--duration", type=float, default=0, help="seconds (0: until Ctrl-C)")
+    run.add_argument("--interval", type=float, default=1.0, help="seconds between snapshots")
+    run.add_argument("--json", action="store_true", help="print NDJSON snapshots")
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return cmd_serve(args)
+    if args.command == "check":
+        return cmd_check(args)
+    return cmd_run(args)
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .web.server import serve
+
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "backend", "allow_destructive"):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name] = value
+    if args.certfile or args.keyfile:
+        if not (args.certfile and args.keyfile):
+            print("dtrace-ide: --certfile and --keyfile go together", file=sys.stderr)
+            return 2
+        overrides["tls"] = True
+    settings = Settings.from_env(overrides)
+    return serve(settings, certfile=args.certfile, keyfile=args.keyfile)
+
+
+# --- check / run -----------------------------------------------------------------------------
+
+
+def _load(args: argparse.Namespace) -> tuple[str, Language, Backend] | int:
+    path = Path(args.file)
+    try:
+        script = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"dtrace-ide: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    language: Language | None = args.language or EXTENSIONS.get(path.suffix)
+    if language is None:
+        print(f"dtrace-ide: say --language d or bpftrace for {path.name}", file=sys.stderr)
+        return 2
+    settings = Settings.from_env({"token": "-"})
+    backend = Backends.for_settings(settings).get(language)
+    if backend is None:
+        print(f"dtrace-ide: no backend for {language}", file=sys.stderr)
+        return 2
+    return script, language, backend
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    script, _, backend = loaded
+    try:
+        result = backend.compile(script)
+    except BackendUnavailable as exc:
+        print(f"dtrace-ide: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        for d in result.diagnostics:
+            print(f"{args.file}:{d.line}:{d.column}: {d.severity}: {d.message}")
+    return 0 if result.ok else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    script, language, backend = loaded
+    settings = Settings.from_env({"token": "-", "max_unwatched_s": 10**9})
+    try:
+        result = backend.compile(script)
+        if not result.ok:
+            for d in result.diagnostics:
+                print(
+                    f"{args.file}:{d.line}:{d.column}: {d.severity}: {d.message}", file=sys.stderr
+                )
+            return 1
+        manager = RunManager(settings)
+        run = manager.create(
+            backend,
+            language=language,
+            script=script,
+            duration=args.duration,
+            interval=args.interval,
+            options={},
+            keep_running=True,
+            client="cli",
+        )
+    except BackendUnavailable as exc:
+        print(f"dtrace-ide: {exc}", file=sys.stderr)
+        return 2
+    viewer = run.add_viewer()
+    viewer.charts = False
+    previous = signal.signal(signal.SIGINT, lambda *_: manager.stop(run, "user", wait=False))
+    try:
+        while True:
+            msg = viewer.next_message(timeout=0.5)
+            if msg is None:
+                if viewer.closed:
+                    break
+                continue
+            if args.json:
+                print(json.dumps(msg), flush=True)
+            elif msg["type"] == "output":
+                for line in msg["lines"]:
+                    print(line, flush=True)
+            elif msg["type"] == "error":
+                print(f"dtrace-ide: {msg['message']}", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        manager.shutdown()
+    if not args.json and run.snapshot is not None:
+        print(format_snapshot(run.snapshot))
+    if run.state == "failed":
+        print(f"dtrace-ide: the tracer failed: {run.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def _key(key: tuple[Any, ...]) -> str:
+    return ", ".join(str(k) for k in key) if key else "(no key)"
+
+
+def format_aggregation(agg: Aggregation) -> str:
+    lines = [f"{agg.name}  {agg.function}()"]
+    if agg.is_distribution:
+        for row in sorted(agg.rows, key=lambda r: r.weight, reverse=True):
+            lines.append(f"  {_key(row.key)}")
+            buckets = row.buckets or ()
+            peak = max((b.count for b in buckets), default=0) or 1
+            for b in buckets:
+                lo = "-inf" if b.lo is None else str(b.lo)
+                hi = "inf" if b.hi is None else str(b.hi)
+                bar = "@" * round(40 * b.count / peak)
+                lines.append(f"    {lo:>12} .. {hi:<12} |{bar:<40} {b.count}")
+    else:
+        rows = sorted(agg.rows, key=lambda r: r.weight)
+        width = max((len(_key(r.key)) for r in rows), default=0)
+        for row in rows:
+            lines.append(f"  {_key(row.key):<{width}}  {row.value}")
+    if agg.total_rows is not None:
+        lines.append(f"  ({agg.total_rows - len(agg.rows)} more rows not shown)")
+    return "\n".join(lines)
+
+
+def format_snapshot(snapshot: Snapshot) -> str:
+    return "\n\n".join(format_aggregation(a) for a in snapshot.aggregations)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

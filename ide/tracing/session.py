@@ -1,0 +1,508 @@
+"""Runs: one tracer each, its data, its viewers, and the owner that stops it.
+
+A ``Run`` consumes its tracer's events on its own thread and keeps the latest snapshot, a
+bounded tail of output and a bounded history.  Viewers (websockets) each get a bounded
+queue in which the newest snapshot replaces an unsent one, so a slow viewer never slows the
+tracer or the other viewers.  ``RunManager`` enforces the limits and runs one reaper thread
+that ends runs past their duration, runs nobody watches, and tracers that ignore a stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..config import Settings
+from .backend import Backend, RunSpec, Tracer
+from .model import (
+    Aggregation,
+    AggregationData,
+    Attached,
+    Exited,
+    Language,
+    Output,
+    Problem,
+    Snapshot,
+    Tick,
+    TracerEvent,
+)
+
+log = logging.getLogger(__name__)
+
+State = Literal["running", "finished", "stopped", "failed"]
+StopReason = Literal["user", "duration", "disconnect", "unwatched", "shutdown"]
+FINISHED_RUNS_KEPT = 32
+
+
+class LimitExceeded(Exception):
+    """A run would pass one of the server's caps; the message names it."""
+
+
+@dataclass
+class Viewer:
+    """One websocket's view of a run."""
+
+    run: Run
+    max_queue: int
+    per_interval: bool = False
+    charts: bool = True
+    _queue: deque[dict[str, Any]] = field(default_factory=deque)
+    _snapshot_pending: bool = False
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+    dropped: int = 0
+    closed: bool = False
+
+    def push(self, msg: dict[str, Any]) -> None:
+        with self._cond:
+            if msg["type"] == "output" and self._queue and self._queue[-1]["type"] == "output":
+                self._queue[-1]["lines"].extend(msg["lines"])
+                self._queue[-1]["dropped"] = msg["dropped"]
+                excess = len(self._queue[-1]["lines"]) - self.run.settings.max_output_lines
+                if excess > 0:
+                    del self._queue[-1]["lines"][:excess]
+                    self.dropped += excess
+            else:
+                self._queue.append(msg)
+                while len(self._queue) > self.max_queue:
+                    self._queue.popleft()
+                    self.dropped += 1
+            self._cond.notify()
+
+    def snapshot_ready(self) -> None:
+        with self._cond:
+            self._snapshot_pending = True
+            self._cond.notify()
+
+    def next_message(self, timeout: float) -> dict[str, Any] | None:
+        """The next message to send, or None after ``timeout`` with nothing to say."""
+        with self._cond:
+            if not self._queue and not self._snapshot_pending and not self.closed:
+                self._cond.wait(timeout)
+            if self._snapshot_pending and not (self._queue and self._queue[0]["type"] == "state"):
+                self._snapshot_pending = False
+                take_snapshot = True
+            elif self._queue:
+                return self._queue.popleft()
+            else:
+                return None
+        return self.run.snapshot_message(self.per_interval, self.charts) if take_snapshot else None
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify()
+
+
+class Run:
+    def __init__(
+        self,
+        settings: Settings,
+        language: Language,
+        script: str,
+        duration: float,
+        interval: float,
+        options: dict[str, int],
+        keep_running: bool,
+        client: str,
+        on_end: Callable[[Run], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.id = secrets.token_urlsafe(9)
+        self.viewer_key = secrets.token_urlsafe(18)
+        self.language = language
+        self.script = script
+        self.duration = duration
+        self.interval = interval
+        self.options = options
+        self.keep_running = keep_running
+        self.client = client
+        self.created = time.monotonic()
+        self.attached_at: float | None = None
+        self.ended_at: float | None = None
+        self.state: State = "running"
+        self.error: str | None = None
+        self.stop_reason: StopReason | None = None
+        self.stop_requested_at: float | None = None
+        self.probes = 0
+        self.snapshot: Snapshot | None = None
+        self.seq = 0
+        self.output: deque[str] = deque(maxlen=settings.max_output_lines)
+        self.dropped_output = 0
+        self.problems: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.viewers: list[Viewer] = []
+        self.ever_watched = False
+        self.unwatched_since = self.created
+        self.tracer: Tracer | None = None
+        self._aggs: dict[str, Aggregation] = {}
+        self._partial = ""
+        self._rate_window = 0
+        self._rate_bytes = 0
+        self._rate_msgs = 0
+        self._lock = threading.RLock()
+        self._charts_lock = threading.Lock()
+        self._panels: dict[tuple[int, bool], list[dict[str, Any]]] = {}
+        self._history: Any = None
+        self._on_end = on_end
+        self.done = threading.Event()
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self, backend: Backend) -> None:
+        spec = RunSpec(interval=self.interval, options=dict(self.options))
+        self.tracer = backend.start(self.script, spec)
+        threading.Thread(target=self._consume, name=f"run-{self.id}", daemon=True).start()
+
+    @property
+    def active(self) -> bool:
+        return not self.done.is_set()
+
+    def elapsed(self) -> float:
+        start = self.attached_at or self.created
+        end = self.ended_at or time.monotonic()
+        return max(0.0, end - start)
+
+    def request_stop(self, reason: StopReason) -> None:
+        with self._lock:
+            if not self.active or self.stop_requested_at is not None:
+                return
+            self.stop_reason = reason
+            self.stop_requested_at = time.monotonic()
+        if self.tracer is not None:
+            self.tracer.stop()
+
+    def kill(self) -> None:
+        if self.tracer is not None and self.active:
+            self.tracer.kill()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    def _consume(self) -> None:
+        assert self.tracer is not None
+        try:
+            for event in self.tracer.events():
+                self._handle(event)
+        except Exception as exc:  # a backend bug must still end the run visibly
+            log.exception("run %s: tracer events failed", self.id)
+            self._finish(Exited(None, f"internal error reading the tracer: {exc}"))
+
+    def _handle(self, event: TracerEvent) -> None:
+        if isinstance(event, AggregationData):
+            agg = event.aggregation
+            with self._lock:
+                self._aggs[agg.name] = agg
+        elif isinstance(event, Tick):
+            self._publish_snapshot()
+        elif isinstance(event, Output):
+            self._output(event.text)
+        elif isinstance(event, Attached):
+            with self._lock:
+                self.attached_at = time.monotonic()
+                self.probes = event.probes
+            self._broadcast(self.state_message())
+        elif isinstance(event, Problem):
+            self._problem(event.message, event.fix)
+        elif isinstance(event, Exited):
+            self._finish(event)
+
+    def _finish(self, event: Exited) -> None:
+        with self._lock:
+            if self.done.is_set():
+                return
+            self._output("", flush=True)
+            self.ended_at = time.monotonic()
+            if event.error:
+                self.state = "failed"
+                self.error = event.error
+            elif self.stop_reason in {"user", "disconnect", "unwatched", "shutdown"}:
+                self.state = "stopped"
+            else:
+                self.state = "finished"
+            self.done.set()
+        self._broadcast(self.state_message())
+        for v in list(self.viewers):
+            v.close()
+        if self._on_end is not None:
+            self._on_end(self)
+
+    # --- data ---------------------------------------------------------------------------
+
+    def _publish_snapshot(self) -> None:
+        with self._lock:
+            if not self._aggs and self.snapshot is None:
+                return
+            cap = self.settings.max_rows_per_aggregation
+            aggs = tuple(a.capped(cap) for a in self._aggs.values())
+            t = time.monotonic() - (self.attached_at or self.created)
+            snap = Snapshot(t, aggs)
+            self.snapshot = snap
+            self.seq += 1
+        history = self._chart_history()
+        if history is not None:
+            with self._charts_lock:
+                history.add(snap)
+                self._panels.clear()
+        for v in list(self.viewers):
+            v.snapshot_ready()
+
+    def _chart_history(self) -> Any:
+        if self._history is None:
+            from .. import charts
+
+            self._history = charts.History(max_points=self.settings.max_history_snapshots)
+        return self._history
+
+    def panels(self, per_interval: bool) -> list[dict[str, Any]]:
+        from .. import charts
+
+        with self._charts_lock:
+            snap = self.snapshot
+            if snap is None:
+                return []
+            cache_key = (self.seq, per_interval)
+            cached = self._panels.get(cache_key)
+            if cached is None:
+                cached = charts.build_panels(snap, self._history, per_interval=per_interval)
+                self._panels[cache_key] = cached
+            return cached
+
+    def snapshot_message(self, per_interval: bool, with_charts: bool) -> dict[str, Any] | None:
+        snap = self.snapshot
+        if snap is None:
+            return None
+        msg: dict[str, Any] = {"type": "snapshot", "snapshot": snap.to_dict()}
+        if with_charts:
+            msg["panels"] = self.panels(per_interval)
+        return msg
+
+    def _output(self, text: str, flush: bool = False) -> None:
+        with self._lock:
+            data = self._partial + text
+            lines = data.split("\n")
+            self._partial = lines.pop()
+            if flush and self._partial:
+                lines.append(self._partial)
+                self._partial = ""
+            elif len(self._partial) > self.settings.max_line_bytes:
+                lines.append(self._partial[: self.settings.max_line_bytes])
+                self._partial = ""
+            kept = [ln for ln in lines if self._within_rate(ln)]
+            self.output.extend(kept)
+            dropped = self.dropped_output
+        if kept or dropped:
+            self._broadcast({"type": "output", "lines": kept, "dropped": dropped})
+
+    def _within_rate(self, line: str) -> bool:
+        second = int(time.monotonic())
+        if second != self._rate_window:
+            self._rate_window, self._rate_bytes, self._rate_msgs = second, 0, 0
+        self._rate_bytes += len(line) + 1
+        self._rate_msgs += 1
+        if (
+            self._rate_bytes > self.settings.max_output_bytes_per_s
+            or self._rate_msgs > self.settings.max_output_messages_per_s
+        ):
+            self.dropped_output += 1
+            return False
+        return True
+
+    def _problem(self, message: str, fix: str | None) -> None:
+        with self._lock:
+            entry = self.problems.get(message)
+            if entry is None:
+                entry = {"message": message, "fix": fix, "count": 0}
+                self.problems[message] = entry
+                while len(self.problems) > 50:
+                    self.problems.popitem(last=False)
+            entry["count"] += 1
+        self._broadcast({"type": "error", "message": message, "fix": fix})
+
+    # --- viewers ------------------------------------------------------------------------
+
+    def add_viewer(self) -> Viewer:
+        viewer = Viewer(self, self.settings.viewer_queue_size)
+        with self._lock:
+            self.viewers.append(viewer)
+            self.ever_watched = True
+        viewer.push(self.state_message())
+        if self.output:
+            viewer.push({"type": "output", "lines": list(self.output), "dropped": 0})
+        for p in list(self.problems.values()):
+            viewer.push({"type": "error", "message": p["message"], "fix": p["fix"]})
+        if self.snapshot is not None:
+            viewer.snapshot_ready()
+        if not self.active:
+            viewer.close()  # it gets the final state and snapshot, then the stream ends
+        return viewer
+
+    def remove_viewer(self, viewer: Viewer) -> None:
+        viewer.close()
+        with self._lock:
+            if viewer in self.viewers:
+                self.viewers.remove(viewer)
+            if not self.viewers:
+                self.unwatched_since = time.monotonic()
+
+    def _broadcast(self, msg: dict[str, Any]) -> None:
+        for v in list(self.viewers):
+            v.push(dict(msg, lines=list(msg["lines"])) if "lines" in msg else msg)
+
+    # --- JSON ---------------------------------------------------------------------------
+
+    def state_message(self) -> dict[str, Any]:
+        return {
+            "type": "state",
+            "state": self.state,
+            "attached": self.attached_at is not None,
+            "probes": self.probes,
+            "elapsed": round(self.elapsed(), 3),
+            "duration": self.duration,
+            "error": self.error,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "id": self.id,
+                "state": self.state,
+                "language": self.language,
+                "attached": self.attached_at is not None,
+                "probes": self.probes,
+                "elapsed": round(self.elapsed(), 3),
+                "duration": self.duration,
+                "interval": self.interval,
+                "keep_running": self.keep_running,
+                "snapshot": self.snapshot.to_dict() if self.snapshot else None,
+                "output": list(self.output),
+                "dropped_output": self.dropped_output,
+                "problems": list(self.problems.values()),
+                "viewers": len(self.viewers),
+                "error": self.error,
+            }
+
+
+class RunManager:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._runs: OrderedDict[str, Run] = OrderedDict()
+        self._lock = threading.Lock()
+        self._reaper: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    def create(
+        self,
+        backend: Backend,
+        *,
+        language: Language,
+        script: str,
+        duration: float,
+        interval: float,
+        options: dict[str, int],
+        keep_running: bool = False,
+        client: str = "",
+    ) -> Run:
+        with self._lock:
+            active = [r for r in self._runs.values() if r.active]
+            if len(active) >= self.settings.max_runs_total:
+                raise LimitExceeded(
+                    f"{len(active)} runs are active, the server's cap (max_runs_total); "
+                    "stop one first"
+                )
+            mine = [r for r in active if r.client == client]
+            if len(mine) >= self.settings.max_runs_per_client:
+                raise LimitExceeded(
+                    f"you have {len(mine)} active runs, the cap per client "
+                    "(max_runs_per_client); stop one first"
+                )
+            run = Run(
+                self.settings,
+                language,
+                script,
+                duration,
+                interval,
+                options,
+                keep_running,
+                client,
+            )
+            self._runs[run.id] = run
+            self._trim()
+        try:
+            run.start(backend)
+        except Exception:
+            with self._lock:
+                self._runs.pop(run.id, None)
+            raise
+        self._ensure_reaper()
+        return run
+
+    def _trim(self) -> None:
+        finished = [r for r in self._runs.values() if not r.active]
+        for r in finished[: max(0, len(finished) - FINISHED_RUNS_KEPT)]:
+            self._runs.pop(r.id, None)
+
+    def get(self, run_id: str) -> Run | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def all(self) -> list[Run]:
+        with self._lock:
+            return list(self._runs.values())
+
+    def stop(self, run: Run, reason: StopReason = "user", wait: bool = True) -> None:
+        run.request_stop(reason)
+        if wait and not run.wait(self.settings.stop_grace_s):
+            run.kill()
+            run.wait(1.0)
+
+    def _ensure_reaper(self) -> None:
+        with self._lock:
+            if self._reaper is None or not self._reaper.is_alive():
+                self._reaper = threading.Thread(
+                    target=self._reap_forever, name="dtrace-ide-reaper", daemon=True
+                )
+                self._reaper.start()
+
+    def _reap_forever(self) -> None:
+        while not self._stopped.wait(0.1):
+            try:
+                self.reap(time.monotonic())
+            except Exception:
+                log.exception("reaper failed")
+
+    def reap(self, now: float) -> None:
+        s = self.settings
+        for run in self.all():
+            if not run.active:
+                continue
+            if run.stop_requested_at is not None:
+                if now - run.stop_requested_at >= s.stop_grace_s:
+                    run.kill()
+                continue
+            if run.duration and run.attached_at and now - run.attached_at >= run.duration:
+                run.request_stop("duration")
+            elif run.viewers:
+                continue
+            elif run.ever_watched and not run.keep_running:
+                if now - run.unwatched_since >= s.stop_on_disconnect_s:
+                    run.request_stop("disconnect")
+            elif now - run.unwatched_since >= s.max_unwatched_s:
+                run.request_stop("unwatched")
+
+    def shutdown(self) -> None:
+        """Stop every run; kill what does not stop within the grace period."""
+        runs = [r for r in self.all() if r.active]
+        for r in runs:
+            r.request_stop("shutdown")
+        deadline = time.monotonic() + self.settings.stop_grace_s
+        for r in runs:
+            if not r.wait(max(0.0, deadline - time.monotonic())):
+                r.kill()
+        for r in runs:
+            r.wait(1.0)
+        self._stopped.set()

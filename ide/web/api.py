@@ -1,0 +1,287 @@
+"""The JSON API: health, compile, runs, probes, limits, highlight (docs/api.md)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from .. import __version__
+from ..config import TRACER_OPTIONS, Settings, tracer_option
+from ..tracing.backend import Backend, BackendUnavailable
+from ..tracing.model import LANGUAGES, Language
+from ..tracing.registry import Backends
+from ..tracing.session import LimitExceeded, Run, RunManager
+from .auth import settings
+from .errors import ApiError
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+MAX_PROBES_RETURNED = 200
+
+
+def backends() -> Backends:
+    b: Backends = current_app.extensions["dtrace_ide"]["backends"]
+    return b
+
+
+def runs() -> RunManager:
+    r: RunManager = current_app.extensions["dtrace_ide"]["runs"]
+    return r
+
+
+# --- request validation ---------------------------------------------------------------------
+
+
+def json_body() -> dict[str, Any]:
+    if not request.is_json:
+        raise ApiError(
+            415, "unsupported_media_type", "send a JSON body (Content-Type: application/json)"
+        )
+    try:
+        body = request.get_json(force=False, silent=False)
+    except Exception as exc:
+        raise ApiError(400, "bad_json", "the request body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_json", "the request body must be a JSON object")
+    return body
+
+
+def field_language(body: dict[str, Any]) -> Language:
+    language = body.get("language")
+    if language not in LANGUAGES:
+        raise ApiError(400, "bad_language", 'language must be "d" or "bpftrace"')
+    lang: Language = language
+    return lang
+
+
+def field_script(body: dict[str, Any], s: Settings) -> str:
+    script = body.get("script")
+    if not isinstance(script, str):
+        raise ApiError(400, "bad_script", "script must be a string")
+    if len(script.encode("utf-8", "surrogatepass")) > s.max_script_bytes:
+        raise ApiError(
+            413, "script_too_large", f"the script is larger than {s.max_script_bytes} bytes"
+        )
+    if "\x00" in script:
+        raise ApiError(400, "bad_script", "the script contains a NUL character")
+    if not script.strip():
+        raise ApiError(400, "bad_script", "the script is empty: write a probe first")
+    return script
+
+
+def field_number(
+    body: dict[str, Any], name: str, default: float, lo: float, hi: float, *, zero_ok: bool = False
+) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ApiError(400, f"bad_{name}", f"{name} must be a number of seconds")
+    if zero_ok and value == 0:
+        return 0.0
+    if not lo <= value <= hi:
+        raise ApiError(400, f"bad_{name}", f"{name} must be between {lo:g} and {hi:g} seconds")
+    return float(value)
+
+
+def field_options(body: dict[str, Any]) -> dict[str, int]:
+    raw = body.get("options", {})
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ApiError(400, "bad_options", "options must be an object")
+    out: dict[str, int] = {}
+    for name, value in raw.items():
+        cap = tracer_option(name)
+        if cap is None:
+            known = ", ".join(o.name for o in TRACER_OPTIONS)
+            raise ApiError(400, "bad_options", f"unknown tracer option {name!r}; known: {known}")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ApiError(400, "bad_options", f"option {name} must be a positive integer")
+        out[name] = min(value, cap.maximum)
+    return out
+
+
+def backend_for(language: Language) -> Backend:
+    backend = backends().get(language)
+    if backend is None:
+        raise ApiError(503, "backend_unavailable", f"no backend serves {language} on this server")
+    return backend
+
+
+def unavailable(exc: BackendUnavailable) -> ApiError:
+    return ApiError(503, "backend_unavailable", str(exc))
+
+
+def client_id() -> str:
+    return request.remote_addr or "local"
+
+
+# --- routes -----------------------------------------------------------------------------
+
+
+@bp.get("/health")
+def health() -> Response:
+    return jsonify(
+        {"version": __version__, "backends": [s.to_dict() for s in backends().statuses()]}
+    )
+
+
+@bp.get("/limits")
+def limits() -> Response:
+    s = settings()
+    return jsonify(
+        {
+            "max_script_bytes": s.max_script_bytes,
+            "max_duration_s": s.max_duration_s,
+            "min_interval_s": s.min_interval_s,
+            "max_interval_s": s.max_interval_s,
+            "max_runs_total": s.max_runs_total,
+            "max_runs_per_client": s.max_runs_per_client,
+            "max_rows_per_aggregation": s.max_rows_per_aggregation,
+            "max_unwatched_s": s.max_unwatched_s,
+            "tracer_options": [
+                {
+                    "name": o.name,
+                    "default": o.default,
+                    "maximum": o.maximum,
+                    "description": o.description,
+                }
+                for o in TRACER_OPTIONS
+            ],
+        }
+    )
+
+
+@bp.post("/compile")
+def compile_script() -> Response:
+    body = json_body()
+    language = field_language(body)
+    script = field_script(body, settings())
+    try:
+        result = backend_for(language).compile(script)
+    except BackendUnavailable as exc:
+        raise unavailable(exc) from exc
+    return jsonify(result.to_dict())
+
+
+@bp.post("/runs")
+def create_run() -> tuple[Response, int]:
+    s = settings()
+    body = json_body()
+    language = field_language(body)
+    script = field_script(body, s)
+    duration = field_number(body, "duration", 0, 0.1, s.max_duration_s, zero_ok=True)
+    interval = field_number(body, "interval", 1.0, s.min_interval_s, s.max_interval_s)
+    options = field_options(body)
+    keep_running = body.get("keep_running", False)
+    if not isinstance(keep_running, bool):
+        raise ApiError(400, "bad_keep_running", "keep_running must be true or false")
+    backend = backend_for(language)
+    try:
+        result = backend.compile(script)
+        if not result.ok:
+            raise ApiError(
+                400,
+                "compile_error",
+                "the script does not compile",
+                diagnostics=[d.to_dict() for d in result.diagnostics],
+            )
+        run = runs().create(
+            backend,
+            language=language,
+            script=script,
+            duration=duration,
+            interval=interval,
+            options=options,
+            keep_running=keep_running,
+            client=client_id(),
+        )
+    except BackendUnavailable as exc:
+        raise unavailable(exc) from exc
+    except LimitExceeded as exc:
+        raise ApiError(429, "too_many_runs", str(exc)) from exc
+    return jsonify(run_body(run)), 201
+
+
+def run_body(run: Run) -> dict[str, Any]:
+    body = run.to_dict()
+    body["viewer_url"] = f"/view/{run.id}?key={run.viewer_key}"
+    return body
+
+
+def find_run(run_id: str) -> Run:
+    run = runs().get(run_id)
+    if run is None:
+        raise ApiError(404, "no_such_run", f"there is no run {run_id!r} (it may have expired)")
+    return run
+
+
+@bp.get("/runs")
+def list_runs() -> Response:
+    return jsonify(
+        {
+            "runs": [
+                {k: v for k, v in run_body(r).items() if k not in {"snapshot", "output"}}
+                for r in runs().all()
+            ]
+        }
+    )
+
+
+@bp.get("/runs/<run_id>")
+def get_run(run_id: str) -> Response:
+    return jsonify(run_body(find_run(run_id)))
+
+
+@bp.delete("/runs/<run_id>")
+def delete_run(run_id: str) -> Response:
+    run = find_run(run_id)
+    runs().stop(run, "user")
+    return jsonify(run_body(run))
+
+
+# --- probes, for completion -------------------------------------------------------------
+
+_probe_cache: dict[str, tuple[float, list[str]]] = {}
+_probe_lock = threading.Lock()
+
+
+@bp.get("/probes")
+def probes() -> Response:
+    language = request.args.get("language", "bpftrace")
+    if language not in LANGUAGES:
+        raise ApiError(400, "bad_language", 'language must be "d" or "bpftrace"')
+    prefix = request.args.get("prefix", "")
+    if len(prefix) > 256:
+        raise ApiError(400, "bad_prefix", "prefix is too long")
+    lang: Language = language
+    backend = backend_for(lang)
+    s = settings()
+    with _probe_lock:
+        cached = _probe_cache.get(lang)
+        if cached is None or time.monotonic() - cached[0] > s.probe_list_cache_s:
+            try:
+                cached = (time.monotonic(), sorted(set(backend.list_probes())))
+            except BackendUnavailable as exc:
+                raise unavailable(exc) from exc
+            _probe_cache[lang] = cached
+    names = cached[1]
+    matches = [p for p in names if p.startswith(prefix)]
+    return jsonify(
+        {"probes": matches[:MAX_PROBES_RETURNED], "truncated": len(matches) > MAX_PROBES_RETURNED}
+    )
+
+
+@bp.get("/highlight")
+def highlight() -> Response:
+    from dtrace_lexer import highlight_html
+
+    language = request.args.get("language", "")
+    if language not in LANGUAGES:
+        raise ApiError(400, "bad_language", 'language must be "d" or "bpftrace"')
+    script = request.args.get("script", "")
+    if len(script.encode()) > settings().max_script_bytes:
+        raise ApiError(413, "script_too_large", "the script is too large")
+    return jsonify({"html": highlight_html(script, language)})

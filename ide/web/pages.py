@@ -1,0 +1,98 @@
+"""HTML pages and the vendored plotly.js from the plotly wheel (no CDN: the box is offline)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, request
+
+from .auth import COOKIE, authenticated, cookie_value, csrf_token, public, settings, token_matches
+from .errors import ApiError
+
+bp = Blueprint("pages", __name__)
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    resp = Response(render_template(template, **context), status=status, mimetype="text/html")
+    resp.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    return resp
+
+
+@bp.get("/")
+@public
+def index() -> Response:
+    token = request.args.get("token")
+    if token is not None:
+        if not token_matches(token):
+            return _page("unauthorized.html", 401, reason="That token is not this server's.")
+        # Trade the token in the URL for a cookie, and drop it from the address bar.
+        target = "/"
+        snippet = request.args.get("snippet")
+        if snippet:
+            target = "/?snippet=" + "".join(c for c in snippet if c.isalnum() or c in "-_")
+        resp = redirect(target, code=303)
+        resp.set_cookie(
+            COOKIE,
+            cookie_value(),
+            httponly=True,
+            samesite="Strict",
+            secure=settings().tls,
+            path="/",
+        )
+        return resp  # type: ignore[return-value]
+    if not authenticated():
+        return _page("unauthorized.html", 401, reason=None)
+    return _page("index.html", csrf_token=csrf_token(), viewer=None)
+
+
+@bp.get("/view/<run_id>")
+@public
+def view(run_id: str) -> Response:
+    from .api import runs
+
+    run = runs().get(run_id)
+    key = request.args.get("key", "")
+    if run is None or not hmac.compare_digest(key.encode(), run.viewer_key.encode()):
+        return _page("unauthorized.html", 404, reason="This viewer link is unknown or expired.")
+    return _page("index.html", csrf_token="", viewer={"run": run.id, "key": run.viewer_key})
+
+
+@lru_cache(maxsize=4)
+def _vendor_file(name: str) -> tuple[bytes, bytes, str]:
+    if name != "plotly.min.js":
+        raise FileNotFoundError(name)
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    raw = path.read_bytes()
+    return raw, gzip.compress(raw, 9, mtime=0), hashlib.sha256(raw).hexdigest()[:16]
+
+
+@bp.get("/static-vendor/<name>")
+@public
+def vendor(name: str) -> Response:
+    try:
+        raw, packed, etag = _vendor_file(name)
+    except FileNotFoundError as exc:
+        raise ApiError(404, "not_found", f"no vendored file {name}") from exc
+    if request.if_none_match.contains(etag):
+        return Response(status=304)
+    use_gzip = "gzip" in request.headers.get("Accept-Encoding", "")
+    resp = Response(packed if use_gzip else raw, mimetype="text/javascript")
+    if use_gzip:
+        resp.headers["Content-Encoding"] = "gzip"
+    resp.headers["Vary"] = "Accept-Encoding"
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
