@@ -374,6 +374,7 @@ class Run:
                 "language": self.language,
                 "attached": self.attached_at is not None,
                 "probes": self.probes,
+                "pid": self.tracer.pid if self.tracer is not None else None,
                 "elapsed": round(self.elapsed(), 3),
                 "duration": self.duration,
                 "interval": self.interval,

@@ -24,17 +24,24 @@ def register(app: Flask) -> None:
 
     route = cast(Callable[[View], View], sock.route("/api/runs/<run_id>/stream"))
 
-    @route
-    @public  # checked below: the token/cookie, or the run's read-only viewer key
-    def stream(ws: Any, run_id: str) -> None:
-        run = find_run(run_id)
-        key = request.args.get("key", "")
+    @app.before_request
+    def _guard_stream() -> None:
+        # Before the handshake: once flask-sock calls the view, the socket is accepted.
+        if request.endpoint != "stream":
+            return
+        run = find_run(str((request.view_args or {}).get("run_id", "")))
         if not origin_allowed():
             raise ApiError(403, "bad_origin", "websockets must come from this server's own page")
+        key = request.args.get("key", "")
         if not authenticated() and not (
             key and hmac.compare_digest(key.encode(), run.viewer_key.encode())
         ):
             raise ApiError(401, "unauthorized", "open the page from the URL dtrace-ide printed")
+
+    @route
+    @public  # guarded above: the token or cookie, or the run's read-only viewer key
+    def stream(ws: Any, run_id: str) -> None:
+        run = find_run(run_id)
         viewer = run.add_viewer()
         try:
             while True:
