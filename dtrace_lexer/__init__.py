@@ -1,1 +1,73 @@
-"""Pygments lexers for D (DTrace) and bpftrace, and the one vocabulary both share."""
+"""Pygments lexers for D (DTrace) and bpftrace, and the one vocabulary both share.
+
+``highlight_html`` and ``style_css`` are what the web server uses to show a script as HTML:
+the markup uses CSS classes only (no inline styles), and ``style_css`` is their stylesheet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+
+from dtrace_lexer.lexers import BpftraceLexer, DTraceLexer
+
+__all__ = [
+    "CSS_CLASS",
+    "TOKEN_CLASS_PREFIX",
+    "BpftraceLexer",
+    "DTraceLexer",
+    "Language",
+    "highlight_html",
+    "lexer_for",
+    "style_css",
+]
+
+Language = Literal["d", "bpftrace"]
+
+#: The class of the ``<div>`` that wraps highlighted code.
+CSS_CLASS = "dtrace-highlight"
+#: Prefix of every token's CSS class (``tok-k`` for a keyword), so they clash with nothing.
+TOKEN_CLASS_PREFIX = "tok-"
+#: The Pygments style the stylesheet is made from.
+STYLE = "default"
+
+
+def lexer_for(language: Language) -> Lexer:
+    """A lexer for ``"d"`` or ``"bpftrace"``; a ``ValueError`` names any other language.
+
+    Leading and trailing newlines are kept, so line numbers match the script's.
+    """
+    if language == "d":
+        return DTraceLexer(stripnl=False)
+    if language == "bpftrace":
+        return BpftraceLexer(stripnl=False)
+    raise ValueError(f"unknown language {language!r}; expected 'd' or 'bpftrace'")
+
+
+def _formatter() -> HtmlFormatter[str]:
+    return HtmlFormatter(
+        cssclass=CSS_CLASS, classprefix=TOKEN_CLASS_PREFIX, nowrap=False, style=STYLE
+    )
+
+
+def highlight_html(script: str, language: Language) -> str:
+    """The script as an HTML fragment: ``<div class="dtrace-highlight"><pre>…</pre></div>``.
+
+    All of the script's text is escaped; only Pygments' own ``<span>`` markup is added.
+    """
+    return highlight(script, lexer_for(language), _formatter())
+
+
+def style_css() -> str:
+    """The stylesheet for :func:`highlight_html`'s markup, scoped to ``.dtrace-highlight``."""
+    formatter = _formatter()
+    # Not get_style_defs(): it adds unscoped rules for every <pre> on the page.
+    parts: list[Callable[[str], list[str]]] = [
+        formatter.get_background_style_defs,
+        formatter.get_token_style_defs,
+    ]
+    return "\n".join(line for part in parts for line in part(f".{CSS_CLASS}")) + "\n"
