@@ -1,0 +1,1 @@
+"""Saved snippets: the SQLite store (``store``) and the HTTP API (``routes``)."""
