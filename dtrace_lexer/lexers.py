@@ -152,17 +152,11 @@ def _keywords(language: Language, pseudo: tuple[str, ...] = ()) -> list[Any]:
 def _clause_states() -> dict[str, list[Any]]:
     """Predicates, clause bodies and top-level declarations, alike in both languages."""
     return {
+        # As in DTrace's own lexer, a '/' closes the predicate when the next non-blank
+        # character is '{', ';', '/' or the end of the text; any other '/' divides.
         "predicate": [
             include("whitespace"),
-            (r"/", Name.Decorator, "#pop"),
-            (r"\(", Punctuation, "predicate-parens"),
-            (r"(?=[{};])", _nothing, "#pop"),
-            include("statements"),
-        ],
-        "predicate-parens": [
-            include("whitespace"),
-            (r"\(", Punctuation, "#push"),
-            (r"\)", Punctuation, "#pop"),
+            (r"/(?=\s*(?:[{;/]|\Z))", Name.Decorator, "#pop"),
             (r"(?=[{};])", _nothing, "#pop"),
             include("statements"),
         ],
