@@ -9,6 +9,7 @@ brought back (the sidebar's undo) until it is purged.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -23,6 +24,8 @@ from typing import Any
 from ..config import TRACER_OPTIONS, Settings
 
 DB_NAME = "snippets.sqlite3"
+# The name the documentation uses for the data directory; DTRACE_IDE_DATA_DIR works too.
+DATA_ENV = "DTRACE_IDE_DATA"
 LANGUAGES = ("d", "bpftrace")
 MAX_TITLE_CHARS = 200
 MAX_DESCRIPTION_CHARS = 4000
@@ -161,7 +164,13 @@ def default_data_dir() -> Path:
 
 
 def data_dir(settings: Settings) -> Path:
-    return Path(settings.data_dir) if settings.data_dir else default_data_dir()
+    """``Settings.data_dir`` (``DTRACE_IDE_DATA_DIR``), else ``DTRACE_IDE_DATA``, else the
+    per-user data directory."""
+    if settings.data_dir:
+        return Path(settings.data_dir)
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV])
+    return default_data_dir()
 
 
 # --- validation -------------------------------------------------------------------------
@@ -225,7 +234,8 @@ def _number(field: str, value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         raise SnippetError("options", f"options.{field} must be a number of seconds or null")
-    if value <= 0 or value == float("inf"):
+    # A duration of 0 means "until stopped"; an interval must be positive.
+    if value < 0 or (value == 0 and field != "duration") or value == float("inf"):
         raise SnippetError("options", f"options.{field} must be positive and finite")
     return value
 
@@ -606,9 +616,7 @@ class SnippetStore:
         self._record_revision(db, snippet_id, 1, fields, now)
         return self._get_in(db, snippet_id)
 
-    def update(
-        self, snippet_id: int, data: Any, *, base_rev: int | None = None
-    ) -> Snippet:
+    def update(self, snippet_id: int, data: Any, *, base_rev: int | None = None) -> Snippet:
         """Save the fields given (the rest stay); the new version becomes a revision."""
         fields = validate(data, max_script_bytes=self.max_script_bytes, partial=True)
         with self._write() as db:

@@ -196,6 +196,7 @@ def test_deleted_snippets_are_purged_after_the_undo_window(tmp_path: Path) -> No
         ({"options": {"duration": "10"}}, "options"),
         ({"options": {"duration": True}}, "options"),
         ({"options": {"duration": -1}}, "options"),
+        ({"options": {"duration": float("inf")}}, "options"),
         ({"options": {"interval": 0}}, "options"),
         ({"options": {"options": {"nosuch": 1}}}, "options"),
         ({"options": {"options": {"bufsize": "big"}}}, "options"),
@@ -385,3 +386,20 @@ def test_default_data_dir_is_the_per_user_data_directory() -> None:
     import platformdirs
 
     assert store_mod.default_data_dir() == Path(platformdirs.user_data_dir("dtrace-ide"))
+
+
+def test_a_duration_of_zero_means_until_stopped_and_is_kept(store: SnippetStore) -> None:
+    s = store.create(snippet(options={"duration": 0, "interval": 0.5, "keep_running": True}))
+    assert store.get(s.id).options == {"duration": 0, "interval": 0.5, "keep_running": True}
+
+
+def test_the_data_directory_comes_from_settings_then_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ide.config import Settings
+
+    monkeypatch.setenv("DTRACE_IDE_DATA", str(tmp_path / "env"))
+    assert store_mod.data_dir(Settings(data_dir=str(tmp_path / "cfg"))) == tmp_path / "cfg"
+    assert store_mod.data_dir(Settings(data_dir="")) == tmp_path / "env"
+    monkeypatch.delenv("DTRACE_IDE_DATA")
+    assert store_mod.data_dir(Settings(data_dir="")) == store_mod.default_data_dir()
