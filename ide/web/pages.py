@@ -53,7 +53,7 @@ def index() -> Response:
         return resp  # type: ignore[return-value]
     if not authenticated():
         return _page("unauthorized.html", 401, reason=None)
-    return _page("index.html", csrf_token=csrf_token(), viewer=None)
+    return _page("index.html", csrf_token=csrf_token())
 
 
 @bp.get("/view/<run_id>")
@@ -65,7 +65,12 @@ def view(run_id: str) -> Response:
     key = request.args.get("key", "")
     if run is None or not hmac.compare_digest(key.encode(), run.viewer_key.encode()):
         return _page("unauthorized.html", 404, reason="This viewer link is unknown or expired.")
-    return _page("index.html", csrf_token="", viewer={"run": run.id, "key": run.viewer_key})
+    return _page(
+        "viewer.html",
+        csrf_token="",
+        run_id=run.id,
+        stream_url=f"/api/runs/{run.id}/stream?key={run.viewer_key}",
+    )
 
 
 @lru_cache(maxsize=4)
