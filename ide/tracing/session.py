@@ -54,6 +54,7 @@ class Viewer:
     charts: bool = True
     _queue: deque[dict[str, Any]] = field(default_factory=deque)
     _snapshot_pending: bool = False
+    _started: bool = False
     _cond: threading.Condition = field(default_factory=threading.Condition)
     dropped: int = 0
     closed: bool = False
@@ -84,10 +85,13 @@ class Viewer:
         with self._cond:
             if not self._queue and not self._snapshot_pending and not self.closed:
                 self._cond.wait(timeout)
-            if self._snapshot_pending and not (self._queue and self._queue[0]["type"] == "state"):
+            # The first message is the state; after that the newest snapshot goes first, so
+            # the final snapshot arrives before the final state.
+            if self._snapshot_pending and self._started:
                 self._snapshot_pending = False
                 take_snapshot = True
             elif self._queue:
+                self._started = True
                 return self._queue.popleft()
             else:
                 return None

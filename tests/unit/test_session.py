@@ -1,0 +1,199 @@
+"""Runs and viewers over a scripted tracer (the real-tracer behaviour is in tests/integration)."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+
+from ide.config import Settings
+from ide.tracing.backend import BackendStatus, RunSpec
+from ide.tracing.model import (
+    Aggregation,
+    AggregationData,
+    Attached,
+    CompileResult,
+    Exited,
+    Output,
+    Row,
+    Tick,
+    TracerEvent,
+)
+from ide.tracing.session import LimitExceeded, RunManager
+
+
+class ScriptedTracer:
+    """Replays events put on its queue; stop() ends it like SIGINT would."""
+
+    def __init__(self) -> None:
+        self.events_q: queue.Queue[TracerEvent] = queue.Queue()
+        self.stopped = False
+
+    @property
+    def pid(self) -> int | None:
+        return None
+
+    def events(self) -> Iterator[TracerEvent]:
+        while True:
+            ev = self.events_q.get()
+            yield ev
+            if isinstance(ev, Exited):
+                return
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.events_q.put(Exited(0))
+
+    def kill(self) -> None:
+        self.events_q.put(Exited(-9))
+
+
+class ScriptedBackend:
+    name = "scripted"
+    language = "bpftrace"
+
+    def __init__(self) -> None:
+        self.tracers: list[ScriptedTracer] = []
+
+    def status(self) -> BackendStatus:
+        return BackendStatus("scripted", "bpftrace", True)
+
+    def compile(self, script: str) -> CompileResult:
+        return CompileResult(True)
+
+    def start(self, script: str, spec: RunSpec) -> ScriptedTracer:
+        t = ScriptedTracer()
+        self.tracers.append(t)
+        return t
+
+    def list_probes(self) -> list[str]:
+        return []
+
+
+def counts(n: int, value: int = 1) -> AggregationData:
+    rows = tuple(Row((f"k{i}",), value=value + i) for i in range(n))
+    return AggregationData(Aggregation("@c", "count", rows))
+
+
+def make(settings: Settings | None = None) -> tuple[RunManager, ScriptedBackend]:
+    return RunManager(settings or Settings(token="t")), ScriptedBackend()
+
+
+def wait(pred: object, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():  # type: ignore[operator]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def start(manager: RunManager, backend: ScriptedBackend, **kw: object) -> object:
+    fields: dict[str, object] = {
+        "language": "bpftrace",
+        "script": "x",
+        "duration": 0,
+        "interval": 1.0,
+        "options": {},
+    }
+    fields.update(kw)
+    return manager.create(backend, **fields)  # type: ignore[arg-type]
+
+
+def test_a_slow_viewer_gets_only_the_newest_snapshot() -> None:
+    manager, backend = make()
+    run = start(manager, backend)
+    viewer = run.add_viewer()  # type: ignore[attr-defined]
+    viewer.charts = False
+    tracer = backend.tracers[0]
+    tracer.events_q.put(Attached(1))
+    for value in (1, 2, 3):
+        tracer.events_q.put(counts(1, value))
+        tracer.events_q.put(Tick())
+    wait(lambda: run.seq == 3)  # type: ignore[attr-defined]
+    messages = []
+    while (msg := viewer.next_message(timeout=0.05)) is not None:
+        messages.append(msg)
+    snapshots = [m for m in messages if m["type"] == "snapshot"]
+    assert len(snapshots) == 1
+    assert snapshots[0]["snapshot"]["aggregations"][0]["rows"][0]["value"] == 3
+    manager.shutdown()
+
+
+def test_rows_past_the_cap_are_cut_to_the_heaviest() -> None:
+    manager, backend = make(Settings(token="t", max_rows_per_aggregation=10))
+    run = start(manager, backend)
+    tracer = backend.tracers[0]
+    tracer.events_q.put(counts(50))
+    tracer.events_q.put(Tick())
+    wait(lambda: run.snapshot is not None)  # type: ignore[attr-defined]
+    agg = run.snapshot.aggregations[0]  # type: ignore[attr-defined]
+    assert len(agg.rows) == 10 and agg.total_rows == 50
+    assert min(r.value for r in agg.rows) == 41
+    manager.shutdown()
+
+
+def test_output_past_the_message_rate_is_dropped_and_counted() -> None:
+    manager, backend = make(Settings(token="t", max_output_messages_per_s=100))
+    run = start(manager, backend)
+    tracer = backend.tracers[0]
+    tracer.events_q.put(Output("".join(f"line {i}\n" for i in range(500))))
+    tracer.events_q.put(Output("partial"))
+    tracer.events_q.put(Exited(0))
+    wait(lambda: not run.active)  # type: ignore[attr-defined]
+    body = run.to_dict()  # type: ignore[attr-defined]
+    assert 0 < len(body["output"]) <= 100
+    assert body["dropped_output"] == 501 - len(body["output"])
+    manager.shutdown()
+
+
+def test_the_last_viewer_leaving_stops_the_run_unless_kept() -> None:
+    manager, backend = make(Settings(token="t", stop_on_disconnect_s=0.1))
+    watched = start(manager, backend)
+    kept = start(manager, backend, keep_running=True)
+    for run in (watched, kept):
+        run.remove_viewer(run.add_viewer())  # type: ignore[attr-defined]
+    wait(lambda: not watched.active)  # type: ignore[attr-defined]
+    assert watched.state == "stopped" and watched.stop_reason == "disconnect"  # type: ignore[attr-defined]
+    assert kept.active  # type: ignore[attr-defined]
+    manager.shutdown()
+    assert not kept.active  # type: ignore[attr-defined]
+
+
+def test_runs_past_their_duration_finish() -> None:
+    manager, backend = make()
+    run = start(manager, backend, duration=0.2)
+    backend.tracers[0].events_q.put(Attached(1))
+    wait(lambda: not run.active)  # type: ignore[attr-defined]
+    assert run.state == "finished"  # type: ignore[attr-defined]
+
+
+def test_a_tracer_error_fails_the_run_and_keeps_the_snapshot() -> None:
+    manager, backend = make()
+    run = start(manager, backend)
+    tracer = backend.tracers[0]
+    tracer.events_q.put(counts(3))
+    tracer.events_q.put(Tick())
+    tracer.events_q.put(Exited(-9, "bpftrace was killed by SIGKILL"))
+    wait(lambda: not run.active)  # type: ignore[attr-defined]
+    body = run.to_dict()  # type: ignore[attr-defined]
+    assert body["state"] == "failed" and "SIGKILL" in body["error"]
+    assert len(body["snapshot"]["aggregations"][0]["rows"]) == 3
+
+
+def test_caps_on_concurrent_runs() -> None:
+    manager, backend = make(Settings(token="t", max_runs_per_client=2, max_runs_total=3))
+    start(manager, backend, client="a")
+    start(manager, backend, client="a")
+    try:
+        start(manager, backend, client="a")
+    except LimitExceeded as exc:
+        assert "max_runs_per_client" in str(exc)
+    else:
+        raise AssertionError("a third run for one client was allowed")
+    start(manager, backend, client="b")
+    try:
+        start(manager, backend, client="c")
+    except LimitExceeded as exc:
+        assert "max_runs_total" in str(exc)
+    else:
+        raise AssertionError("a fourth run was allowed")
+    manager.shutdown()
