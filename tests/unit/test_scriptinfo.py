@@ -29,7 +29,8 @@ def test_functions_keys_and_params_are_read_from_the_script() -> None:
 def test_d_quantizations_carry_their_parameters() -> None:
     script = (
         "syscall::read:entry { @dist[execname] = lquantize(arg0, 0, 12, 2); "
-        "@ll[pid] = llquantize(arg0, 10, 0, 6, 20); @q = quantize(arg0); @d = lquantize(arg0, 0, 9); }"
+        "@ll[pid] = llquantize(arg0, 10, 0, 6, 20); @q = quantize(arg0); "
+        "@d = lquantize(arg0, 0, 9); }"
     )
     got = {d.name: (d.function, d.params) for d in declared_aggregations(script, "d")}
     assert got == {
