@@ -1,0 +1,446 @@
+// D (DTrace) and bpftrace for the editor: a stream tokenizer whose word lists come from the
+// vocabulary that dtrace_lexer generates (static/js/vocabulary.js), passed in at run time so
+// the bundle never carries a stale copy of them.
+
+import { StreamLanguage, StringStream } from "@codemirror/language";
+import { Tag, tags } from "@lezer/highlight";
+
+// Highlight tags of the tracing constructs that have no standard tag.  Each one gets its own
+// class (see highlight.js), so the page can colour it.
+export const dtTags = {
+  probe: Tag.define(tags.labelName),
+  provider: Tag.define(tags.namespace),
+  predicate: Tag.define(),
+  builtin: Tag.define(tags.variableName),
+  aggregating: Tag.define(tags.variableName),
+  action: Tag.define(tags.variableName),
+  aggregation: Tag.define(tags.variableName),
+  threadLocal: Tag.define(tags.variableName),
+  clauseLocal: Tag.define(tags.variableName),
+  scratch: Tag.define(tags.variableName),
+  macroArg: Tag.define(tags.variableName),
+  pragma: Tag.define(tags.processingInstruction),
+  option: Tag.define(tags.attributeName),
+};
+
+// The token names the tokenizer returns and the tags they stand for.  A token may carry
+// several names separated by spaces ("predicate builtin").
+const tokenTable = {
+  comment: tags.comment,
+  string: tags.string,
+  escape: tags.escape,
+  number: tags.number,
+  keyword: tags.keyword,
+  type: tags.typeName,
+  operator: tags.operator,
+  punctuation: tags.punctuation,
+  brace: tags.brace,
+  paren: tags.paren,
+  bracket: tags.squareBracket,
+  meta: tags.meta,
+  variable: tags.variableName,
+  member: tags.propertyName,
+  ...dtTags,
+  builtinVariable: dtTags.builtin,
+};
+
+// The names that classify a token; the editor's hover and completion read them back from
+// the syntax tree.
+export const TOKEN = Object.freeze({
+  probe: "probe",
+  provider: "provider",
+  builtin: "builtinVariable", // not "builtin": StreamLanguage maps that legacy name itself
+  aggregating: "aggregating",
+  action: "action",
+});
+
+// D's macro variables besides $1, $2, ...
+const D_MACROS = new Set([
+  "target", "pid", "ppid", "pgid", "sid", "uid", "gid", "euid", "egid", "taskid", "projid",
+]);
+
+// Words that start a declaration, not a probe, at the top level of a script.
+const TOP_DECLARATIONS = {
+  d: new Set([
+    "inline", "self", "this", "typedef", "struct", "union", "enum", "translator", "provider",
+    "extern", "static", "const", "volatile", "register", "import",
+  ]),
+  bpftrace: new Set(["struct", "union", "enum", "config", "macro", "import", "let"]),
+};
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*/;
+const NUMBER = /^(?:0[xX][0-9a-fA-F]+|0[bB][01]+|(?:\d[\d_]*)(?:\.\d+)?(?:[eE][+-]?\d+)?)(?:[uU]?[lL]{0,2}|[lL]{1,2}[uU]?|ns|us|ms|s|m|h|d)?/;
+const OPERATORS = /^(?:->|<<=|>>=|\+\+|--|&&|\|\||\^\^|<<|>>|[<>=!+\-*/%&|^]=|[<>=!+\-*/%&|^~?:])/;
+
+// Characters of a probe description: provider:module:function:name with globs, macro
+// variables ($target) and dashes (tick-1s), or bpftrace's kind:target:... with numbers.
+const PROBE_CHAR = /[A-Za-z0-9_\-.*?$\[\]!:+]/;
+
+function wordSet(list) {
+  return new Set(list || []);
+}
+
+function wordMap(obj) {
+  return new Map(Object.entries(obj || {}));
+}
+
+/** The word lists of one language, as sets and maps the tokenizer can test quickly. */
+export function languageWords(vocabulary, language) {
+  const v = (vocabulary && vocabulary[language]) || {};
+  const providers = new Set(Object.keys(v.providers || {}));
+  for (const alias of Object.keys(v.providerAliases || {})) providers.add(alias);
+  return {
+    language,
+    keywords: wordSet(v.keywords),
+    types: wordSet(v.types),
+    builtins: wordMap(v.builtins),
+    functions: wordMap(v.functions),
+    aggregations: wordMap(v.aggregations),
+    providers,
+    providerDocs: wordMap(v.providers),
+    options: wordMap(v.options),
+    declarations: TOP_DECLARATIONS[language] || new Set(),
+  };
+}
+
+// Where the tokenizer is, in the clause structure of a script:
+//   top     - between clauses: a word starts a probe description or a declaration
+//   probes  - after a probe description: more probes, a predicate or the clause body
+//   pred    - inside a predicate / ... /
+//   decl    - inside a top-level declaration (inline, struct, translator, config ...)
+//   body    - inside braces
+function startState() {
+  return {
+    phase: "top",
+    depth: 0, // brace depth
+    parens: 0, // parenthesis depth inside a predicate
+    inComment: false,
+    inString: false,
+    probeTail: false, // the provider of a probe was emitted; its rest follows
+    pathSegment: false, // inside a bpftrace probe's /path segment
+    pragmaWords: 0, // words of "#pragma D option" still to come
+    pragmaValue: false, // the option's "=value" may follow
+    lineStart: true,
+  };
+}
+
+function copyState(s) {
+  return { ...s };
+}
+
+function readString(stream, state) {
+  // Escapes are their own tokens, so the text in between is a string token.
+  if (stream.peek() === "\\") {
+    stream.next();
+    if (!stream.eol()) {
+      if (/[0-7]/.test(stream.peek())) stream.match(/^[0-7]{1,3}/);
+      else if (stream.peek() === "x") stream.match(/^x[0-9a-fA-F]{1,2}/);
+      else stream.next();
+    }
+    return "escape";
+  }
+  while (!stream.eol()) {
+    const ch = stream.peek();
+    if (ch === "\\") break;
+    stream.next();
+    if (ch === '"') {
+      state.inString = false;
+      break;
+    }
+  }
+  return "string";
+}
+
+function readBlockComment(stream, state) {
+  if (stream.skipTo("*/")) {
+    stream.pos += 2;
+    state.inComment = false;
+  } else {
+    stream.skipToEnd();
+  }
+  return "comment";
+}
+
+// Reads the rest of a probe description from the current position.
+function readProbe(stream, state, bpftrace) {
+  let consumed = false;
+  while (!stream.eol()) {
+    const ch = stream.peek();
+    if (ch === "/") {
+      // bpftrace probes may name a file (uprobe:/bin/bash:readline); a "/" anywhere else
+      // opens the predicate.
+      const prev = stream.pos > 0 ? stream.string.charAt(stream.pos - 1) : "";
+      if (!bpftrace || !(prev === ":" || state.pathSegment)) break;
+      if (stream.string.charAt(stream.pos + 1) === "*" || stream.string.charAt(stream.pos + 1) === "/") {
+        break;
+      }
+      state.pathSegment = true;
+      stream.next();
+      consumed = true;
+      continue;
+    }
+    if (ch === ":") state.pathSegment = false;
+    if (!PROBE_CHAR.test(ch)) break;
+    stream.next();
+    consumed = true;
+  }
+  if (!consumed) stream.next();
+  state.pathSegment = false;
+  return consumed;
+}
+
+function startProbe(stream, state, words) {
+  const bpftrace = words.language === "bpftrace";
+  readProbe(stream, state, bpftrace);
+  state.phase = "probes";
+  const text = stream.current();
+  // The provider is the first segment, cut before a dash (tick-1s), a macro ($target) or a
+  // process id (pid1234).
+  const head = /^[A-Za-z_]+/.exec(text);
+  if (head) {
+    let provider = head[0];
+    const segment = text.split(":")[0];
+    if (words.providers.has(segment)) provider = segment;
+    if (words.providers.has(provider) && provider.length < text.length) {
+      stream.backUp(text.length - provider.length);
+      state.probeTail = true;
+      return TOKEN.provider;
+    }
+    if (words.providers.has(provider)) return TOKEN.provider;
+  }
+  return TOKEN.probe;
+}
+
+function word(stream, state, words, extra) {
+  const text = stream.current();
+  const next = stream.string.slice(stream.pos).match(/^\s*\(/);
+  let style;
+  if (words.aggregations.has(text) && next) style = TOKEN.aggregating;
+  else if (words.functions.has(text) && next) style = TOKEN.action;
+  else if (words.builtins.has(text)) style = TOKEN.builtin;
+  else if (words.functions.has(text)) style = TOKEN.action;
+  else if (words.aggregations.has(text)) style = TOKEN.aggregating;
+  else if (words.keywords.has(text)) style = "keyword";
+  else if (words.types.has(text)) style = "type";
+  else style = "variable";
+  return extra ? `${extra} ${style}` : style;
+}
+
+function expression(stream, state, words, extra) {
+  const bpftrace = words.language === "bpftrace";
+  const tag = (name) => (extra ? `${extra} ${name}` : name);
+  const ch = stream.peek();
+  if (ch === '"') {
+    stream.next();
+    state.inString = true;
+    return tag(readString(stream, state));
+  }
+  if (ch === "'") {
+    stream.match(/^'(?:\\.|[^'\\])*'?/);
+    return tag("string");
+  }
+  if (stream.match(/^self\s*->\s*[A-Za-z_]\w*/)) return tag("threadLocal");
+  if (stream.match(/^this\s*->\s*[A-Za-z_]\w*/)) return tag("clauseLocal");
+  if (ch === "@") {
+    stream.next();
+    stream.match(/^[A-Za-z_]\w*/);
+    return tag("aggregation");
+  }
+  if (ch === "$") {
+    if (stream.match(/^\$\d+/)) return tag("macroArg");
+    if (stream.match(/^\$#/)) return tag("macroArg");
+    const m = stream.match(/^\$([A-Za-z_]\w*)/);
+    if (m) return tag(!bpftrace && D_MACROS.has(m[1]) ? "macroArg" : "scratch");
+    stream.next();
+    return tag("operator");
+  }
+  if (/\d/.test(ch) || (ch === "." && /\d/.test(stream.string.charAt(stream.pos + 1)))) {
+    if (stream.match(NUMBER)) return tag("number");
+  }
+  if (stream.match(IDENT)) {
+    const prev = stream.string.slice(0, stream.start).match(/(?:->|\.)\s*$/);
+    if (prev) return tag("member");
+    return word(stream, state, words, extra);
+  }
+  if (ch === "(" || ch === ")") {
+    stream.next();
+    if (state.phase === "pred") state.parens += ch === "(" ? 1 : -1;
+    return tag("paren");
+  }
+  if (ch === "[" || ch === "]") {
+    stream.next();
+    return tag("bracket");
+  }
+  if (stream.match(OPERATORS)) return tag("operator");
+  stream.next();
+  return tag("punctuation");
+}
+
+function token(stream, state, words) {
+  if (stream.sol()) {
+    state.lineStart = true;
+    state.pragmaWords = 0;
+    state.pragmaValue = false;
+  }
+  if (state.inComment) return readBlockComment(stream, state);
+  if (state.inString) return (state.phase === "pred" ? "predicate " : "") + readString(stream, state);
+  // Spaces inside a predicate belong to it, so its background runs unbroken.
+  if (stream.eatSpace()) return state.phase === "pred" ? "predicate" : null;
+
+  const lineStart = state.lineStart;
+  state.lineStart = false;
+
+  if (stream.match("/*")) {
+    state.inComment = true;
+    return readBlockComment(stream, state);
+  }
+  if (stream.match("//")) {
+    stream.skipToEnd();
+    return "comment";
+  }
+
+  if (state.pragmaWords > 0) {
+    state.pragmaWords -= 1;
+    if (stream.match(/^[A-Za-z_][\w-]*/)) {
+      if (state.pragmaWords === 0) state.pragmaValue = true;
+      return "option";
+    }
+  }
+  if (state.pragmaValue) {
+    // "=value" of "#pragma D option name=value": the rest of the line up to a comment.
+    state.pragmaValue = false;
+    if (stream.eat("=")) {
+      state.pragmaValue = true;
+      return "operator";
+    }
+    if (stream.match(/^[^\s/]+/)) return /^\d/.test(stream.current()) ? "number" : "string";
+  }
+  if (lineStart && stream.peek() === "#") {
+    if (stream.match(/^#!.*/)) return "comment";
+    if (stream.match(/^#\s*pragma\s+D\s+option\b/)) {
+      state.pragmaWords = 1;
+      return "pragma";
+    }
+    if (stream.match(/^#\s*pragma\b/)) return "pragma";
+    stream.skipToEnd();
+    return "meta";
+  }
+
+  if (state.probeTail) {
+    state.probeTail = false;
+    readProbe(stream, state, words.language === "bpftrace");
+    return TOKEN.probe;
+  }
+
+  const ch = stream.peek();
+  if (state.depth === 0 && (state.phase === "top" || state.phase === "probes")) {
+    if (ch === "{") {
+      stream.next();
+      state.depth = 1;
+      state.phase = state.phase === "top" ? "decl" : "body";
+      return "brace";
+    }
+    if (ch === "/" && state.phase === "probes") {
+      stream.next();
+      state.phase = "pred";
+      state.parens = 0;
+      return "predicate operator";
+    }
+    if (ch === "," || ch === ";") {
+      stream.next();
+      return "punctuation";
+    }
+    if (state.phase === "top") {
+      const m = stream.match(IDENT, false);
+      if (m && (words.declarations.has(m[0]) || words.types.has(m[0]))) {
+        state.phase = "decl";
+        return expression(stream, state, words, null);
+      }
+    }
+    if (PROBE_CHAR.test(ch) || (ch === "/" && words.language === "bpftrace")) {
+      return startProbe(stream, state, words);
+    }
+    stream.next();
+    return "punctuation";
+  }
+
+  if (state.phase === "pred") {
+    if (ch === "/" && state.parens <= 0) {
+      stream.next();
+      state.phase = "probes";
+      return "predicate operator";
+    }
+    return expression(stream, state, words, "predicate");
+  }
+
+  // Clause bodies and declarations.
+  if (ch === "{") {
+    stream.next();
+    state.depth += 1;
+    return "brace";
+  }
+  if (ch === "}") {
+    stream.next();
+    state.depth = Math.max(0, state.depth - 1);
+    if (state.depth === 0) state.phase = "top";
+    return "brace";
+  }
+  if (ch === ";" && state.depth === 0 && state.phase === "decl") {
+    stream.next();
+    state.phase = "top";
+    return "punctuation";
+  }
+  return expression(stream, state, words, null);
+}
+
+function indent(state, textAfter, cx) {
+  const depth = state.depth - (/^\s*}/.test(textAfter) ? 1 : 0);
+  return Math.max(0, depth) * cx.unit;
+}
+
+/** A StreamLanguage for "d" or "bpftrace" over the given vocabulary. */
+export function tracingLanguage(language, vocabulary) {
+  const words = languageWords(vocabulary, language);
+  return StreamLanguage.define({
+    name: language,
+    startState,
+    copyState,
+    token: (stream, state) => token(stream, state, words),
+    indent,
+    tokenTable,
+    languageData: {
+      commentTokens: { line: "//", block: { open: "/*", close: "*/" } },
+      closeBrackets: { brackets: ["(", "[", "{", '"'] },
+    },
+  });
+}
+
+/**
+ * The clause context and token style at `pos` in `text`, found by running the tokenizer
+ * from the top: what completion offers depends on it.
+ */
+export function contextAt(text, pos, language, vocabulary, words) {
+  words = words || languageWords(vocabulary, language);
+  const state = startState();
+  let lineStart = 0;
+  while (lineStart <= pos) {
+    let lineEnd = text.indexOf("\n", lineStart);
+    if (lineEnd < 0) lineEnd = text.length;
+    const line = text.slice(lineStart, lineEnd);
+    const stream = new StringStream(line, 4, 4);
+    while (!stream.eol()) {
+      const before = { phase: state.phase, depth: state.depth };
+      stream.start = stream.pos;
+      const style = token(stream, state, words);
+      const from = lineStart + stream.start;
+      const to = lineStart + stream.pos;
+      if (to >= pos && from < pos) {
+        return { phase: before.phase, depth: before.depth, style: style || "", from, to };
+      }
+      if (from >= pos) return { phase: before.phase, depth: before.depth, style: "", from: pos, to: pos };
+    }
+    if (lineEnd >= pos) break;
+    lineStart = lineEnd + 1;
+  }
+  return { phase: state.phase, depth: state.depth, style: "", from: pos, to: pos };
+}

@@ -1,0 +1,436 @@
+"""The bundled script editor in Chromium: highlighting, diagnostics, completion, hover, keys.
+
+The editor is mounted on a small harness page (tests/browser/editor_page) served with the
+real static folder, so what runs is the committed bundle ``static/vendor/editor.js`` and the
+generated ``static/js/vocabulary.js``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "static"
+HARNESS = Path(__file__).resolve().parent / "editor_page"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves /static/* from the repository's static folder and the rest from the harness."""
+
+    def translate_path(self, path: str) -> str:
+        clean = path.split("?", 1)[0].split("#", 1)[0]
+        if clean.startswith("/static/"):
+            return str(STATIC / clean.removeprefix("/static/"))
+        return str(HARNESS / (clean.lstrip("/") or "index.html"))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def harness_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
+    with playwright_sync.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any, harness_url: str) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 900, "height": 600})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.goto(harness_url)
+    pg.wait_for_selector("body[data-ready='1']", state="attached")
+    yield pg
+    context.close()
+    assert errors == [], f"uncaught errors on the page: {errors}"
+
+
+# A fake compiler: reports bpftrace's error for an unknown function call `cont(`.
+FAKE_COMPILER = """
+async (text, language) => {
+  const lines = text.split("\\n");
+  for (let i = 0; i < lines.length; i++) {
+    const col = lines[i].indexOf("cont(");
+    if (col >= 0) {
+      return {ok: false, diagnostics: [{line: i + 1, column: col + 1, end_line: i + 1,
+        end_column: col + 5, severity: "error", message: "Unknown function: 'cont'"}]};
+    }
+  }
+  return {ok: true, diagnostics: []};
+}
+"""
+
+
+def set_impl(page: Any, name: str, source: str) -> None:
+    """Replaces the harness's fake compiler or probe list with a JS function."""
+    page.evaluate(f"() => {{ window.harness.{name} = {source}; }}")
+
+
+def start(page: Any, doc: str = "", language: str = "bpftrace", **extra: Any) -> None:
+    page.evaluate(
+        "([doc, language, extra]) => window.harness.start({doc, language, ...extra})",
+        [doc, language, extra],
+    )
+    page.wait_for_selector(".cm-content")
+
+
+def place_cursor(page: Any, offset: int) -> None:
+    page.evaluate(
+        "(pos) => { const v = window.harness.editor.view;"
+        " v.dispatch({selection: {anchor: pos}}); v.focus(); }",
+        offset,
+    )
+
+
+def token_classes(page: Any) -> dict[str, list[str]]:
+    """Text of every highlighted span in the editor, grouped by its dt-* class."""
+    result: dict[str, list[str]] = page.evaluate(
+        """() => {
+          const out = {};
+          for (const span of document.querySelectorAll(".cm-content [class*='dt-']")) {
+            for (const cls of span.classList) {
+              if (cls.startsWith("dt-")) (out[cls] = out[cls] || []).push(span.textContent);
+            }
+          }
+          return out;
+        }"""
+    )
+    return result
+
+
+def test_typing_an_unknown_function_underlines_exactly_it_with_the_message_on_hover(
+    page: Any,
+) -> None:
+    set_impl(page, "compileImpl", FAKE_COMPILER)
+    start(page, "kprobe:vfs_read\n{\n    \n}\n")
+    place_cursor(page, len("kprobe:vfs_read\n{\n    "))
+    page.keyboard.type("@num[probefunc] = cont();", delay=5)
+    underline = page.wait_for_selector(".cm-lintRange-error", timeout=5000)
+    marked = page.eval_on_selector_all(
+        ".cm-lintRange-error", "els => els.map(e => e.textContent).join('')"
+    )
+    assert marked == "cont"
+    result = page.evaluate("window.harness.diagnostics.at(-1)")
+    assert result["ok"] is False
+    assert result["diagnostics"][0]["message"] == "Unknown function: 'cont'"
+
+    box = underline.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tooltip = page.wait_for_selector(".cm-tooltip-lint", timeout=5000)
+    assert "Unknown function: 'cont'" in tooltip.text_content()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "editor-diagnostic-hover.png"))
+
+    page.mouse.move(0, 0)
+    page.evaluate("() => window.harness.editor.setText(" + repr(SHOWCASE_BPFTRACE) + ")")
+    page.wait_for_selector(".cm-lintRange-error", timeout=5000)
+    page.screenshot(path=str(ARTIFACTS / "editor-bpftrace.png"))
+
+
+def test_compile_runs_once_after_a_pause_and_only_the_latest_answer_counts(page: Any) -> None:
+    set_impl(
+        page,
+        "compileImpl",
+        """(text) => new Promise((resolve) => {
+             // The first answer is slow: it arrives after the text has changed again.
+             const wait = text.includes("first") ? 900 : 10;
+             setTimeout(() => resolve({ok: false, diagnostics: [{line: 1, column: 1,
+               end_line: 1, end_column: 2, severity: "error", message: text}]}), wait);
+           });""",
+    )
+    start(page, "")
+    page.locator(".cm-content").click()
+    page.keyboard.type("BEGIN { first }", delay=10)
+    page.wait_for_function("window.harness.compileCalls.length === 1", timeout=3000)
+    page.keyboard.type(" second", delay=10)
+    page.wait_for_function("window.harness.compileCalls.length === 2", timeout=3000)
+    page.wait_for_timeout(1200)
+    messages = page.evaluate("window.harness.diagnostics.map(d => d.diagnostics[0].message)")
+    assert messages == ["BEGIN { first } second"]
+    assert page.evaluate("window.harness.compileCalls.length") == 2
+
+
+def test_completion_after_cou_offers_count(page: Any) -> None:
+    start(page, "kprobe:vfs_read\n{\n    @calls = \n}\n")
+    place_cursor(page, len("kprobe:vfs_read\n{\n    @calls = "))
+    page.keyboard.type("cou", delay=20)
+    page.wait_for_selector(".cm-tooltip-autocomplete", timeout=3000)
+    labels = page.eval_on_selector_all(
+        ".cm-tooltip-autocomplete .cm-completionLabel", "els => els.map(e => e.textContent)"
+    )
+    assert "count" in labels
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "editor-completion.png"))
+    page.wait_for_timeout(150)  # Enter is ignored for a moment after the list opens
+    page.keyboard.press("Enter")
+    assert "@calls = count\n" in page.evaluate("window.harness.editor.getText()")
+
+
+def test_probe_completion_asks_for_probes_by_prefix_and_caches_them(page: Any) -> None:
+    set_impl(
+        page,
+        "probesImpl",
+        """async (prefix) =>
+             ["syscall::read:entry", "syscall::readv:entry", "syscall::write:entry"]
+               .filter(p => p.startsWith(prefix));""",
+    )
+    start(page, "", language="d")
+    page.locator(".cm-content").click()
+    page.keyboard.type("syscall::rea", delay=30)
+    page.wait_for_selector(".cm-tooltip-autocomplete", timeout=3000)
+    labels = page.eval_on_selector_all(
+        ".cm-tooltip-autocomplete .cm-completionLabel", "els => els.map(e => e.textContent)"
+    )
+    assert labels == ["syscall::read:entry", "syscall::readv:entry"]
+    calls = page.evaluate("window.harness.probeCalls")
+    assert calls[-1] == {"prefix": "syscall::rea", "language": "d"}
+    prefixes = [c["prefix"] for c in calls]
+    assert len(prefixes) == len(set(prefixes)), "the same prefix was asked twice"
+    page.keyboard.press("Backspace")
+    page.keyboard.type("a", delay=30)
+    page.wait_for_timeout(300)
+    again = [c["prefix"] for c in page.evaluate("window.harness.probeCalls")]
+    assert again.count("syscall::rea") == 1
+
+
+def test_hover_over_a_builtin_shows_its_doc(page: Any) -> None:
+    start(page, 'tracepoint:syscalls:sys_enter_openat { printf("%s\\n", comm); }\n')
+    span = page.locator(".cm-content .dt-builtin", has_text="comm").first
+    span.hover()
+    tip = page.wait_for_selector(".dt-hover", timeout=3000)
+    assert "process name" in tip.text_content()
+    assert "built-in variable" in tip.text_content()
+
+    start(page, "syscall::read:entry { @[execname] = quantize(arg2); }\n", language="d")
+    page.locator(".cm-content .dt-builtin", has_text="execname").first.hover()
+    tip = page.wait_for_selector(".dt-hover", timeout=3000)
+    assert "execname" in tip.text_content()
+    page.mouse.move(0, 0)
+    page.wait_for_selector(".dt-hover", state="detached", timeout=3000)
+    page.locator(".cm-content .dt-aggregating", has_text="quantize").first.hover()
+    tip = page.wait_for_selector(".dt-hover", timeout=3000)
+    assert "quantize(" in tip.text_content()
+    assert "aggregating function" in tip.text_content()
+
+
+def test_hover_help_text_comes_from_the_vocabulary(page: Any) -> None:
+    start(page, 'BEGIN { printf("%d", nsecs); exit(); }\n')
+    expected = page.evaluate(
+        "import('/static/js/vocabulary.js').then(m => m.VOCABULARY.bpftrace.builtins.nsecs)"
+    )
+    assert expected
+    page.locator(".cm-content .dt-builtin", has_text="nsecs").first.hover()
+    tip = page.wait_for_selector(".dt-hover", timeout=3000)
+    assert expected in tip.text_content()
+
+
+def test_mod_enter_runs_and_mod_s_saves(page: Any) -> None:
+    start(page, "BEGIN { exit(); }")
+    page.locator(".cm-content").click()
+    page.keyboard.press("Control+Enter")
+    page.keyboard.press("Control+s")
+    assert page.evaluate("window.harness.runs") == ["BEGIN { exit(); }"]
+    assert page.evaluate("window.harness.saves") == ["BEGIN { exit(); }"]
+    assert page.evaluate("window.harness.editor.getText()") == "BEGIN { exit(); }"
+
+
+def test_undo_restores_the_text_before_typing(page: Any) -> None:
+    start(page, "BEGIN { }")
+    place_cursor(page, len("BEGIN { "))
+    page.keyboard.type("exit(); ", delay=5)
+    assert page.evaluate("window.harness.editor.getText()") == "BEGIN { exit(); }"
+    page.keyboard.press("Control+z")
+    assert page.evaluate("window.harness.editor.getText()") == "BEGIN { }"
+
+
+def test_ctrl_f_opens_search(page: Any) -> None:
+    start(page, "BEGIN { exit(); }")
+    page.locator(".cm-content").click()
+    page.keyboard.press("Control+f")
+    page.wait_for_selector(".cm-search input[name='search']", timeout=3000)
+
+
+SHOWCASE_BPFTRACE = """#!/usr/bin/env bpftrace
+/* Count reads per process and time them. */
+tracepoint:syscalls:sys_enter_read,
+kprobe:vfs_read /pid != $1 && comm != "bash"/
+{
+    @start[tid] = nsecs;          // remember when it began
+    $len = arg2;
+    @bytes = hist($len);
+    @num[probefunc] = cont();
+    printf("%s read %d\\n", comm, $len);
+}
+
+uprobe:/bin/bash:readline { @lines = count(); }
+
+interval:s:1 { print(@bytes); clear(@bytes); }
+"""
+
+SHOWCASE_D = """#!/usr/sbin/dtrace -s
+#pragma D option quiet
+#pragma D option bufsize=4m
+
+syscall::read:entry
+/execname == "sshd" && arg2 > 0x10/
+{
+    self->ts = timestamp;
+    this->fd = arg0;
+    this->kb = arg2 / 1024;
+    @bytes[execname] = quantize(arg2);
+}
+
+syscall::read:return
+/self->ts/
+{
+    @lat["read", probefunc] = lquantize(timestamp - self->ts, 0, 1000, 10);
+    printf("%s %d\\n", stringof(copyinstr(arg1)), $target);
+    self->ts = 0;
+}
+
+tick-1s { printa(@bytes); trunc(@bytes); }
+"""
+
+
+def test_d_script_shows_every_highlight_class(page: Any) -> None:
+    start(page, SHOWCASE_D, language="d")
+    got = token_classes(page)
+    expect = {
+        "dt-comment": "#!/usr/sbin/dtrace -s",
+        "dt-pragma": "#pragma D option",
+        "dt-option": "bufsize",
+        "dt-provider": "syscall",
+        "dt-probe": "::read:entry",
+        "dt-predicate": "execname",
+        "dt-builtin": "timestamp",
+        "dt-string": '"sshd"',
+        "dt-number": "0x10",
+        "dt-self": "self->ts",
+        "dt-this": "this->fd",
+        "dt-aggregation": "@bytes",
+        "dt-aggregating": "lquantize",
+        "dt-function": "copyinstr",
+        "dt-keyword": "stringof",
+        "dt-macro": "$target",
+        "dt-escape": "\\n",
+    }
+    for cls, text in expect.items():
+        assert text in got.get(cls, []), f"{text!r} is not highlighted as {cls}: {got.get(cls)}"
+    assert "tick" in got["dt-provider"]
+    assert "4m" in got["dt-number"]
+    assert "4m" not in got["dt-probe"]
+    assert "-1s" in got["dt-probe"]
+    # Inside the clause body a "/" is division, never a predicate.
+    assert "1024" in got["dt-number"]
+    assert "1024" not in got.get("dt-predicate", [])
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "editor-d.png"))
+
+
+def test_bpftrace_script_shows_every_highlight_class(page: Any) -> None:
+    start(page, SHOWCASE_BPFTRACE, language="bpftrace")
+    got = token_classes(page)
+    expect = {
+        "dt-comment": "// remember when it began",
+        "dt-provider": "kprobe",
+        "dt-probe": ":vfs_read",
+        "dt-predicate": "comm",
+        "dt-macro": "$1",
+        "dt-scratch": "$len",
+        "dt-builtin": "nsecs",
+        "dt-aggregation": "@start",
+        "dt-aggregating": "hist",
+        "dt-function": "printf",
+    }
+    for cls, text in expect.items():
+        assert text in got.get(cls, []), f"{text!r} is not highlighted as {cls}: {got.get(cls)}"
+    # A probe that names a file keeps the path in the probe description.
+    assert ":/bin/bash:readline" in got["dt-probe"]
+    assert ":s:1" in got["dt-probe"]
+    assert "interval" in got["dt-provider"]
+
+
+def test_set_language_switches_the_word_lists(page: Any) -> None:
+    start(page, "BEGIN { x = execname; y = comm; }", language="bpftrace")
+    assert "comm" in token_classes(page).get("dt-builtin", [])
+    assert "execname" not in token_classes(page).get("dt-builtin", [])
+    page.evaluate("window.harness.editor.setLanguage('d')")
+    assert page.evaluate("window.harness.editor.getLanguage()") == "d"
+    page.wait_for_function(
+        "[...document.querySelectorAll('.dt-builtin')].some(e => e.textContent === 'execname')"
+    )
+    assert "comm" not in token_classes(page).get("dt-builtin", [])
+
+
+def test_set_diagnostics_and_reveal_line(page: Any) -> None:
+    doc = "".join(f'BEGIN {{ printf("{i}"); }}\n' for i in range(300))
+    start(page, doc)
+    page.evaluate(
+        """window.harness.editor.setDiagnostics([
+             {line: 250, column: 9, end_line: 250, end_column: 9, severity: "warning",
+              message: "point"}])"""
+    )
+    page.evaluate("window.harness.editor.revealLine(250)")
+    marked = page.wait_for_selector(".cm-lintRange-warning", timeout=3000)
+    # An empty range underlines the one character at its column.
+    assert marked.text_content() == "p"
+    line = page.evaluate(
+        "(() => { const v = window.harness.editor.view;"
+        " return v.state.doc.lineAt(v.state.selection.main.head).number; })()"
+    )
+    assert line == 250
+
+
+def test_diagnostics_outside_the_text_are_clamped(page: Any) -> None:
+    start(page, "BEGIN { }\n")
+    ranges = page.evaluate(
+        """(() => {
+             const doc = window.harness.editor.view.state.doc;
+             return import('/static/vendor/editor.js').then(m => m.toEditorDiagnostics(doc, [
+               {line: 99, column: 99, severity: "error", message: "past the end"},
+               {line: 1, column: 7, end_line: 1, end_column: 10, severity: "note",
+                message: "m"},
+             ]).map(d => [d.from, d.to, d.severity]));
+           })()"""
+    )
+    assert ranges == [[10, 10, "error"], [6, 9, "info"]]
