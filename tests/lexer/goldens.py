@@ -7,21 +7,22 @@ so ``pytest tests/lexer --update-goldens`` works on its own.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 OPTION = "--update-goldens"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    try:
+    # Both conftests register this module's hook; the second registration finds it added.
+    with contextlib.suppress(ValueError):
         parser.addoption(
             OPTION,
             action="store_true",
             default=False,
             help="rewrite the lexer golden files from the current lexers",
         )
-    except ValueError:
-        pass  # already added by the other conftest
 
 
 @pytest.fixture

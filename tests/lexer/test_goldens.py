@@ -61,7 +61,7 @@ def test_sample_has_no_error_tokens(path: Path) -> None:
     errors = [
         value
         for token, value in lexer_for(path).get_tokens(path.read_text(encoding="utf-8"))
-        if token in Error
+        if token is Error
     ]
     assert errors == []
 
