@@ -73,6 +73,8 @@ class Settings:
     compile_cache_entries: int = 128
     probe_list_cache_s: float = 300.0
     tracer_memory_bytes: int = 2 << 30  # RLIMIT_AS of each tracer worker
+    max_d_strsize: int = 4096  # largest `#pragma D option strsize=` a script may ask for
+    max_bad_tokens_per_minute: int = 10  # wrong tokens from one address before 429s
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, Any] | None = None) -> Settings:
