@@ -12,7 +12,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from .. import __version__
 from ..config import TRACER_OPTIONS, Settings, tracer_option
 from ..tracing.backend import Backend, BackendUnavailable
-from ..tracing.model import LANGUAGES, Language
+from ..tracing.model import LANGUAGES, CompileResult, Language
+from ..tracing.policy import check_script
 from ..tracing.registry import Backends
 from ..tracing.session import LimitExceeded, Run, RunManager
 from .auth import settings
@@ -103,6 +104,16 @@ def field_options(body: dict[str, Any]) -> dict[str, int]:
     return out
 
 
+def refused(script: str, language: Language, s: Settings) -> CompileResult | None:
+    """The server's script policy (tracing/policy.py), before any backend sees the script."""
+    problems = check_script(script, language, s)
+    if not problems:
+        return None
+    from ..tracing.scriptinfo import declared_aggregations
+
+    return CompileResult(False, tuple(problems), declared_aggregations(script, language))
+
+
 def backend_for(language: Language) -> Backend:
     backend = backends().get(language)
     if backend is None:
@@ -159,6 +170,9 @@ def compile_script() -> Response:
     body = json_body()
     language = field_language(body)
     script = field_script(body, settings())
+    refusal = refused(script, language, settings())
+    if refusal is not None:
+        return jsonify(refusal.to_dict())
     try:
         result = backend_for(language).compile(script)
     except BackendUnavailable as exc:
@@ -178,6 +192,14 @@ def create_run() -> tuple[Response, int]:
     keep_running = body.get("keep_running", False)
     if not isinstance(keep_running, bool):
         raise ApiError(400, "bad_keep_running", "keep_running must be true or false")
+    refusal = refused(script, language, s)
+    if refusal is not None:
+        raise ApiError(
+            400,
+            "script_refused",
+            "this server refuses part of the script",
+            diagnostics=[d.to_dict() for d in refusal.diagnostics],
+        )
     backend = backend_for(language)
     try:
         result = backend.compile(script)
