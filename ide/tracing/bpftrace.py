@@ -152,6 +152,11 @@ class BpftraceBackend:
         env["BPFTRACE_NO_USER_SYMBOLS"] = "0"
         return env
 
+    def _unsafe(self) -> list[str]:
+        # bpftrace's own guard for system()/signal()/override(); ide/tracing/policy.py has
+        # already refused them unless the server was started with --allow-destructive.
+        return ["--unsafe"] if self.settings.allow_destructive else []
+
     # --- compile ------------------------------------------------------------------------
 
     def compile(self, script: str) -> CompileResult:
@@ -172,7 +177,7 @@ class BpftraceBackend:
         fd, elf = _temp_path()
         try:
             res = subprocess.run(
-                [exe, "--emit-elf", elf, "-"],
+                [exe, *self._unsafe(), "--emit-elf", elf, "-"],
                 input=script.encode(),
                 capture_output=True,
                 timeout=self.settings.compile_timeout_s,
@@ -204,7 +209,7 @@ class BpftraceBackend:
         prints = "".join(f" print({d.name});" for d in decls)
         program = f'{script}\ninterval:ms:{ms} {{{prints} printf("{nonce}\\n"); }}\n'
         proc = spawn(
-            [exe, "-f", "json", "-"],
+            [exe, *self._unsafe(), "-f", "json", "-"],
             env=self._env(dict(spec.options)),
             memory_bytes=self.settings.tracer_memory_bytes,
             stdin=subprocess.PIPE,
