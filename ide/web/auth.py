@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -43,7 +46,63 @@ def _digest(value: str) -> bytes:
 def token_matches(candidate: str | None) -> bool:
     if not candidate:
         return False
-    return hmac.compare_digest(_digest(candidate), _digest(settings().token))
+    ok = hmac.compare_digest(_digest(candidate), _digest(settings().token))
+    if not ok:
+        _throttle().failed(request.remote_addr or "")
+    return ok
+
+
+class BadTokenThrottle:
+    """Wrong tokens per remote address over the last minute; past the limit, answer 429.
+
+    Only presented tokens count and only token checks are refused while an address is over
+    the limit: a stale cookie from an earlier server is routine, and a signed-in page keeps
+    working even when someone on the same address guesses tokens.
+    """
+
+    WINDOW_S = 60.0
+    MAX_ADDRESSES = 10_000
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def failed(self, address: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            times = self._failures.pop(address, None) or deque()
+            times.append(now)
+            while len(times) > self.limit + 1:
+                times.popleft()
+            self._failures[address] = times
+            while len(self._failures) > self.MAX_ADDRESSES:
+                self._failures.popitem(last=False)
+
+    def retry_after(self, address: str, now: float | None = None) -> float:
+        """Seconds until ``address`` may present a token again (0: now)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            times = self._failures.get(address)
+            if not times:
+                return 0.0
+            while times and now - times[0] >= self.WINDOW_S:
+                times.popleft()
+            if not times:
+                del self._failures[address]
+            if len(times) < self.limit:
+                return 0.0
+            return self.WINDOW_S - (now - times[-self.limit])
+
+
+def _throttle() -> BadTokenThrottle:
+    t: BadTokenThrottle = current_app.extensions["dtrace_ide_auth"]
+    return t
+
+
+def presents_token() -> bool:
+    """Does this request offer a token (not a cookie) to be checked?"""
+    return bool(bearer()) or (request.endpoint == "pages.index" and "token" in request.args)
 
 
 def cookie_value() -> str:
@@ -112,10 +171,22 @@ def origin_allowed() -> bool:
 
 
 def install(app: Flask) -> None:
+    s: Settings = app.config["SETTINGS"]
+    app.extensions["dtrace_ide_auth"] = BadTokenThrottle(s.max_bad_tokens_per_minute)
+
     @app.before_request
     def _guard() -> Any:
         if not host_allowed():
             raise ApiError(421, "bad_host", "requests must name this server's own host")
+        if presents_token():
+            wait = _throttle().retry_after(request.remote_addr or "")
+            if wait > 0:
+                raise ApiError(
+                    429,
+                    "too_many_bad_tokens",
+                    "too many wrong tokens from this address; try again in a minute",
+                    headers={"Retry-After": str(max(1, round(wait)))},
+                )
         if request.endpoint == "static":  # the page's own assets carry no secrets
             return None
         view = app.view_functions.get(request.endpoint or "")
