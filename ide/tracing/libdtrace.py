@@ -1,29 +1,586 @@
-"""libdtrace backend (D language).  Placeholder until the real consumer lands."""
+"""The libdtrace backend (the D language): DTrace itself, through its library.
+
+libdtrace never runs inside the server.  Each compile, probe listing and run is a worker
+process (``dtrace_worker``) holding one libdtrace handle; it speaks NDJSON on a pipe and this
+module turns that into the backend-neutral events of ``model``.  A fault in libdtrace ends a
+worker, never the server.  The worker reaches libdtrace through ctypes, for both families
+(illumos: SmartOS, FreeBSD, macOS; Oracle's DTrace for Linux) — see docs/backends.md for why
+python-dtrace is not used.
+"""
 
 from __future__ import annotations
 
-from ..config import Settings
-from .backend import BackendStatus, BackendUnavailable, RunSpec, Tracer
-from .model import CompileResult, Language
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
-REASON = "libdtrace was not found: install DTrace (see docs/backends.md)"
+from ..config import Settings
+from .backend import BackendStatus, BackendUnavailable, RunSpec
+from .model import (
+    AggregationData,
+    Attached,
+    CompileResult,
+    Diagnostic,
+    Exited,
+    Language,
+    Output,
+    Problem,
+    Tick,
+    TracerEvent,
+    aggregation_from_dict,
+)
+from .process import signal_process, spawn
+from .scriptinfo import blank_comments_and_strings, declared_aggregations
+
+ENV_LIBRARY = "DTRACE_IDE_LIBDTRACE"  # an explicit path to libdtrace wins over the search
+LIBRARY_CANDIDATES = (
+    "/usr/local/lib64/libdtrace.so.2",  # dtrace-utils built from source (Linux)
+    "/usr/lib64/libdtrace.so.2",  # Oracle Linux's dtrace package
+    "/usr/lib/x86_64-linux-gnu/libdtrace.so.2",
+    "/usr/lib/aarch64-linux-gnu/libdtrace.so.2",
+    "/usr/lib/64/libdtrace.so.1",  # illumos / SmartOS (64-bit)
+    "/usr/lib/amd64/libdtrace.so.1",
+    "/usr/lib/libdtrace.so.1",
+    "/lib/libdtrace.so.2",  # FreeBSD
+    "/usr/lib/libdtrace.so.2",
+    "/usr/lib/libdtrace.dylib",  # macOS
+)
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+MAX_PROTOCOL_LINE = 64 << 20  # one aggregation per line; rows are capped by the worker
+STOP_DEADLINE_S = 10.0  # after ``stop``, the final snapshot must come within this
+MAX_STDERR_LINES = 200
+
+
+def install_hint(platform: str | None = None) -> str:
+    platform = platform or sys.platform
+    if platform.startswith("sunos"):
+        return "DTrace is part of illumos/SmartOS: libdtrace should be in /usr/lib/64"
+    if platform.startswith("freebsd"):
+        return "load DTrace with `kldload dtraceall` (libdtrace is in the base system)"
+    if platform == "darwin":
+        return "libdtrace ships with macOS; System Integrity Protection must allow DTrace"
+    return (
+        "on Oracle Linux `dnf install dtrace`; on Debian/Ubuntu build oracle/dtrace-utils "
+        f"(see docs/backends.md) or set {ENV_LIBRARY} to libdtrace's path"
+    )
+
+
+def find_library() -> str | None:
+    explicit = os.environ.get(ENV_LIBRARY)
+    if explicit:
+        return explicit if os.path.exists(explicit) else None
+    return next((p for p in LIBRARY_CANDIDATES if os.path.exists(p)), None)
+
+
+def not_found_reason() -> str:
+    places = os.environ.get(ENV_LIBRARY) or ", ".join(LIBRARY_CANDIDATES)
+    return f"libdtrace was not found (looked for {places}): {install_hint()}"
+
+
+# --- compile diagnostics -------------------------------------------------------------------
+
+_MESSAGE = re.compile(
+    r"^(?:\[(?P<tag>[A-Z0-9_]+)\]\s*)?(?:(?P<file>[^\n]*?),\s*)?line\s+(?P<line>\d+):\s*"
+    r"(?P<msg>.*)$",
+    re.S,
+)
+_TAG_ONLY = re.compile(r"^\[(?P<tag>[A-Z0-9_]+)\]\s*(?P<msg>.*)$", re.S)
+_DESTRUCTIVE = re.compile(r"^[ \t]*#[ \t]*pragma[ \t]+D[ \t]+option[ \t]+(destructive)\b", re.M)
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def _find_word(text: str, word: str, start: int = 0) -> int:
+    m = re.search(r"(?<![A-Za-z0-9_`])" + re.escape(word) + r"(?![A-Za-z0-9_])", text[start:])
+    return -1 if m is None else start + m.start()
+
+
+def _clean(message: str) -> str:
+    return " ".join(part.strip() for part in message.strip().splitlines() if part.strip())
+
+
+def _span_in_line(message: str, text: str) -> tuple[int, int] | None:
+    """0-based [start, end) of what ``message`` is about in the line ``text``."""
+    m = re.search(r'near "(.*)"$', message) or re.search(r'near "([^"]*)"', message)
+    if m and m.group(1):
+        token = m.group(1)
+        i = text.find(token)
+        return (i, i + len(token)) if i >= 0 else None
+    patterns = (
+        rf"undefined function name: ({_IDENT})",
+        rf"failed to resolve ({_IDENT})",
+        rf"undefined variable: ({_IDENT})",
+        rf"^({_IDENT})\( \) argument",
+        rf"^({_IDENT})\( \) ",
+        rf"option '({_IDENT})'",
+        rf"(?:variable|identifier|aggregation) ({_IDENT}|@{_IDENT}?)",
+        rf"\b({_IDENT}) (?:is|was) (?:not|already)",
+    )
+    for pat in patterns:
+        m = re.search(pat, message)
+        if m:
+            word = m.group(1)
+            i = text.find(word) if word.startswith("@") else _find_word(text, word)
+            if i >= 0:
+                return i, i + len(word)
+    m = re.search(r"probe description (\S+) does not match", message)
+    if m:
+        desc = m.group(1)
+        i = text.find(desc)
+        if i >= 0:
+            return i, i + len(desc)
+        first = desc.split(":")[0]
+        i = _find_word(text, first) if first else -1
+        if i >= 0:
+            end = i
+            while end < len(text) and not text[end].isspace() and text[end] not in "{/,":
+                end += 1
+            return i, end
+    if "before matching */" in message:
+        i = text.rfind("/*")
+        if i >= 0:
+            return i, len(text)
+    for quoted in re.findall(r"[\"'`]([^\"'`\n]+)[\"'`]", message):
+        i = text.find(quoted)
+        if i >= 0:
+            return i, i + len(quoted)
+    return None
+
+
+def diagnostic_from_message(message: str, script: str) -> Diagnostic:
+    """A libdtrace compiler message as a diagnostic at a line and column of ``script``.
+
+    libdtrace gives a line (when compiling from a FILE*) but no column: the column is that of
+    the token the message names (``near ";"``, an undefined name, a probe description...),
+    else the first non-blank character of the line, so the editor can underline something.
+    """
+    lines = script.split("\n")
+    m = _MESSAGE.match(message.strip())
+    line_no: int | None = None
+    if m:
+        line_no = int(m["line"])
+        text_msg = m["msg"]
+    else:
+        t = _TAG_ONLY.match(message.strip())
+        text_msg = t["msg"] if t else message
+    text_msg = _clean(text_msg)
+    if "near end of input" in text_msg or "end of input" in text_msg.split("near")[-1]:
+        return _at_end(lines, text_msg)
+    if line_no is None:
+        # No line: look for the token anywhere in the script.
+        for n, text in enumerate(lines, start=1):
+            span = _span_in_line(text_msg, text)
+            if span:
+                return Diagnostic(n, span[0] + 1, n, span[1] + 1, text_msg)
+        return _whole_line(lines, 1, text_msg)
+    line_no = min(max(line_no, 1), max(len(lines), 1))
+    text = lines[line_no - 1] if lines else ""
+    span = _span_in_line(text_msg, text)
+    if span is None:
+        return _whole_line(lines, line_no, text_msg)
+    return Diagnostic(line_no, span[0] + 1, line_no, span[1] + 1, text_msg)
+
+
+def _whole_line(lines: list[str], line_no: int, message: str) -> Diagnostic:
+    text = lines[line_no - 1] if 0 < line_no <= len(lines) else ""
+    start = len(text) - len(text.lstrip())
+    end = len(text.rstrip())
+    if end <= start:
+        return Diagnostic(line_no, 1, line_no, 1, message)
+    return Diagnostic(line_no, start + 1, line_no, end + 1, message)
+
+
+def _at_end(lines: list[str], message: str) -> Diagnostic:
+    """The end of the last non-blank line: where the missing text should have been."""
+    n = len(lines)
+    while n > 1 and not lines[n - 1].strip():
+        n -= 1
+    col = len(lines[n - 1].rstrip()) + 1 if lines else 1
+    return Diagnostic(n, col, n, col, message)
+
+
+def destructive_diagnostics(script: str) -> tuple[Diagnostic, ...]:
+    """``#pragma D option destructive`` refused: one diagnostic per pragma, at its word."""
+    text = blank_comments_and_strings(script)
+    out = []
+    for m in _DESTRUCTIVE.finditer(text):
+        start = m.start(1)
+        line = text.count("\n", 0, start) + 1
+        col = start - (text.rfind("\n", 0, start) + 1) + 1
+        out.append(
+            Diagnostic(
+                line,
+                col,
+                line,
+                col + len("destructive"),
+                "destructive actions are not allowed on this server (start it with "
+                "DTRACE_IDE_ALLOW_DESTRUCTIVE=1 to allow them)",
+            )
+        )
+    return tuple(out)
+
+
+# --- workers -------------------------------------------------------------------------------
+
+
+def worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + path if path else "")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+class WorkerFailed(Exception):
+    pass
 
 
 class LibdtraceBackend:
     name = "dtrace"
     language: Language = "d"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, library: str | None = None) -> None:
         self.settings = settings
+        self._library = library
+        self._version: dict[str, Any] | None = None
+        self._version_error: str | None = None
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, CompileResult] = OrderedDict()
+
+    # --- status -------------------------------------------------------------------------
+
+    def library_path(self) -> str | None:
+        return self._library or find_library()
+
+    def unavailable_reason(self) -> str | None:
+        path = self.library_path()
+        if path is None:
+            return not_found_reason()
+        if sys.platform.startswith("linux") and os.geteuid() != 0:
+            return "DTrace needs root: start dtrace-ide as root (sudo dtrace-ide serve)"
+        info = self._version_info(path)
+        if info is None:
+            return f"libdtrace at {path} cannot be used: {self._version_error}"
+        return None
+
+    def _version_info(self, path: str) -> dict[str, Any] | None:
+        with self._lock:
+            if self._version is None and self._version_error is None:
+                try:
+                    msgs = self._call("version", {}, timeout=30.0)
+                    info = next((m for m in msgs if m.get("type") == "version"), None)
+                    if info is None:
+                        raise WorkerFailed(_failure(msgs))
+                    self._version = info
+                except WorkerFailed as exc:
+                    self._version_error = str(exc)
+            return self._version
 
     def status(self) -> BackendStatus:
-        return BackendStatus(self.name, self.language, False, None, REASON)
+        reason = self.unavailable_reason()
+        version = self._version.get("version") if self._version else None
+        return BackendStatus(self.name, self.language, reason is None, version, reason)
+
+    def family(self) -> str | None:
+        return self._version.get("family") if self._version else None
+
+    def _require(self) -> str:
+        reason = self.unavailable_reason()
+        path = self.library_path()
+        if reason is not None or path is None:
+            raise BackendUnavailable(reason or not_found_reason())
+        return path
+
+    def _spawn(self, mode: str, request: dict[str, Any]) -> subprocess.Popen[bytes]:
+        request = {"library": self.library_path(), **request}
+        proc = spawn(
+            [sys.executable, "-m", "ide.tracing.dtrace_worker", mode],
+            env=worker_env(),
+            memory_bytes=self.settings.tracer_memory_bytes,
+            stdin=subprocess.PIPE,
+        )
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write((json.dumps(request) + "\n").encode())
+            proc.stdin.flush()
+        except BrokenPipeError:
+            pass
+        return proc
+
+    def _call(self, mode: str, request: dict[str, Any], timeout: float) -> list[dict[str, Any]]:
+        """Run a short-lived worker to its end; its messages."""
+        proc = self._spawn(mode, request)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise WorkerFailed(f"the libdtrace worker took longer than {timeout:g} s") from None
+        msgs = _messages(out)
+        if proc.returncode != 0 and not msgs:
+            detail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
+            raise WorkerFailed(
+                _exit_text(proc.returncode) + (": " + " ".join(detail) if detail else "")
+            )
+        return msgs
+
+    # --- compile ------------------------------------------------------------------------
 
     def compile(self, script: str) -> CompileResult:
-        raise BackendUnavailable(REASON)
+        refused = self.refusals(script)
+        if refused:
+            return CompileResult(False, refused, declared_aggregations(script, "d"))
+        if not script.strip():
+            return CompileResult(False, (Diagnostic(1, 1, 1, 1, "the script is empty"),))
+        self._require()
+        with self._lock:
+            hit = self._cache.get(script)
+            if hit is not None:
+                self._cache.move_to_end(script)
+                return hit
+        result = self._compile_uncached(script)
+        with self._lock:
+            self._cache[script] = result
+            while len(self._cache) > self.settings.compile_cache_entries:
+                self._cache.popitem(last=False)
+        return result
 
-    def start(self, script: str, spec: RunSpec) -> Tracer:
-        raise BackendUnavailable(REASON)
+    def refusals(self, script: str) -> tuple[Diagnostic, ...]:
+        if self.settings.allow_destructive:
+            return ()
+        return destructive_diagnostics(script)
+
+    def _compile_uncached(self, script: str) -> CompileResult:
+        decls = declared_aggregations(script, "d")
+        try:
+            msgs = self._call("compile", {"script": script}, self.settings.compile_timeout_s)
+        except WorkerFailed as exc:
+            return CompileResult(False, (Diagnostic(1, 1, 1, 1, f"cannot compile: {exc}"),), decls)
+        res = next((m for m in msgs if m.get("type") == "compiled"), None)
+        if res is None:
+            raise BackendUnavailable(_failure(msgs))
+        if res.get("setup"):
+            raise BackendUnavailable(str(res.get("error")))
+        if res.get("ok"):
+            return CompileResult(True, (), decls)
+        diag = diagnostic_from_message(str(res.get("error") or "compile failed"), script)
+        return CompileResult(False, (diag,), decls)
+
+    # --- run ----------------------------------------------------------------------------
+
+    def start(self, script: str, spec: RunSpec) -> LibdtraceTracer | RefusedTracer:
+        refused = self.refusals(script)
+        if refused:
+            return RefusedTracer(refused[0].message)
+        self._require()
+        request = {
+            "script": script,
+            "interval": spec.interval,
+            "options": worker_options(spec.options),
+            "max_rows": self.settings.max_rows_per_aggregation,
+            "max_output_chunk": self.settings.max_line_bytes,
+        }
+        proc = self._spawn("run", request)
+        return LibdtraceTracer(proc, self.settings.stop_grace_s + STOP_DEADLINE_S)
 
     def list_probes(self) -> list[str]:
-        return []
+        self._require()
+        try:
+            msgs = self._call("probes", {}, timeout=120.0)
+        except WorkerFailed as exc:
+            raise BackendUnavailable(f"cannot list probes: {exc}") from None
+        res = next((m for m in msgs if m.get("type") == "probes"), None)
+        if res is None:
+            raise BackendUnavailable("cannot list probes: " + _failure(msgs))
+        return [str(n) for n in res.get("names", [])]
+
+
+RATE_OPTIONS = {"aggrate", "switchrate"}
+LIBDTRACE_OPTIONS = {"bufsize", "aggsize", "aggrate", "switchrate", "dynvarsize"}
+
+
+def worker_options(options: Any) -> dict[str, str]:
+    """The run's options as libdtrace option strings (rates per second become ``Nhz``)."""
+    out: dict[str, str] = {}
+    for name, value in dict(options).items():
+        if name not in LIBDTRACE_OPTIONS:
+            continue
+        out[name] = f"{int(value)}hz" if name in RATE_OPTIONS else str(int(value))
+    return out
+
+
+def _messages(out: bytes) -> list[dict[str, Any]]:
+    msgs = []
+    for raw in out.splitlines():
+        try:
+            m = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(m, dict):
+            msgs.append(m)
+    return msgs
+
+
+def _failure(msgs: list[dict[str, Any]]) -> str:
+    ex = next((m for m in msgs if m.get("type") == "exited"), None)
+    if ex and ex.get("error"):
+        return str(ex["error"])
+    return "the libdtrace worker ended without an answer"
+
+
+def _exit_text(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the libdtrace worker was killed by {name}"
+    return f"the libdtrace worker exited with status {code}"
+
+
+class RefusedTracer:
+    """A run the server refused before starting anything."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    @property
+    def pid(self) -> int | None:
+        return None
+
+    def events(self) -> Iterator[TracerEvent]:
+        yield Exited(None, self.reason)
+
+    def stop(self) -> None:
+        pass
+
+    def kill(self) -> None:
+        pass
+
+
+class LibdtraceTracer:
+    """The server's side of one run's worker process."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], stop_deadline_s: float) -> None:
+        self.proc = proc
+        self.stop_deadline_s = stop_deadline_s
+        self.stderr_tail: deque[str] = deque(maxlen=MAX_STDERR_LINES)
+        self._stopping = False
+        self._killed = False
+        self._exited = threading.Event()
+        self._stderr_thread = threading.Thread(
+            target=self._read_stderr, name=f"libdtrace-stderr-{proc.pid}", daemon=True
+        )
+        self._stderr_thread.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in iter(self.proc.stderr.readline, b""):
+            line = raw[:4096].decode("utf-8", "replace").rstrip("\n")
+            if line.strip():
+                self.stderr_tail.append(line)
+
+    def stop(self) -> None:
+        if self._stopping or self._exited.is_set():
+            return
+        self._stopping = True
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(b"stop\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            signal_process(self.proc, signal.SIGTERM)
+        timer = threading.Timer(self.stop_deadline_s, self._stop_overdue)
+        timer.daemon = True
+        timer.start()
+
+    def _stop_overdue(self) -> None:
+        if not self._exited.is_set():
+            self.kill()
+
+    def kill(self) -> None:
+        self._stopping = True
+        self._killed = True
+        signal_process(self.proc, signal.SIGKILL)
+
+    def events(self) -> Iterator[TracerEvent]:
+        assert self.proc.stdout is not None
+        try:
+            stdout = self.proc.stdout
+            for raw in iter(lambda: stdout.readline(MAX_PROTOCOL_LINE), b""):
+                if not raw.endswith(b"\n") and len(raw) >= MAX_PROTOCOL_LINE:
+                    while raw and not raw.endswith(b"\n"):
+                        raw = stdout.readline(MAX_PROTOCOL_LINE)
+                    yield Problem("a message from the libdtrace worker was too long; dropped")
+                    continue
+                try:
+                    msg = json.loads(raw)
+                except ValueError:
+                    yield Problem("unreadable message from the libdtrace worker")
+                    continue
+                event = translate(msg)
+                if event is None:
+                    continue
+                if isinstance(event, Exited):
+                    self._finish_in_background()
+                    yield event
+                    return
+                yield event
+            code = self.proc.wait()
+            self._stderr_thread.join(timeout=2)
+            self._exited.set()
+            yield Exited(code, self._error(code))
+        finally:
+            self._exited.set()
+
+    def _finish_in_background(self) -> None:
+        """The run is over; the worker may still be detaching probes.  Reap it when done."""
+        self._exited.set()
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        threading.Thread(
+            target=self.proc.wait, name=f"libdtrace-reap-{self.proc.pid}", daemon=True
+        ).start()
+
+    def _error(self, code: int) -> str | None:
+        if self._killed:
+            return None
+        tail = [ln for ln in self.stderr_tail if ln.strip()][-3:]
+        detail = (": " + " ".join(tail)) if tail else ""
+        return _exit_text(code) + " before the run ended" + detail
+
+
+def translate(msg: Any) -> TracerEvent | None:
+    """One worker message as a tracer event (None for messages the server ignores)."""
+    if not isinstance(msg, dict):
+        return None
+    kind = msg.get("type")
+    if kind == "attached":
+        return Attached(int(msg.get("probes", 0)))
+    if kind == "output":
+        return Output(str(msg.get("text", "")))
+    if kind == "aggregation":
+        return AggregationData(aggregation_from_dict(msg["aggregation"]))
+    if kind == "tick":
+        return Tick()
+    if kind == "problem":
+        fix = msg.get("fix")
+        return Problem(str(msg.get("message", "")), None if fix is None else str(fix))
+    if kind == "exited":
+        code = msg.get("code")
+        error = msg.get("error")
+        return Exited(None if code is None else int(code), None if error is None else str(error))
+    return None

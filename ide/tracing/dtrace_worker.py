@@ -1,0 +1,770 @@
+"""The libdtrace worker: one process holds one libdtrace handle for one job.
+
+``python -m ide.tracing.dtrace_worker MODE`` reads one JSON request line on stdin and writes
+NDJSON on stdout.  MODE is ``version``, ``compile``, ``probes`` or ``run``; a run reads further
+stdin lines (``stop``) and treats the end of stdin as ``stop``.  libdtrace is reached through
+ctypes with the struct layouts of both families (see ``dtrace_records``), detected at load
+time.  The server never loads libdtrace itself: a fault in it ends this process only.
+
+Messages (one JSON object per line, ``type`` first):
+``version`` {version, family, path} · ``compiled`` {ok, error?} · ``probes`` {names}
+``attached`` {probes} · ``output`` {text} · ``aggregation`` {aggregation} · ``tick``
+``problem`` {message, fix} · ``record`` {record} (only when recording fixtures) ·
+``exited`` {code, error}.  After ``exited`` the worker closes stdout and may take a while to
+detach its probes (libdtrace's close); the server does not wait for that.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import ctypes.util
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .dtrace_records import (
+    ACT_DIFEXPR,
+    ACT_MOD,
+    ACT_SYM,
+    AGGREGATING_ACTIONS,
+    AggregationStore,
+    Family,
+    RawKey,
+    RawRecord,
+    RecordError,
+    decode_record,
+)
+
+DTRACE_VERSION = 3
+DTRACE_C_ETAGS = 0x0100
+DTRACE_C_ZDEFS = 0x0004
+CONSUME_THIS = 0
+CONSUME_NEXT = 1
+CONSUME_ABORT = 3
+HANDLE_OK = 0
+WORKSTATUS_ERROR = -1
+WORKSTATUS_DONE = 1
+ACT_EXIT = 2
+AGGWALK_NEXT = 0
+AGGWALK_ABORT = 1
+PR_SET_PDEATHSIG = 1
+
+# libdtrace's drop kinds, with the option that makes each rarer.
+DROP_FIXES = {
+    0: "increase bufsize (or switchrate)",
+    1: "increase aggsize (or aggrate)",
+    2: "increase dynvarsize",
+    3: "increase dynvarsize (or cleanrate)",
+    4: "increase dynvarsize (or cleanrate)",
+    5: "increase specsize",
+    6: "increase nspec",
+    7: "increase nspec",
+    8: "increase strsize or the stack depth",
+    9: None,
+}
+
+# --- struct layouts ------------------------------------------------------------------------
+
+
+class OracleRecDesc(ctypes.Structure):
+    _fields_ = [
+        ("action", ctypes.c_uint16),
+        ("size", ctypes.c_uint32),
+        ("offset", ctypes.c_uint32),
+        ("alignment", ctypes.c_uint16),
+        ("format", ctypes.c_void_p),
+        ("arg", ctypes.c_uint64),
+        ("uarg", ctypes.c_uint64),
+    ]
+
+
+class IllumosRecDesc(ctypes.Structure):
+    _fields_ = [
+        ("action", ctypes.c_uint16),
+        ("size", ctypes.c_uint32),
+        ("offset", ctypes.c_uint32),
+        ("alignment", ctypes.c_uint16),
+        ("format", ctypes.c_uint16),
+        ("arg", ctypes.c_uint64),
+        ("uarg", ctypes.c_uint64),
+    ]
+
+
+class OracleAggDesc(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("varid", ctypes.c_uint32),
+        ("flags", ctypes.c_int),
+        ("sig", ctypes.c_uint64),
+        ("normal", ctypes.c_uint64),
+        ("ksize", ctypes.c_uint32),
+        ("dsize", ctypes.c_uint32),
+        ("nkrecs", ctypes.c_uint),
+        ("keyidx", ctypes.c_uint),
+        ("krecs", ctypes.POINTER(OracleRecDesc)),
+        ("drecs", ctypes.POINTER(OracleRecDesc)),
+    ]
+
+
+class IllumosAggDesc(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("varid", ctypes.c_int64),
+        ("flags", ctypes.c_int),
+        ("id", ctypes.c_uint32),
+        ("epid", ctypes.c_uint32),
+        ("size", ctypes.c_uint32),
+        ("nrecs", ctypes.c_int),
+        ("pad", ctypes.c_uint32),
+        ("rec", IllumosRecDesc * 1),  # really dtagd_nrecs of them
+    ]
+
+
+class OracleAggData(ctypes.Structure):
+    _fields_ = [
+        ("handle", ctypes.c_void_p),
+        ("desc", ctypes.POINTER(OracleAggDesc)),
+        ("key", ctypes.c_void_p),
+        ("data", ctypes.c_void_p),
+        ("percpu", ctypes.c_void_p),
+    ]
+
+
+class IllumosAggData(ctypes.Structure):
+    _fields_ = [
+        ("handle", ctypes.c_void_p),
+        ("desc", ctypes.POINTER(IllumosAggDesc)),
+        ("edesc", ctypes.c_void_p),
+        ("pdesc", ctypes.c_void_p),
+        ("data", ctypes.c_void_p),
+        ("normal", ctypes.c_uint64),
+        ("size", ctypes.c_size_t),
+    ]
+
+
+class ProbeData(ctypes.Structure):  # only the leading fields we read, same in both families
+    _fields_ = [("handle", ctypes.c_void_p), ("id", ctypes.c_uint32)]
+
+
+class ErrData(ctypes.Structure):
+    _fields_ = [
+        ("handle", ctypes.c_void_p),
+        ("ddesc", ctypes.c_void_p),
+        ("pdesc", ctypes.c_void_p),
+        ("cpu", ctypes.c_int),
+        ("action", ctypes.c_int),
+        ("offset", ctypes.c_int),
+        ("fault", ctypes.c_int),
+        ("addr", ctypes.c_uint64),
+        ("msg", ctypes.c_char_p),
+    ]
+
+
+class DropData(ctypes.Structure):
+    _fields_ = [
+        ("handle", ctypes.c_void_p),
+        ("cpu", ctypes.c_int),
+        ("kind", ctypes.c_int),
+        ("drops", ctypes.c_uint64),
+        ("total", ctypes.c_uint64),
+        ("msg", ctypes.c_char_p),
+    ]
+
+
+class BufData(ctypes.Structure):
+    _fields_ = [
+        ("handle", ctypes.c_void_p),
+        ("buffered", ctypes.c_char_p),
+        ("probe", ctypes.c_void_p),
+        ("recdesc", ctypes.c_void_p),
+        ("aggdata", ctypes.c_void_p),
+        ("flags", ctypes.c_uint32),
+    ]
+
+
+class OracleProbeDesc(ctypes.Structure):
+    _fields_ = [
+        ("id", ctypes.c_uint32),
+        ("prv", ctypes.c_char_p),
+        ("mod", ctypes.c_char_p),
+        ("fun", ctypes.c_char_p),
+        ("prb", ctypes.c_char_p),
+    ]
+
+
+class IllumosProbeDesc(ctypes.Structure):
+    _fields_ = [
+        ("id", ctypes.c_uint32),
+        ("prv", ctypes.c_char * 64),
+        ("mod", ctypes.c_char * 64),
+        ("fun", ctypes.c_char * 192),
+        ("prb", ctypes.c_char * 64),
+    ]
+
+
+class ProgInfo(ctypes.Structure):
+    _fields_ = [
+        ("descattr", ctypes.c_uint32),
+        ("stmtattr", ctypes.c_uint32),
+        ("aggregates", ctypes.c_uint),
+        ("recgens", ctypes.c_uint),
+        ("matches", ctypes.c_uint),
+        ("speculations", ctypes.c_uint),
+    ]
+
+
+CONSUME_PROBE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+CONSUME_REC = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+AGG_WALK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+PROBE_ITER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+
+
+class DTraceError(Exception):
+    pass
+
+
+class Library:
+    """libdtrace loaded with ctypes, its family detected from the symbols it exports."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lib = ctypes.CDLL(path, use_errno=True)
+        self.libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        self.family: Family = detect_family(self.lib)
+        self.version = ctypes.c_char_p.in_dll(self.lib, "_dtrace_version").value or b""
+        lib = self.lib
+        vp, cp, i = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
+        lib.dtrace_open.restype = vp
+        lib.dtrace_open.argtypes = [i, i, ctypes.POINTER(i)]
+        lib.dtrace_errno.argtypes = [vp]
+        lib.dtrace_errmsg.restype = cp
+        lib.dtrace_errmsg.argtypes = [vp, i]
+        lib.dtrace_setopt.argtypes = [vp, cp, cp]
+        lib.dtrace_program_fcompile.restype = vp
+        lib.dtrace_program_fcompile.argtypes = [vp, vp, ctypes.c_uint, i, vp]
+        lib.dtrace_program_exec.argtypes = [vp, vp, ctypes.POINTER(ProgInfo)]
+        lib.dtrace_stop.argtypes = [vp]
+        lib.dtrace_close.argtypes = [vp]
+        lib.dtrace_work.argtypes = [vp, vp, CONSUME_PROBE, CONSUME_REC, vp]
+        lib.dtrace_aggregate_snap.argtypes = [vp]
+        lib.dtrace_aggregate_walk.argtypes = [vp, AGG_WALK, vp]
+        lib.dtrace_handle_buffered.argtypes = [vp, HANDLER, vp]
+        lib.dtrace_handle_err.argtypes = [vp, HANDLER, vp]
+        lib.dtrace_handle_drop.argtypes = [vp, HANDLER, vp]
+        lib.dtrace_probe_iter.argtypes = [vp, vp, PROBE_ITER, vp]
+        lib.dtrace_addr2str.argtypes = [vp, ctypes.c_uint64, ctypes.c_char_p, i]
+        if self.family == "oracle":
+            lib.dtrace_go.argtypes = [vp, ctypes.c_uint]
+            lib.dtrace_init.argtypes = [vp]
+        else:
+            lib.dtrace_go.argtypes = [vp]
+            lib.dtrace_sleep.argtypes = [vp]
+        self.libc.fmemopen.restype = vp
+        self.libc.fmemopen.argtypes = [ctypes.c_void_p, ctypes.c_size_t, cp]
+        self.libc.fopen.restype = vp
+        self.libc.fopen.argtypes = [cp, cp]
+        self.libc.fclose.argtypes = [vp]
+        self.libc.open_memstream.restype = vp
+        self.libc.open_memstream.argtypes = [vp, vp]
+        self.libc.free.argtypes = [vp]
+        self.libc.fputs.argtypes = [cp, vp]
+        self.libc.fflush.argtypes = [vp]
+
+    def errmsg(self, handle: int | None, err: int | None = None) -> str:
+        if err is None:
+            err = self.lib.dtrace_errno(handle) if handle else 0
+        msg = self.lib.dtrace_errmsg(handle, err)
+        return (msg or b"unknown libdtrace error").decode("utf-8", "replace")
+
+
+def detect_family(lib: ctypes.CDLL) -> Family:
+    """Oracle's libdtrace has ``dtrace_init`` and no ``dtrace_sleep``; illumos the reverse."""
+    try:
+        lib.dtrace_sleep  # noqa: B018 - probing for the symbol
+    except AttributeError:
+        return "oracle"
+    return "illumos"
+
+
+class Handle:
+    """One open libdtrace handle, with the options of the job applied."""
+
+    def __init__(self, library: Library, options: dict[str, str]) -> None:
+        self.library = library
+        lib = library.lib
+        err = ctypes.c_int(0)
+        h = lib.dtrace_open(DTRACE_VERSION, 0, ctypes.byref(err))
+        if not h:
+            raise DTraceError(
+                "cannot open libdtrace: " + library.errmsg(None, err.value) + _privilege_hint()
+            )
+        self.h: int = h
+        for name, value in options.items():
+            if lib.dtrace_setopt(h, name.encode(), value.encode()) != 0:
+                raise DTraceError(f"cannot set option {name}={value}: {library.errmsg(h)}")
+        # Oracle's handle is set up only after its options: compiling before this crashes.
+        if library.family == "oracle" and lib.dtrace_init(h) != 0:
+            raise DTraceError("cannot initialise libdtrace: " + library.errmsg(h))
+
+    def compile(self, script: str) -> int:
+        """Compile through a FILE* so that libdtrace's messages carry line numbers."""
+        lib, libc = self.library.lib, self.library.libc
+        data = script.encode("utf-8")
+        buf = ctypes.create_string_buffer(data, len(data) + 1)
+        fp = libc.fmemopen(buf, max(len(data), 1), b"r")
+        if not fp:
+            raise DTraceError("fmemopen failed")
+        try:
+            prog = lib.dtrace_program_fcompile(self.h, fp, DTRACE_C_ETAGS, 0, None)
+        finally:
+            libc.fclose(fp)
+        if not prog:  # a NULL pointer: the message says why
+            raise DTraceError(self.library.errmsg(self.h))
+        return int(prog)
+
+
+def _privilege_hint() -> str:
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        return " (DTrace needs root)"
+    return ""
+
+
+# --- the jobs ------------------------------------------------------------------------------
+
+
+class Emitter:
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+
+    def __call__(self, kind: str, **fields: Any) -> None:
+        line = json.dumps({"type": kind, **fields}, separators=(",", ":"))
+        with self.lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+
+def run_version(library: Library, emit: Emitter) -> int:
+    emit(
+        "version",
+        version=library.version.decode("utf-8", "replace"),
+        family=library.family,
+        path=library.path,
+    )
+    return 0
+
+
+def run_compile(library: Library, request: dict[str, Any], emit: Emitter) -> int:
+    try:
+        handle = Handle(library, {})
+    except DTraceError as exc:
+        emit("compiled", ok=False, error=str(exc), setup=True)
+        return 0
+    try:
+        handle.compile(request["script"])
+    except DTraceError as exc:
+        emit("compiled", ok=False, error=str(exc))
+        return 0
+    emit("compiled", ok=True)
+    return 0
+
+
+def run_probes(library: Library, emit: Emitter) -> int:
+    handle = Handle(library, {})
+    names: list[str] = []
+    desc_type = OracleProbeDesc if library.family == "oracle" else IllumosProbeDesc
+
+    def each(_h: int, pdp: int, _arg: int) -> int:
+        d = ctypes.cast(pdp, ctypes.POINTER(desc_type)).contents
+        parts = [(getattr(d, f) or b"").decode("utf-8", "replace") for f in _PROBE_FIELDS]
+        names.append(":".join(parts))
+        return 0
+
+    cb = PROBE_ITER(each)
+    library.lib.dtrace_probe_iter(handle.h, None, cb, None)
+    emit("probes", names=names)
+    return 0
+
+
+_PROBE_FIELDS = ("prv", "mod", "fun", "prb")
+
+
+class Run:
+    """One tracing run: compile, go, consume until stopped, report, leave."""
+
+    def __init__(self, library: Library, request: dict[str, Any], emit: Emitter) -> None:
+        self.library = library
+        self.lib = library.lib
+        self.emit = emit
+        self.script: str = request["script"]
+        self.interval = max(0.05, float(request.get("interval", 1.0)))
+        self.options: dict[str, str] = dict(request.get("options", {}))
+        self.record = bool(request.get("record", False))
+        self.max_rows = int(request.get("max_rows", 5000))
+        self.max_chunk = max(1024, int(request.get("max_output_chunk", 64 * 1024)))
+        self.stop_requested = threading.Event()
+        self.exit_status: int | None = None
+        self.output: list[str] = []
+        self.store = AggregationStore()
+        self.callback_error: str | None = None
+        self._keep: list[Any] = []
+        self.traced = False
+        self.sink: MemoryStream | None = None
+
+    # callbacks --------------------------------------------------------------------------
+
+    def _chew(self, _data: int, _arg: int) -> int:
+        return CONSUME_THIS
+
+    def _chewrec(self, data: int, rec: int, _arg: int) -> int:
+        if not rec:
+            # End of one probe's records: end the line that trace() left open, as dtrace -q.
+            if self.traced and self.sink is not None:
+                self.library.libc.fputs(b"\n", self.sink.fp)
+            self.traced = False
+            return CONSUME_NEXT
+        rec_type = OracleRecDesc if self.library.family == "oracle" else IllumosRecDesc
+        r = ctypes.cast(rec, ctypes.POINTER(rec_type)).contents
+        if r.action == ACT_EXIT:
+            base = ctypes.cast(data, ctypes.POINTER(ctypes.c_void_p * 6)).contents
+            # dtpda_data: after handle, stid, ddesc, pdesc and cpu in Oracle's probedata,
+            # after handle, edesc, pdesc and cpu in illumos'.
+            addr = base[5 if self.library.family == "oracle" else 4]
+            if addr:
+                self.exit_status = ctypes.c_int32.from_address(addr).value
+            return CONSUME_NEXT
+        if r.action == ACT_DIFEXPR:
+            self.traced = True
+        return CONSUME_THIS
+
+    def _buffered(self, bufdata: int, _arg: int) -> int:
+        b = ctypes.cast(bufdata, ctypes.POINTER(BufData)).contents
+        if b.buffered:
+            self.output.append(b.buffered.decode("utf-8", "replace"))
+        return HANDLE_OK
+
+    def _error(self, errdata: int, _arg: int) -> int:
+        e = ctypes.cast(errdata, ctypes.POINTER(ErrData)).contents
+        msg = (e.msg or b"error in a probe").decode("utf-8", "replace").strip()
+        self.emit("problem", message=msg, fix=None)
+        return HANDLE_OK
+
+    def _drop(self, dropdata: int, _arg: int) -> int:
+        d = ctypes.cast(dropdata, ctypes.POINTER(DropData)).contents
+        msg = (d.msg or b"").decode("utf-8", "replace").strip()
+        msg = msg or f"{d.drops} drops on CPU {d.cpu}"
+        self.emit("problem", message=msg, fix=DROP_FIXES.get(d.kind))
+        return HANDLE_OK
+
+    def _walk(self, aggdata: int, _arg: int) -> int:
+        try:
+            raw = self._raw_record(aggdata)
+            if raw is not None:
+                if self.record:
+                    self.emit("record", record=raw.to_dict())
+                self.store.add(decode_record(raw, self._symbolize))
+        except (RecordError, ValueError) as exc:
+            self.callback_error = str(exc)
+        except Exception as exc:  # never let an exception unwind through libdtrace
+            self.callback_error = f"{type(exc).__name__}: {exc}"
+        return AGGWALK_NEXT
+
+    def _raw_record(self, aggdata: int) -> RawRecord | None:
+        if self.library.family == "oracle":
+            return oracle_raw_record(aggdata)
+        return illumos_raw_record(aggdata)
+
+    def _symbolize(self, key: RawKey) -> str | None:
+        if key.action not in (ACT_SYM, ACT_MOD) or key.size != 8:
+            return None
+        addr = int.from_bytes(key.data[:8], "little")
+        buf = ctypes.create_string_buffer(256)
+        if self.lib.dtrace_addr2str(self.h, addr, buf, 255) < 0:
+            return None
+        text = buf.value.decode("utf-8", "replace")
+        if key.action == ACT_MOD:
+            return text.split("`", 1)[0]
+        return text.split("+", 1)[0]
+
+    # the run ----------------------------------------------------------------------------
+
+    def _flush_output(self) -> None:
+        if self.output:
+            text = "".join(self.output)
+            self.output.clear()
+            for i in range(0, len(text), self.max_chunk):
+                self.emit("output", text=text[i : i + self.max_chunk])
+
+    def _collect(self, sink: MemoryStream) -> None:
+        self.output.append(sink.take())
+        self._flush_output()
+
+    def _report_aggregations(self) -> None:
+        self.store.begin()
+        if self.lib.dtrace_aggregate_snap(self.h) != 0:
+            self.emit(
+                "problem",
+                message="cannot read aggregations: " + self.library.errmsg(self.h),
+                fix=None,
+            )
+        self.lib.dtrace_aggregate_walk(self.h, self._walk_cb, None)
+        for agg in self.store.end():
+            self.emit("aggregation", aggregation=agg.capped(self.max_rows).to_dict())
+        if self.callback_error:
+            self.emit("problem", message=self.callback_error, fix=None)
+            self.callback_error = None
+        self.emit("tick")
+
+    def _options(self) -> dict[str, str]:
+        opts = dict(self.options)
+        # Aggregations must be read at least as often as snapshots are taken.
+        opts.setdefault("aggrate", f"{max(1, round(1 / self.interval))}hz")
+        opts.setdefault("switchrate", "10hz")
+        # dtrace(1)'s own defaults; libdtrace's are larger than the kernel accepts here.
+        opts.setdefault("bufsize", "4m")
+        opts.setdefault("aggsize", "4m")
+        return opts
+
+    def run(self) -> int:
+        try:
+            handle = Handle(self.library, self._options())
+            self.h = handle.h
+            prog = handle.compile(self.script)
+        except DTraceError as exc:
+            self.emit("exited", code=1, error=str(exc))
+            return 1
+        lib = self.lib
+        cbs = (
+            CONSUME_PROBE(self._chew),
+            CONSUME_REC(self._chewrec),
+            HANDLER(self._buffered),
+            HANDLER(self._error),
+            HANDLER(self._drop),
+            AGG_WALK(self._walk),
+        )
+        self._keep.extend(cbs)
+        chew, chewrec, buffered, errh, droph, self._walk_cb = cbs
+        info = ProgInfo()
+        if lib.dtrace_program_exec(self.h, prog, ctypes.byref(info)) != 0:
+            self.emit("exited", code=1, error="cannot enable the probes: " + self._err())
+            return 1
+        for register, cb in (
+            (lib.dtrace_handle_err, errh),
+            (lib.dtrace_handle_drop, droph),
+            (lib.dtrace_handle_buffered, buffered),
+        ):
+            if register(self.h, cb, None) != 0:
+                self.emit("exited", code=1, error="cannot set a libdtrace handler: " + self._err())
+                return 1
+        if self.library.family == "oracle":
+            started = lib.dtrace_go(self.h, 0)
+        else:
+            started = lib.dtrace_go(self.h)
+        if started != 0:
+            self.emit("exited", code=1, error="cannot start tracing: " + self._err())
+            return 1
+        self.emit("attached", probes=int(info.matches))
+        # printf/trace/printa text goes to the FILE* that dtrace_work is given (Oracle's
+        # library never calls the buffered handler when it is NULL): a memory stream.
+        sink = self.sink = MemoryStream(self.library.libc)
+        error: str | None = None
+        next_tick = time.monotonic() + self.interval
+        stopping = False
+        try:
+            while True:
+                if self.stop_requested.is_set() and not stopping:
+                    stopping = True
+                    lib.dtrace_stop(self.h)
+                if self.library.family == "illumos" and not stopping:
+                    lib.dtrace_sleep(self.h)
+                status = lib.dtrace_work(self.h, sink.fp, chew, chewrec, None)
+                self._collect(sink)
+                if status == WORKSTATUS_ERROR:
+                    err = lib.dtrace_errno(self.h)
+                    if err != 4:  # EINTR
+                        error = "processing aborted: " + self.library.errmsg(self.h, err)
+                        break
+                if status == WORKSTATUS_DONE or stopping:
+                    break
+                now = time.monotonic()
+                if now >= next_tick:
+                    self._report_aggregations()
+                    while next_tick <= now:
+                        next_tick += self.interval
+            if not stopping:
+                lib.dtrace_stop(self.h)
+            self._collect(sink)
+            self._report_aggregations()
+        finally:
+            self._collect(sink)
+            sink.close()
+        code = self.exit_status if self.exit_status is not None else (1 if error else 0)
+        self.emit("exited", code=code, error=error)
+        return code
+
+    def _err(self) -> str:
+        return self.library.errmsg(self.h)
+
+
+class MemoryStream:
+    """A FILE* writing to memory (open_memstream); ``take`` returns what is new."""
+
+    LIMIT = 1 << 20  # start a fresh stream once this much has been read
+
+    def __init__(self, libc: ctypes.CDLL) -> None:
+        self.libc = libc
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.fp = 0
+        self._open()
+
+    def _open(self) -> None:
+        self.ptr = ctypes.c_void_p()
+        self.size = ctypes.c_size_t()
+        self.read = 0
+        self.fp = self.libc.open_memstream(ctypes.byref(self.ptr), ctypes.byref(self.size))
+        if not self.fp:
+            raise DTraceError("open_memstream failed")
+
+    def take(self) -> str:
+        if not self.fp:
+            return ""
+        self.libc.fflush(self.fp)
+        size = self.size.value
+        new = b""
+        if size > self.read and self.ptr.value:
+            new = ctypes.string_at(self.ptr.value + self.read, size - self.read)
+            self.read = size
+        if self.read >= self.LIMIT:
+            self.close()
+            self._open()
+        return self.decoder.decode(new)
+
+    def close(self) -> None:
+        if self.fp:
+            self.libc.fclose(self.fp)
+            self.libc.free(self.ptr)
+            self.fp = 0
+
+
+def oracle_raw_record(aggdata: int) -> RawRecord | None:
+    agd = ctypes.cast(aggdata, ctypes.POINTER(OracleAggData)).contents
+    desc = agd.desc.contents
+    drec = desc.drecs[1]  # DT_AGGDATA_RECORD: record 0 is the data generation
+    if drec.action not in AGGREGATING_ACTIONS["oracle"]:
+        return None
+    keys = []
+    for i in range(1, desc.nkrecs):  # key record 0 is the aggregation's id
+        k = desc.krecs[i]
+        keys.append(RawKey(k.action, k.size, ctypes.string_at(agd.key + k.offset, k.size)))
+    data = ctypes.string_at(agd.data + drec.offset, drec.size)
+    return RawRecord(
+        "oracle",
+        (desc.name or b"").decode("utf-8", "replace"),
+        drec.action,
+        desc.sig,
+        tuple(keys),
+        data,
+        int(desc.normal) or 1,
+        int(desc.varid),
+    )
+
+
+def illumos_raw_record(aggdata: int) -> RawRecord | None:
+    agd = ctypes.cast(aggdata, ctypes.POINTER(IllumosAggData)).contents
+    desc = agd.desc.contents
+    nrecs = desc.nrecs
+    recs = ctypes.cast(
+        ctypes.addressof(desc) + IllumosAggDesc.rec.offset, ctypes.POINTER(IllumosRecDesc)
+    )
+    arec = recs[nrecs - 1]  # the last record is the aggregating action
+    if arec.action not in AGGREGATING_ACTIONS["illumos"]:
+        return None
+    keys = []
+    for i in range(1, nrecs - 1):  # record 0 is the variable id
+        k = recs[i]
+        keys.append(RawKey(k.action, k.size, ctypes.string_at(agd.data + k.offset, k.size)))
+    data = ctypes.string_at(agd.data + arec.offset, arec.size)
+    return RawRecord(
+        "illumos",
+        (desc.name or b"").decode("utf-8", "replace"),
+        arec.action,
+        int(arec.arg),
+        tuple(keys),
+        data,
+        int(agd.normal) or 1,
+        int(desc.varid),
+    )
+
+
+# --- process plumbing ----------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _watch_stdin(run: Run) -> None:
+    for line in sys.stdin:
+        if line.strip() == "stop":
+            break
+    run.stop_requested.set()
+
+
+def _on_signal(run: Run) -> Callable[[int, Any], None]:
+    def handler(_sig: int, _frame: Any) -> None:
+        run.stop_requested.set()
+
+    return handler
+
+
+def main(argv: list[str]) -> int:
+    mode = argv[1] if len(argv) > 1 else ""
+    _die_with_parent()
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    # libdtrace may write to fd 1 itself; keep our protocol stream to ourselves.
+    os.dup2(2, 1)
+    emit = Emitter(out)
+    line = sys.stdin.readline()
+    request: dict[str, Any] = json.loads(line) if line.strip() else {}
+    path = request.get("library") or os.environ.get("DTRACE_IDE_LIBDTRACE") or ""
+    try:
+        library = Library(path)
+    except (OSError, AttributeError) as exc:
+        emit("exited", code=2, error=f"cannot load libdtrace from {path!r}: {exc}")
+        return 2
+    if mode == "version":
+        return run_version(library, emit)
+    if mode == "compile":
+        return run_compile(library, request, emit)
+    if mode == "probes":
+        try:
+            return run_probes(library, emit)
+        except DTraceError as exc:
+            emit("exited", code=1, error=str(exc))
+            return 1
+    if mode == "run":
+        run = Run(library, request, emit)
+        signal.signal(signal.SIGINT, _on_signal(run))
+        signal.signal(signal.SIGTERM, _on_signal(run))
+        threading.Thread(target=_watch_stdin, args=(run,), daemon=True).start()
+        code = run.run()
+        out.close()
+        # Closing the handle detaches every probe, which can take many seconds; the
+        # exit below lets the kernel do that without holding the server's pipe open.
+        os._exit(code if 0 <= code < 256 else 1)
+    emit("exited", code=2, error=f"unknown worker mode {mode!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
