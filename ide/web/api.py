@@ -296,14 +296,16 @@ def probes() -> Response:
     )
 
 
-@bp.get("/highlight")
+@bp.route("/highlight", methods=["GET", "POST"])
 def highlight() -> Response:
+    """GET with ?language=&script= for short scripts, POST {language, script} for any."""
     from dtrace_lexer import highlight_html
 
-    language = request.args.get("language", "")
-    if language not in LANGUAGES:
-        raise ApiError(400, "bad_language", 'language must be "d" or "bpftrace"')
-    script = request.args.get("script", "")
-    if len(script.encode()) > settings().max_script_bytes:
+    body = json_body() if request.method == "POST" else dict(request.args)
+    language = field_language(body)
+    script = body.get("script", "")
+    if not isinstance(script, str):
+        raise ApiError(400, "bad_script", "script must be a string")
+    if len(script.encode("utf-8", "surrogatepass")) > settings().max_script_bytes:
         raise ApiError(413, "script_too_large", "the script is too large")
     return jsonify({"html": highlight_html(script, language)})
