@@ -1,0 +1,246 @@
+"""The script library sidebar in Chromium against the real server.
+
+Each test drives the sidebar as a person does and checks the result through the API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import LiveServer, screenshot, tracer_ready
+
+pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_MS = 30_000
+
+
+def unique(word: str) -> str:
+    return f"{word}{os.urandom(4).hex()}"
+
+
+def set_script(page: Any, text: str) -> None:
+    editor = page.locator("#editor .cm-content")
+    if editor.count():
+        editor.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(text)
+    else:
+        page.fill("#editor textarea", text)
+
+
+def editor_text(page: Any) -> str:
+    editor = page.locator("#editor .cm-content")
+    if editor.count():
+        lines = page.locator("#editor .cm-content .cm-line").all_inner_texts()
+        return "\n".join(lines)
+    value: str = page.input_value("#editor textarea")
+    return value
+
+
+def ready(page: Any) -> None:
+    page.wait_for_selector("#library .lib-tabs", timeout=TIMEOUT_MS)
+    page.wait_for_selector("#editor .cm-content, #editor textarea", timeout=TIMEOUT_MS)
+
+
+def wait_current_title(page: Any, title: str, *, exact: bool = True) -> None:
+    """Wait until the sidebar names ``title`` as the open script."""
+    test = "t === w" if exact else "t.includes(w)"
+    page.wait_for_function(
+        f"w => {{ const t = document.querySelector('#library .lib-current-title').textContent;"
+        f" return {test}; }}",
+        arg=title,
+        timeout=TIMEOUT_MS,
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_page_errors(page: Any) -> Any:
+    """Every test also fails on an uncaught script error in the page."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield
+    assert errors == []
+
+
+def find(server: LiveServer, q: str) -> list[dict[str, Any]]:
+    status, body = server.request("GET", "/api/snippets?q=" + q)
+    assert status == 200
+    found: list[dict[str, Any]] = body["snippets"]
+    return found
+
+
+def search(page: Any, text: str) -> None:
+    page.click("#library .lib-tab[data-tab=saved]")
+    page.fill("#library .lib-search-input", text)
+
+
+def test_save_reload_find_open_change_and_restore(page: Any, live_server: LiveServer) -> None:
+    ready(page)
+    word = unique("marmot")
+    title = f"<b>{word}</b> & co"
+    first = f"// {word}\ntracepoint:raw_syscalls:sys_enter {{ @calls[comm] = count(); }}\n"
+    set_script(page, first)
+    page.locator("#editor .cm-content, #editor textarea").first.press("Control+s")
+    page.fill("#library .lib-title-input", title)
+    page.press("#library .lib-title-input", "Enter")
+    page.wait_for_selector("#library .lib-form", state="hidden")
+    [saved] = find(live_server, word)
+    assert saved["title"] == title and saved["rev"] == 1
+    assert page.locator("#library .lib-current-title").inner_text() == title
+    assert page.locator("#library .lib-dirty").is_hidden()
+    assert f"snippet={saved['id']}" in page.url
+
+    page.goto(live_server.base + "/")  # a fresh load, without ?snippet=
+    ready(page)
+    page.click("#library .lib-actions button:has-text('New')")
+    assert word not in editor_text(page)
+    search(page, word)  # a word from the script's body
+    item = page.locator(f"#library .lib-item[data-id='{saved['id']}']")
+    item.wait_for(timeout=TIMEOUT_MS)
+    assert page.locator("#library .lib-items .lib-item").count() == 1
+    assert item.locator(".lib-item-title").inner_text() == title  # text, not markup
+    assert page.locator("#library b").count() == 0
+    item.locator(".lib-item-main").click()
+    wait_current_title(page, word, exact=False)
+    assert word in editor_text(page)
+    assert "count()" in editor_text(page)
+
+    set_script(page, f"// {word} changed\nBEGIN {{ @n = count(); exit(); }}\n")
+    page.wait_for_selector("#library .lib-dirty:not([hidden])")
+    page.keyboard.press("Control+s")
+    page.wait_for_selector("#library .lib-dirty", state="hidden")
+    now = live_server.request("GET", f"/api/snippets/{saved['id']}")[1]
+    assert now["rev"] == 2 and "changed" in now["script"]
+
+    item.locator("button:has-text('History')").click()
+    page.click("#library .lib-rev[data-rev='1'] .lib-rev-main")
+    assert "raw_syscalls" in page.locator("#library .lib-rev-script").inner_text()
+    screenshot(page, "library-revisions")
+    page.click("#library .lib-restore")
+    page.wait_for_function(
+        "() => document.querySelector('#library .lib-current-state').textContent === 'rev 3'"
+    )
+    now = live_server.request("GET", f"/api/snippets/{saved['id']}")[1]
+    assert now["rev"] == 3 and now["script"] == first
+    assert "raw_syscalls" in editor_text(page) and "changed" not in editor_text(page)
+    assert page.locator("#library .lib-dirty").is_hidden()
+
+
+def test_a_snippet_link_opens_it_and_edits_survive_a_reload(
+    page: Any, live_server: LiveServer
+) -> None:
+    word = unique("heron")
+    status, made = live_server.request(
+        "POST",
+        "/api/snippets",
+        {"title": word, "language": "bpftrace", "script": f"// {word}\nBEGIN {{ exit(); }}\n"},
+    )
+    assert status == 201
+    page.goto(f"{live_server.base}/?snippet={made['id']}")
+    ready(page)
+    wait_current_title(page, word)
+    assert word in editor_text(page)
+    set_script(page, f"// {word} draft\nBEGIN {{ exit(); }}\n")
+    page.wait_for_selector("#library .lib-dirty:not([hidden])")
+    page.reload()
+    ready(page)
+    page.wait_for_selector("#library .lib-dirty:not([hidden])")
+    assert f"{word} draft" in editor_text(page)
+    assert page.locator("#library .lib-current-title").inner_text() == word
+
+
+def test_delete_asks_first_and_can_be_undone(page: Any, live_server: LiveServer) -> None:
+    word = unique("otter")
+    status, made = live_server.request(
+        "POST", "/api/snippets", {"title": word, "language": "d", "script": "BEGIN { exit(0); }"}
+    )
+    assert status == 201
+    ready(page)
+    search(page, word)
+    item = page.locator(f"#library .lib-item[data-id='{made['id']}']")
+    item.wait_for(timeout=TIMEOUT_MS)
+    item.locator("button:has-text('Delete')").click()
+    assert live_server.request("GET", f"/api/snippets/{made['id']}")[0] == 200  # asked first
+    item.locator(".lib-confirm-yes").click()
+    item.wait_for(state="detached")
+    assert live_server.request("GET", f"/api/snippets/{made['id']}")[0] == 404
+    page.click("#library .lib-toast-action:has-text('Undo')")
+    item.wait_for(timeout=TIMEOUT_MS)
+    assert live_server.request("GET", f"/api/snippets/{made['id']}")[0] == 200
+
+
+def test_import_a_script_file_and_export_all(
+    page: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    word = unique("badger")
+    script = tmp_path / f"{word}.bt"
+    script.write_text(f"// {word}\nprofile:hz:99 {{ @[kstack] = count(); }}\n")
+    ready(page)
+    page.set_input_files("#library input[type=file]", str(script))
+    wait_current_title(page, word)
+    [made] = find(live_server, word)
+    assert made["language"] == "bpftrace"
+    assert "kstack" in editor_text(page)
+
+    with page.expect_download() as info:
+        page.click("#library button:has-text('Export all')")
+    exported = json.loads(Path(info.value.path()).read_text())
+    assert exported["format"] == "dtrace-ide-snippets"
+    assert word in [s["title"] for s in exported["snippets"]]
+
+    with page.expect_download() as info:
+        page.click("#library button:has-text('Export script')")
+    assert info.value.suggested_filename == f"{word}.bt"
+    assert word in Path(info.value.path()).read_text()
+
+
+def test_dropping_an_exported_json_file_imports_every_snippet(
+    page: Any, live_server: LiveServer
+) -> None:
+    word = unique("lynx")
+    bundle = {
+        "format": "dtrace-ide-snippets",
+        "version": 1,
+        "snippets": [
+            {"title": f"{word} one", "language": "d", "script": "BEGIN { exit(0); }"},
+            {"title": f"{word} two", "language": "bpftrace", "script": "BEGIN { exit(); }"},
+        ],
+    }
+    ready(page)
+    page.evaluate(
+        """([name, text]) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([text], name, { type: "application/json" }));
+            const target = document.getElementById("library");
+            const init = { dataTransfer: dt, bubbles: true, cancelable: true };
+            target.dispatchEvent(new DragEvent("dragover", init));
+            target.dispatchEvent(new DragEvent("drop", init));
+        }""",
+        [f"{word}.json", json.dumps(bundle)],
+    )
+    page.wait_for_selector("#library .lib-toast:has-text('Imported 2 snippets')")
+    assert sorted(s["title"] for s in find(live_server, word)) == [f"{word} one", f"{word} two"]
+
+
+@pytest.mark.tracer
+@pytest.mark.skipif(tracer_ready() is not None, reason=str(tracer_ready()))
+def test_an_example_runs_straight_to_its_chart(page: Any) -> None:
+    ready(page)
+    page.click("#library .lib-tab[data-tab=examples]")
+    page.wait_for_selector("#library .lib-example")
+    if not page.locator("#library .lib-filter input").is_checked():
+        page.check("#library .lib-filter input")
+    example = page.locator("#library .lib-example[data-example='bpftrace/syscalls_by_process']")
+    assert "System calls by process" in example.inner_text()
+    example.locator(".lib-run").click()
+    page.wait_for_selector("#step-output:not([hidden])", timeout=TIMEOUT_MS)
+    page.wait_for_selector('article.panel[data-name="@calls"] .chart .main-svg', timeout=TIMEOUT_MS)
+    assert "@calls[comm] = count()" in editor_text(page)
+    screenshot(page, "library-example-chart")
