@@ -379,11 +379,12 @@ export function createEditor(parent, options = {}) {
       view.dispatch(setDiagnostics(view.state, toEditorDiagnostics(view.state.doc, list)));
     },
     focus: () => view.focus(),
-    revealLine(n) {
+    revealLine(n, column = 1) {
       const line = view.state.doc.line(Math.min(Math.max(1, Number(n) || 1), view.state.doc.lines));
+      const at = Math.min(line.from + Math.max(1, Number(column) || 1) - 1, line.to);
       view.dispatch({
-        selection: { anchor: line.from },
-        effects: EditorView.scrollIntoView(line.from, { y: "center" }),
+        selection: { anchor: at },
+        effects: EditorView.scrollIntoView(at, { y: "center" }),
       });
       view.focus();
     },

@@ -16,22 +16,13 @@ from typing import Any
 
 import pytest
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+from tests.conftest import LiveServer, tracer_ready
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "static"
 HARNESS = Path(__file__).resolve().parent / "editor_page"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = ROOT / "test-artifacts"
 
 
@@ -60,20 +51,9 @@ def harness_url() -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 @pytest.fixture
 def page(browser: Any, harness_url: str) -> Iterator[Any]:
+    """The harness page (overrides the shared page fixture: no server is needed here)."""
     context = browser.new_context(viewport={"width": 900, "height": 600})
     pg = context.new_page()
     errors: list[str] = []
@@ -404,21 +384,21 @@ def test_set_language_switches_the_word_lists(page: Any) -> None:
 
 def test_set_diagnostics_and_reveal_line(page: Any) -> None:
     doc = "".join(f'BEGIN {{ printf("{i}"); }}\n' for i in range(300))
-    start(page, doc)
+    start(page, doc, compile=None)
     page.evaluate(
         """window.harness.editor.setDiagnostics([
              {line: 250, column: 9, end_line: 250, end_column: 9, severity: "warning",
               message: "point"}])"""
     )
-    page.evaluate("window.harness.editor.revealLine(250)")
+    page.evaluate("window.harness.editor.revealLine(250, 4)")
     marked = page.wait_for_selector(".cm-lintRange-warning", timeout=3000)
     # An empty range underlines the one character at its column.
     assert marked.text_content() == "p"
-    line = page.evaluate(
-        "(() => { const v = window.harness.editor.view;"
-        " return v.state.doc.lineAt(v.state.selection.main.head).number; })()"
+    line, column = page.evaluate(
+        "(() => { const v = window.harness.editor.view, head = v.state.selection.main.head;"
+        " const line = v.state.doc.lineAt(head); return [line.number, head - line.from + 1]; })()"
     )
-    assert line == 250
+    assert (line, column) == (250, 4)
 
 
 def test_diagnostics_outside_the_text_are_clamped(page: Any) -> None:
@@ -434,3 +414,63 @@ def test_diagnostics_outside_the_text_are_clamped(page: Any) -> None:
            })()"""
     )
     assert ranges == [[10, 10, "error"], [6, 9, "info"]]
+
+
+# --- the real page, the real server and the real bpftrace --------------------------------
+
+real_tracer = pytest.mark.skipif(tracer_ready() is not None, reason=str(tracer_ready()))
+
+
+@pytest.fixture
+def wizard(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    """The wizard page of the real server, authenticated by its printed URL, on bpftrace."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    pg.goto(live_server.url)
+    pg.wait_for_selector("#editor .cm-content")
+    pg.check('input[name="language"][value="bpftrace"]', force=True)
+    yield pg
+    context.close()
+
+
+@real_tracer
+def test_real_compiler_error_is_underlined_under_cont_with_its_message(wizard: Any) -> None:
+    editor = wizard.locator("#editor .cm-content")
+    editor.click()
+    wizard.keyboard.press("Control+a")
+    wizard.keyboard.insert_text("kprobe:vfs_read\n{\n    \n}\n")
+    wizard.keyboard.press("Control+Home")
+    wizard.keyboard.press("ArrowDown")
+    wizard.keyboard.press("ArrowDown")
+    wizard.keyboard.press("End")
+    wizard.keyboard.type("@num[probefunc] = cont();", delay=20)
+    underline = wizard.wait_for_selector(".cm-lintRange-error", timeout=30_000)
+    marked = wizard.eval_on_selector_all(
+        ".cm-lintRange-error", "els => els.map(e => e.textContent).join('')"
+    )
+    assert marked == "cont"
+    box = underline.bounding_box()
+    wizard.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tooltip = wizard.wait_for_selector(".cm-tooltip-lint", timeout=5000)
+    assert "Unknown function: cont" in tooltip.text_content()
+    ARTIFACTS.mkdir(exist_ok=True)
+    wizard.screenshot(path=str(ARTIFACTS / "editor-real-compile-error.png"))
+
+
+@real_tracer
+def test_real_probe_list_completes_tracepoint_names(wizard: Any) -> None:
+    editor = wizard.locator("#editor .cm-content")
+    editor.click()
+    wizard.keyboard.press("Control+a")
+    wizard.keyboard.press("Delete")
+    wizard.keyboard.type("tracepoint:syscalls:sys_enter_rea", delay=20)
+    wizard.wait_for_function(
+        """[...document.querySelectorAll('.cm-tooltip-autocomplete .cm-completionLabel')]
+             .some(e => e.textContent === 'tracepoint:syscalls:sys_enter_read')""",
+        timeout=30_000,
+    )
+    labels = wizard.eval_on_selector_all(
+        ".cm-tooltip-autocomplete .cm-completionLabel", "els => els.map(e => e.textContent)"
+    )
+    assert "tracepoint:syscalls:sys_enter_read" in labels
+    assert all(label.startswith("tracepoint:syscalls:sys_enter_rea") for label in labels)
