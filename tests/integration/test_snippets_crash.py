@@ -84,3 +84,44 @@ def test_kill_9_during_saves_leaves_every_row_whole(tmp_path: Path, kill_after_s
     assert min(saved_rounds) >= kill_after_saves + 1
     assert reopened.find(query=reopened.get(ids[0]).title.strip("<>").split(":")[1])
     reopened.close()
+
+
+# Dies by SIGKILL inside the save's transaction: after the snippet row changed and the new
+# revision was written, before COMMIT.
+DIE_MID_SAVE = r"""
+import os, signal, sys
+from ide.snippets import store as s
+
+real = s.SnippetStore._record_revision
+
+def record_then_die(self, db, snippet_id, rev, fields, now):
+    real(self, db, snippet_id, rev, fields, now)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+s.SnippetStore._record_revision = record_then_die
+s.SnippetStore(sys.argv[1]).update(int(sys.argv[2]), {"script": "new", "title": "New"})
+"""
+
+
+def test_kill_9_inside_the_save_transaction_keeps_the_old_version(tmp_path: Path) -> None:
+    path = tmp_path / "mid.sqlite3"
+    store = SnippetStore(path)
+    sid = store.create({"title": "Old", "language": "bpftrace", "script": "old"}).id
+    store.close()
+    proc = subprocess.run(
+        [sys.executable, "-c", DIE_MID_SAVE, str(path), str(sid)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        timeout=60,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    reopened = SnippetStore(path)
+    s = reopened.get(sid)
+    assert (s.title, s.script, s.rev) == ("Old", "old", 1)
+    assert [r.rev for r in reopened.revisions(sid)] == [1]
+    assert reopened.find(query="new") == []
+    assert [x.id for x in reopened.find(query="old")] == [sid]
+    reopened.update(sid, {"script": "after"})  # the database takes writes again
+    assert reopened.get(sid).rev == 2
+    reopened.close()
