@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import __version__
 from ..config import TRACER_OPTIONS, Settings, tracer_option
@@ -43,6 +44,8 @@ def json_body() -> dict[str, Any]:
         )
     try:
         body = request.get_json(force=False, silent=False)
+    except RequestEntityTooLarge:
+        raise  # 413 from the error handler, not "bad JSON"
     except Exception as exc:
         raise ApiError(400, "bad_json", "the request body is not valid JSON") from exc
     if not isinstance(body, dict):
