@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask import Flask
 from werkzeug.routing import Rule
@@ -31,7 +33,7 @@ def rules(app: Flask) -> list[Rule]:
 
 
 def path_of(app: Flask, rule: Rule) -> str:
-    args = {a: SAMPLE_ARGS[a] for a in rule.arguments}
+    args: dict[str, Any] = {a: SAMPLE_ARGS[a] for a in rule.arguments}
     with app.test_request_context():
         from flask import url_for
 
