@@ -146,9 +146,11 @@ def _plain(value: Any) -> Any:
 
 
 def _numeric(value: object) -> float:
+    """A number a chart can draw: anything else (None, text, NaN, infinity) counts as 0."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0.0
-    return float(value)
+    value = float(value)
+    return value if math.isfinite(value) else 0.0
 
 
 def _typed(values: Sequence[float] | Sequence[int], *, integral: bool = True) -> dict[str, str]:
@@ -209,11 +211,12 @@ def _values(rows: Sequence[Row]) -> tuple[list[Key], list[float]]:
     keys: list[Key] = list(map(_KEY, rows))
     values: list[Any] = list(map(_VALUE, rows))
     try:
-        math.fsum(values)  # raises on None or a string: then take the slow way
-        return keys, values
-    except TypeError:
+        if math.isfinite(math.fsum(values)):  # raises on None or text: then the slow way
+            return keys, values
+    except (TypeError, OverflowError):
         pass
-    pairs = [(k, v) for k, v in zip(keys, values, strict=True) if isinstance(v, int | float)]
+    pairs = [(k, v) for k, v in zip(keys, values, strict=True)
+             if isinstance(v, int | float) and math.isfinite(v)]
     return [k for k, _ in pairs], [v for _, v in pairs]
 
 
@@ -338,7 +341,9 @@ def _view(agg: Aggregation, base: Aggregation | None,
     if fn in ADDITIVE:
         try:
             grand = math.fsum(map(_VALUE, shown.rows))
-        except TypeError:
+        except (TypeError, OverflowError):
+            grand = math.nan
+        if not math.isfinite(grand):
             grand = math.fsum(_numeric(r.value) for r in shown.rows)
     total = shown.total_rows if shown.total_rows is not None else len(shown.rows)
     return _View(agg.name, fn, _top(shown.rows, limit, fn), total, grand, shown.rows,

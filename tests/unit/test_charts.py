@@ -1,0 +1,490 @@
+"""Panels built from snapshots: what each figure means, tables, per-interval values, history."""
+
+from __future__ import annotations
+
+import base64
+import json
+import tracemalloc
+from array import array
+from typing import Any
+
+import plotly.graph_objects as go
+import pytest
+
+from ide import charts
+from ide.charts import History, build_panels, bucket_label, key_label
+from ide.tracing.model import Aggregation, Bucket, Row, Snapshot
+
+STACK_A = "\n        a+1\n        b+2\n        main+3\n"
+STACK_C = "\n        c+4\n        b+2\n        main+3\n"
+
+
+def counts(values: dict[Any, float], function: str = "count", name: str = "@c") -> Aggregation:
+    rows = tuple(Row(k if isinstance(k, tuple) else (k,), value=v) for k, v in values.items())
+    return Aggregation(name, function, rows)
+
+
+def dist(
+    per_key: dict[str, list[tuple[int | None, int | None, int]]],
+    function: str = "lquantize",
+    name: str = "@d",
+) -> Aggregation:
+    rows = tuple(Row((k,), buckets=tuple(Bucket(*b) for b in bs)) for k, bs in per_key.items())
+    return Aggregation(name, function, rows, {"lo": 0, "hi": 30, "step": 10})
+
+
+def one(agg: Aggregation, history: History | None = None, **kw: Any) -> dict[str, Any]:
+    snapshot = Snapshot(1.0, (agg,))
+    if history is not None:
+        history.add(snapshot)
+    panels = build_panels(snapshot, history, **kw)
+    assert len(panels) == 1
+    return panels[0]
+
+
+def valid(figure: dict[str, Any] | None) -> dict[str, Any]:
+    """plotly.graph_objects raises on any property plotly.js does not know."""
+    assert figure is not None
+    go.Figure(figure)
+    json.dumps(figure, allow_nan=False)
+    return figure
+
+
+def decode(typed: dict[str, str]) -> list[float]:
+    code = {"u2": "H", "u4": "I", "i4": "i", "f8": "d"}[typed["dtype"]]
+    return list(array(code, base64.b64decode(typed["bdata"])))
+
+
+# --- labels -----------------------------------------------------------------------------------
+
+
+def test_key_parts_are_joined_with_a_comma() -> None:
+    assert key_label(("bash", 1234)) == "bash, 1234"
+    assert key_label(()) == "(no key)"
+
+
+def test_stack_key_shows_leaf_frames_in_labels_and_whole_stack_in_tables() -> None:
+    assert key_label((STACK_A,)) == "a+1 ← b+2 ← …"
+    assert key_label((STACK_A,), full=True) == "a+1\nb+2\nmain+3"
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "function", "label"),
+    [
+        (0, 0, "quantize", "[0]"),
+        (1, 1, "hist", "[1]"),
+        (2, 3, "quantize", "[2, 4)"),
+        (512, 1023, "hist", "[512, 1K)"),
+        (1024, 2047, "quantize", "[1K, 2K)"),
+        (1 << 20, (2 << 20) - 1, "hist", "[1M, 2M)"),
+        (1 << 30, None, "hist", "[1G, …)"),
+        (-3, -2, "quantize", "[-3, -1)"),
+        (10, 19, "llquantize", "[10, 20)"),
+        (1000, 1999, "llquantize", "[1k, 2k)"),
+        (90000, 99999, "llquantize", "[90k, 100k)"),
+        (1024, 2047, "llquantize", "[1024, 2048)"),
+        (None, -1, "lquantize", "(…, 0)"),
+        (100, None, "lhist", "[100, …)"),
+        (1000, 1099, "lhist", "[1000, 1100)"),
+    ],
+)
+def test_bucket_labels_read_like_the_tracer_prints_them(
+    lo: int | None, hi: int | None, function: str, label: str
+) -> None:
+    assert bucket_label(Bucket(lo, hi, 1), function) == label
+
+
+# --- count: pie ---------------------------------------------------------------------------------
+
+
+def test_count_is_a_pie_of_the_top_keys_plus_an_other_slice() -> None:
+    panel = one(counts({f"k{i}": i for i in range(1, 21)}))
+    assert panel["kind"] == "pie"
+    trace = valid(panel["figure"])["data"][0]
+    assert trace["type"] == "pie"
+    assert trace["labels"][:3] == ["k20", "k19", "k18"]
+    assert trace["values"][:15] == list(range(20, 5, -1))
+    assert trace["labels"][15] == "other (5 keys)"
+    assert trace["values"][15] == 1 + 2 + 3 + 4 + 5
+    assert "%{percent}" in trace["hovertemplate"] and "%{value" in trace["hovertemplate"]
+    assert panel["note"] == "showing top 15 of 20 keys"
+
+
+def test_pie_with_few_keys_has_no_other_slice() -> None:
+    panel = one(counts({("bash", 1): 3, ("sshd", 2): 7}))
+    trace = valid(panel["figure"])["data"][0]
+    assert trace["labels"] == ["sshd, 2", "bash, 1"]
+    assert trace["values"] == [7, 3]
+    assert panel["note"] is None
+
+
+def test_empty_aggregation_has_no_figure_and_says_so() -> None:
+    panel = one(Aggregation("@c", "count", ()))
+    assert panel["figure"] is None
+    assert panel["note"] == "no data yet"
+    assert panel["table"]["rows"] == []
+
+
+# --- sum/min/max/avg/value: sorted bars ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("function", ["sum", "min", "max", "avg", "value"])
+def test_scalar_functions_are_sorted_horizontal_bars_of_the_top_keys(function: str) -> None:
+    values = {f"k{i}": (i * 37) % 101 for i in range(40)}
+    panel = one(counts(values, function))
+    assert panel["kind"] == "bar"
+    trace = valid(panel["figure"])["data"][0]
+    assert trace["orientation"] == "h"
+    expected = sorted(values.values(), reverse=True)[: charts.BAR_KEYS]
+    assert trace["x"] == expected
+    assert trace["y"][0] == max(values, key=values.__getitem__)
+    assert panel["note"] == f"showing top {charts.BAR_KEYS} of 40 keys"
+
+
+def test_bars_rank_negative_sums_by_size() -> None:
+    panel = one(counts({"a": -50, "b": 3, "c": 1}, "sum"))
+    assert valid(panel["figure"])["data"][0]["x"] == [3, 1, -50]
+
+
+# --- stats/stddev: tables only ------------------------------------------------------------------
+
+
+def test_stats_is_a_table_with_count_average_total() -> None:
+    rows = (Row(("bash",), value=4, stats={"count": 3, "average": 4, "total": 12}),
+            Row(("sshd",), value=1, stats={"count": 9, "average": 1, "total": 9}))
+    panel = one(Aggregation("@s", "stats", rows))
+    assert panel["kind"] == "table"
+    assert panel["figure"] is None
+    assert panel["table"]["columns"] == ["key", "count", "average", "total"]
+    assert panel["table"]["rows"] == [["sshd", 9, 1, 9], ["bash", 3, 4, 12]]
+
+
+def test_stddev_is_a_table_of_values() -> None:
+    panel = one(counts({"a": 1.5, "b": 2.25}, "stddev"))
+    assert panel["kind"] == "table"
+    assert panel["table"]["columns"] == ["key", "stddev"]
+    assert panel["table"]["rows"] == [["b", 2.25], ["a", 1.5]]
+
+
+def test_a_map_of_strings_is_a_table() -> None:
+    agg = Aggregation("@name", "value", (Row((1,), value="bash"), Row((2,), value="sshd")))
+    panel = one(agg)
+    assert panel["kind"] == "table"
+    assert panel["figure"] is None
+    assert sorted(panel["table"]["rows"]) == [["1", "bash"], ["2", "sshd"]]
+
+
+# --- tables -------------------------------------------------------------------------------------
+
+
+def test_tables_hold_plain_values_and_are_capped_with_the_total() -> None:
+    panel = one(counts({("proc", i): i for i in range(2000)}))
+    table = panel["table"]
+    assert table["columns"] == ["key", "count", "%"]
+    assert len(table["rows"]) == charts.TABLE_ROWS
+    assert table["total_rows"] == 2000
+    assert table["rows"][0][:2] == ["proc, 1999", 1999]
+    assert table["rows"][0][2] == pytest.approx(100 * 1999 / sum(range(2000)), abs=1e-3)
+    assert all(isinstance(c, str | int | float) for row in table["rows"] for c in row)
+
+
+def test_distribution_table_has_one_row_per_non_zero_bucket() -> None:
+    panel = one(dist({"bash": [(0, 9, 2), (10, 19, 0), (20, 29, 5)], "sshd": [(0, 9, 1)]}))
+    assert panel["table"]["columns"] == ["key", "range", "count"]
+    assert panel["table"]["rows"] == [["bash", "[0, 10)", 2], ["bash", "[20, 30)", 5],
+                                      ["sshd", "[0, 10)", 1]]
+    assert panel["table"]["total_rows"] == 3
+
+
+def test_panels_are_json_with_no_nan() -> None:
+    rows = (Row(("x",), value=float("nan"), stats={"count": 0, "average": float("nan"),
+                                                   "total": 0}),)
+    panels = build_panels(Snapshot(1.0, (Aggregation("@a", "avg", rows),
+                                         counts({"a": 1}))))
+    text = json.dumps(panels, allow_nan=False)
+    assert json.loads(text)[0]["table"]["rows"][0][2] is None
+
+
+# --- lquantize/lhist: 3D bars -------------------------------------------------------------------
+
+
+def test_linear_distribution_is_a_mesh_of_boxes_one_row_per_key() -> None:
+    agg = dist({
+        "bash": [(None, -1, 0), (0, 9, 4), (10, 19, 0), (20, 29, 7)],
+        "sshd": [(0, 9, 1), (10, 19, 2), (30, None, 3)],
+        "cron": [(10, 19, 9)],
+    })
+    panel = one(agg)
+    assert panel["kind"] == "bars3d"
+    trace = valid(panel["figure"])["data"][0]
+    assert trace["type"] == "mesh3d"
+    bars = 6  # non-zero (key, bucket) pairs
+    xs, ys, zs = decode(trace["x"]), decode(trace["y"]), decode(trace["z"])
+    assert len(xs) == len(ys) == len(zs) == 8 * bars
+    for axis in "ijk":
+        indices = decode(trace[axis])
+        assert len(indices) == 12 * bars
+        assert max(indices) < 8 * bars
+    heights = sorted(max(zs[8 * b: 8 * b + 8]) for b in range(bars))
+    assert heights == [1, 2, 3, 4, 7, 9]
+    assert sorted(set(decode(trace["intensity"]))) == [1, 2, 3, 4, 7, 9]
+    scene = panel["figure"]["layout"]["scene"]
+    # Keys by weight: bash 11, sshd 6, cron 9.
+    assert scene["yaxis"]["ticktext"] == ["bash", "cron", "sshd"]
+    assert scene["xaxis"]["ticktext"] == ["(…, 0)", "[0, 10)", "[10, 20)", "[20, 30)", "[30, …)"]
+    rows = {int(y) // charts._CELL for y in ys}
+    assert rows == {0, 1, 2}
+    labels = [t for t in trace["text"] if t]
+    assert "cron<br>[10, 20): 9" in labels
+
+
+def test_every_one_of_a_thousand_keys_gets_a_row_in_the_3d_chart() -> None:
+    per_key = {f"p{i}": [(b * 10, b * 10 + 9, 1 + (i + b) % 5) for b in range(i % 20, i % 20 + 3)]
+               for i in range(1000)}
+    panel = one(dist(per_key, "lhist"))
+    trace = valid(panel["figure"])["data"][0]
+    ys = decode(trace["y"])
+    assert len(ys) == 8 * 3000
+    assert len({int(y) // charts._CELL for y in ys}) == 1000
+    assert panel["note"] is None
+
+
+def test_a_dense_3d_chart_merges_buckets_before_dropping_keys() -> None:
+    per_key = {f"p{i}": [(b * 10, b * 10 + 9, 1 + i % 3) for b in range(20)] for i in range(1000)}
+    panel = one(dist(per_key, "lhist"))
+    trace = valid(panel["figure"])["data"][0]
+    ys = decode(trace["y"])
+    assert len(ys) <= 8 * charts.MESH_BARS
+    assert len({int(y) // charts._CELL for y in ys}) == 1000
+    assert "adjacent buckets per bar" in panel["note"]
+    total = sum(decode(trace["z"])[4::8])
+    assert total == sum(20 * (1 + i % 3) for i in range(1000))  # nothing lost by merging
+
+
+# --- quantize/hist/llquantize: histograms ---------------------------------------------------------
+
+
+def test_power_of_two_histogram_has_bucket_labels_in_order_and_a_trace_per_key() -> None:
+    buckets = [(0, 0, 1), (1, 1, 2), (2, 3, 3), (1024, 2047, 4)]
+    panel = one(dist({"bash": buckets, "sshd": [(2, 3, 12)]}, "quantize"))
+    assert panel["kind"] == "histogram"
+    figure = valid(panel["figure"])
+    names = [t["name"] for t in figure["data"]]
+    assert names == ["sshd", "bash"]
+    assert figure["data"][0]["x"] == ["[0]", "[1]", "[2, 4)", "[1K, 2K)"]
+    assert figure["data"][0]["y"] == [0, 0, 12, 0]
+    assert figure["data"][1]["y"] == [1, 2, 3, 4]
+    assert figure["layout"]["barmode"] == "stack"
+
+
+def test_log_linear_histogram_labels() -> None:
+    panel = one(dist({"x": [(10, 19, 1), (20, 29, 2), (1000, 1999, 3)]}, "llquantize"))
+    assert valid(panel["figure"])["data"][0]["x"] == ["[10, 20)", "[20, 30)", "[1k, 2k)"]
+
+
+def test_histogram_folds_light_keys_into_one_other_trace() -> None:
+    per_key = {f"k{i}": [(0, 0, i), (1, 1, 1)] for i in range(1, 13)}
+    panel = one(dist(per_key, "hist"))
+    traces = valid(panel["figure"])["data"]
+    assert len(traces) == charts.HISTOGRAM_KEYS + 1
+    assert traces[-1]["name"] == "other 4 keys"
+    assert traces[-1]["y"] == [1 + 2 + 3 + 4, 4]
+
+
+# --- stacks: flame graph ------------------------------------------------------------------------
+
+
+def test_stack_keyed_count_is_an_icicle_with_the_root_at_the_bottom() -> None:
+    same_as_a = STACK_A.replace("        ", "\t")  # identical frames, other spacing
+    panel = one(counts({(STACK_A,): 5, (STACK_C,): 3, (same_as_a,): 2}))
+    assert panel["kind"] == "flame"
+    trace = valid(panel["figure"])["data"][0]
+    assert trace["type"] == "icicle"
+    assert trace["tiling"]["orientation"] == "v"
+    assert trace["tiling"]["flip"] == "y"
+    by_id = dict(zip(trace["ids"], trace["labels"], strict=True))
+    parent = {by_id[i]: by_id.get(p, "") for i, p in zip(trace["ids"], trace["parents"],
+                                                         strict=True)}
+    value = dict(zip(trace["labels"], trace["values"], strict=True))
+    assert parent == {"all": "", "main+3": "all", "b+2": "main+3", "a+1": "b+2", "c+4": "b+2"}
+    assert value == {"all": 10, "main+3": 10, "b+2": 10, "a+1": 7, "c+4": 3}
+    assert trace["branchvalues"] == "total"
+
+
+def test_other_key_parts_sit_below_the_stack_in_the_flame_graph() -> None:
+    panel = one(counts({("bash", STACK_A): 4, ("sshd", STACK_A): 1}, "sum"))
+    trace = valid(panel["figure"])["data"][0]
+    by_id = dict(zip(trace["ids"], trace["labels"], strict=True))
+    children_of_root = [by_id[i] for i, p in zip(trace["ids"], trace["parents"], strict=True)
+                        if p == "0"]
+    assert sorted(children_of_root) == ["bash", "sshd"]
+    assert trace["labels"].count("main+3") == 2
+
+
+# --- per-interval values ------------------------------------------------------------------------
+
+
+def test_per_interval_count_subtracts_the_previous_snapshot() -> None:
+    history = History()
+    history.add(Snapshot(1.0, (counts({"a": 5, "b": 3, "z": 4}),)))
+    now = Snapshot(2.0, (counts({"a": 9, "b": 3, "c": 2, "z": 1}),))
+    history.add(now)
+    panel = build_panels(now, history, per_interval=True)[0]
+    trace = valid(panel["figure"])["data"][0]
+    # a grew by 4, c is new, z went down (the map was cleared), b did not change.
+    assert dict(zip(trace["labels"], trace["values"], strict=True)) == {"a": 4, "c": 2, "z": 1}
+    assert panel["table"]["rows"][0][:2] == ["a", 4]
+    assert panel["table"]["total_rows"] == 3
+    cumulative = build_panels(now, history)[0]
+    assert cumulative["figure"]["data"][0]["values"] == [9, 3, 2, 1]
+
+
+def test_per_interval_without_history_cache_gives_the_same_values() -> None:
+    history = History()
+    before = Snapshot(1.0, (counts({"a": 5, "b": 3}, "sum"),))
+    now = Snapshot(2.0, (counts({"a": 2, "b": 13}, "sum"),))
+    history.add(before)
+    # ``now`` was not added: the previous snapshot is the history's latest one.
+    panel = build_panels(now, history, per_interval=True)[0]
+    assert valid(panel["figure"])["data"][0]["x"] == [10, -3]
+
+
+def test_per_interval_distribution_subtracts_buckets() -> None:
+    history = History()
+    history.add(Snapshot(1.0, (dist({"bash": [(0, 9, 2), (10, 19, 5)]}, "hist"),)))
+    now = Snapshot(2.0, (dist({"bash": [(0, 9, 2), (10, 19, 8)], "cron": [(0, 9, 1)]}, "hist"),))
+    history.add(now)
+    panel = build_panels(now, history, per_interval=True)[0]
+    assert panel["table"]["rows"] == [["bash", "[10, 20)", 3], ["cron", "[0, 10)", 1]]
+
+
+def test_per_interval_stats_recompute_the_average() -> None:
+    def stats(count: int, total: int) -> Aggregation:
+        return Aggregation("@s", "stats", (Row(("x",), value=total / count,
+                                                stats={"count": count, "average": total // count,
+                                                       "total": total}),))
+
+    history = History()
+    history.add(Snapshot(1.0, (stats(2, 10),)))
+    now = Snapshot(2.0, (stats(6, 50),))
+    history.add(now)
+    panel = build_panels(now, history, per_interval=True)[0]
+    assert panel["table"]["rows"] == [["x", 4, 10, 40]]
+
+
+def test_per_interval_max_stays_cumulative_and_says_so() -> None:
+    history = History()
+    history.add(Snapshot(1.0, (counts({"a": 5}, "max"),)))
+    now = Snapshot(2.0, (counts({"a": 7}, "max"),))
+    history.add(now)
+    panel = build_panels(now, history, per_interval=True)[0]
+    assert panel["figure"]["data"][0]["x"] == [7]
+    assert "since the start" in panel["note"]
+
+
+# --- time series --------------------------------------------------------------------------------
+
+
+def test_series_appear_once_history_has_two_points() -> None:
+    history = History()
+    first = one(counts({"a": 1}), history)
+    assert first["series"] is None
+    second = one(counts({"a": 3}), history)
+    assert valid(second["series"])["data"][0]["y"] == [1, 2]
+
+
+def test_count_series_is_a_stacked_area_of_per_interval_values() -> None:
+    history = History(max_series_keys=2)
+    snaps = [
+        {"a": 5, "b": 1, "c": 1},
+        {"a": 7, "b": 6, "c": 2},
+        {"a": 8, "b": 9, "c": 5},
+    ]
+    for t, values in enumerate(snaps, 1):
+        snapshot = Snapshot(float(t), (counts(values),))
+        history.add(snapshot)
+    series = valid(build_panels(snapshot, history)[0]["series"])
+    traces = {t["name"]: t for t in series["data"]}
+    assert list(traces) == ["b", "a", "other"]  # b changed by 9 in all, a by 8
+    assert all(t["stackgroup"] == "one" for t in series["data"])
+    assert traces["a"]["x"] == [1.0, 2.0, 3.0]
+    assert traces["a"]["y"] == [5, 2, 1]
+    assert traces["b"]["y"] == [1, 5, 3]
+    assert traces["other"]["y"] == [1, 1, 3]  # c, which is never among the top 2 keys
+
+
+def test_distribution_series_is_a_heatmap_of_buckets_over_time() -> None:
+    history = History()
+    snaps = [
+        {"bash": [(0, 9, 2)], "sshd": [(0, 9, 1)]},
+        {"bash": [(0, 9, 2), (20, 29, 4)], "sshd": [(0, 9, 3)]},
+        {"bash": [(0, 9, 5), (20, 29, 4)], "sshd": [(0, 9, 3), (10, 19, 7)]},
+    ]
+    for t, per_key in enumerate(snaps, 1):
+        snapshot = Snapshot(float(t), (dist(per_key),))
+        history.add(snapshot)
+    panel = build_panels(snapshot, history)[0]
+    heat = valid(panel["series"])["data"][0]
+    assert heat["type"] == "heatmap"
+    assert heat["x"] == [1.0, 2.0, 3.0]
+    assert heat["y"] == ["[0, 10)", "[10, 20)", "[20, 30)"]
+    assert heat["z"] == [[3, 2, 3], [0, 0, 7], [0, 4, 0]]
+
+
+def test_history_memory_stays_bounded_over_ten_thousand_snapshots() -> None:
+    history = History(max_points=100, max_series_keys=3)
+
+    def snapshot(n: int) -> Snapshot:
+        keys = {f"k{(n + i) % 500}": n + i for i in range(20)}  # keys keep changing
+        buckets = {f"k{n % 7}": [(b, b, n + b) for b in range(0, 40, 4)]}
+        return Snapshot(n * 0.1, (counts(keys), dist(buckets, "hist")))
+
+    tracemalloc.start()
+    try:
+        for n in range(2000):
+            history.add(snapshot(n))
+        early, _ = tracemalloc.get_traced_memory()
+        for n in range(2000, 10_000):
+            history.add(snapshot(n))
+        late, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert history.points("@c") == history.points("@d") == 100
+    assert all(len(p[2]) <= 6 for p in history.keyed_series("@c").points)  # type: ignore[union-attr]
+    assert late < early * 1.1 + 64 * 1024
+    assert history.previous() is not None and history.previous().t == pytest.approx(999.8)
+
+
+# --- layout -------------------------------------------------------------------------------------
+
+
+def test_layouts_are_transparent_responsive_untitled_and_keep_the_view() -> None:
+    history = History()
+    aggs = (counts({"a": 1}), counts({"a": 1}, "sum", "@s"), dist({"x": [(0, 9, 1)]}),
+            dist({"x": [(0, 0, 1)]}, "quantize", "@q"), counts({(STACK_A,): 1}, name="@k"))
+    for t in (1.0, 2.0):
+        history.add(snapshot := Snapshot(t, aggs))
+        panels = build_panels(snapshot, history)
+    revisions = []
+    for panel in panels:
+        for figure in (panel["figure"], panel["series"]):
+            if figure is None:
+                continue
+            layout = valid(figure)["layout"]
+            assert layout["autosize"] is True
+            assert "width" not in layout and "title" not in layout
+            assert layout["paper_bgcolor"] == "rgba(0,0,0,0)"
+            revisions.append(layout["uirevision"])
+    assert len(revisions) == len(set(revisions)) == 10  # 5 figures, 3 areas, 2 heatmaps
+    again = build_panels(Snapshot(3.0, aggs), history)
+    assert [p["figure"]["layout"]["uirevision"] for p in again] == [
+        p["figure"]["layout"]["uirevision"] for p in panels]
+
+
+def test_panels_follow_snapshot_order_and_have_the_documented_shape() -> None:
+    aggs = (counts({"a": 1}, "sum", "@z"), counts({"a": 1}, "count", "@a"))
+    panels = build_panels(Snapshot(1.0, aggs))
+    assert [p["name"] for p in panels] == ["@z", "@a"]
+    for panel in panels:
+        assert set(panel) == {"name", "function", "kind", "figure", "series", "table", "note"}
+        assert set(panel["table"]) == {"columns", "rows", "total_rows"}
