@@ -103,20 +103,47 @@ def _nothing(lexer: Any, match: re.Match[str]) -> Iterator[_Token]:
     return iter(())
 
 
-def _callables(names: list[str]) -> Any:
-    return words(names, prefix=r"\b", suffix=r"(?=\s*\()")
+# Words that need a rule of their own: a state change, or a string prefix (L"wide").
+_SPECIAL_WORD = r"""(?!(?:struct|union|enum|case)\b|(?:[LuU]|u8)["'])"""
 
 
-def _tracing_words(language: Language) -> list[Any]:
-    """Rules shared by both languages: aggregations, macro arguments, vocabulary words."""
+def _word_classifier(language: Language, pseudo: tuple[str, ...]) -> Any:
+    """One rule for every identifier: a dictionary look-up instead of a regex per word list.
+
+    A word followed by ``(`` may be an action or aggregating function; otherwise it may be
+    a built-in variable, keyword or type.  Any other identifier is a plain ``Name``.
+    """
+    plain: dict[str, _TokenType] = dict.fromkeys(("true", "false", "NULL"), Name.Builtin)
+    plain.update(dict.fromkeys(language.types, Keyword.Type))
+    plain.update(dict.fromkeys(language.keywords, Keyword))
+    plain.update(dict.fromkeys(pseudo, Keyword.Pseudo))
+    plain.update(dict.fromkeys(language.builtins, Name.Builtin))
+    called = dict(plain)
+    called.update(dict.fromkeys(language.functions, Name.Function))
+    called.update(dict.fromkeys(language.aggregations, Name.Function.Magic))
+
+    def classify(lexer: Any, match: re.Match[str]) -> Iterator[_Token]:
+        word = match.group(1)
+        table = plain if match.group(2) is None else called
+        yield match.start(), table.get(word, Name), word
+
+    return classify
+
+
+def _member_rules() -> list[Any]:
+    """Rules shared by both languages: aggregations and struct members."""
     return [
         (r"@\w*", Name.Variable.Global),
         (r"(->)(\s*)(" + _IDENT + ")", bygroups(Operator, Whitespace, Name.Attribute)),
         (r"(\.)(\s*)(" + _IDENT + ")", bygroups(Punctuation, Whitespace, Name.Attribute)),
-        (_callables(sorted(language.aggregations)), Name.Function.Magic),
-        (_callables(sorted(language.functions)), Name.Function),
-        (words(sorted(language.builtins), prefix=r"\b", suffix=r"\b"), Name.Builtin),
     ]
+
+
+def _word_rule(language: Language, pseudo: tuple[str, ...] = (), guard: str = "") -> Any:
+    return (
+        _SPECIAL_WORD + guard + "(" + _IDENT + r")(?=(\s*\()?)",
+        _word_classifier(language, pseudo),
+    )
 
 
 def _whitespace(pragma: bool) -> list[Any]:
@@ -128,8 +155,8 @@ def _whitespace(pragma: bool) -> list[Any]:
     rules += [
         (r"^[^\S\n]*#[^\S\n]*if[^\S\n]+0\b", Comment.Preproc, "if0"),
         (r"^[^\S\n]*#", Comment.Preproc, "macro"),
-        (r"\n", Whitespace),
         (r"[^\S\n]+", Whitespace),
+        (r"\n", Whitespace),
         (r"\\\n", Text),
         (r"//[^\n]*", Comment.Single),
         (r"/\*(?:[^*]|\*(?!/))*\*/", Comment.Multiline),
@@ -152,15 +179,25 @@ def _keywords(language: Language, pseudo: tuple[str, ...] = ()) -> list[Any]:
 def _clause_states() -> dict[str, list[Any]]:
     """Predicates, clause bodies and top-level declarations, alike in both languages."""
     return {
+        # Tried early in bodies and predicates, because they are frequent; none of these
+        # characters can start a comment, number, string or anything else.
+        "common": [
+            (r"[()\[\],]", Punctuation),
+            (r"[~!%^&*+=|?:<>]", Operator),
+        ],
         # As in DTrace's own lexer, a '/' closes the predicate when the next non-blank
         # character is '{', ';', '/' or the end of the text; any other '/' divides.
         "predicate": [
+            include("words"),
+            include("common"),
             include("whitespace"),
             (r"/(?=\s*(?:[{;/]|\Z))", Name.Decorator, "#pop"),
             (r"(?=[{};])", _nothing, "#pop"),
             include("statements"),
         ],
         "clause": [
+            include("words"),
+            include("common"),
             include("whitespace"),
             (r"\{", Punctuation, "#push"),
             (r"\}", Punctuation, "#pop"),
@@ -168,6 +205,8 @@ def _clause_states() -> dict[str, list[Any]]:
             include("statements"),
         ],
         "declaration-body": [
+            include("words"),
+            include("common"),
             include("whitespace"),
             (r"\{", Punctuation, "#push"),
             (r"\}", Punctuation, "#pop"),
@@ -223,7 +262,8 @@ class DTraceLexer(CFamilyLexer):
         "whitespace": _whitespace(pragma=True),
         "keywords": _keywords(D, pseudo=("self", "this")),
         "types": [(words(D.types, suffix=r"\b"), Keyword.Type)],
-        "statements": [
+        # Identifiers, tried first in clause bodies: most tokens of a script are words.
+        "words": [
             (
                 r"(self)(\s*)(->)(\s*)(" + _IDENT + ")",
                 bygroups(Keyword.Pseudo, Whitespace, Operator, Whitespace, Name.Variable.Instance),
@@ -232,9 +272,13 @@ class DTraceLexer(CFamilyLexer):
                 r"(this)(\s*)(->)(\s*)(" + _IDENT + ")",
                 bygroups(Keyword.Pseudo, Whitespace, Operator, Whitespace, Name.Variable),
             ),
+            _word_rule(D, pseudo=("self", "this"), guard=r"(?!\w*`)"),
+        ],
+        "statements": [
+            include("words"),
             (r"\$\$?(?:\d+|" + _IDENT + ")", Name.Variable.Magic),
             (r"(\w*)(`)(\w+)", bygroups(Name.Namespace, Operator, Name)),
-            *_tracing_words(D),
+            *_member_rules(),
             inherit,
         ],
         "root": [
@@ -325,10 +369,12 @@ class BpftraceLexer(CFamilyLexer):
         "whitespace": _whitespace(pragma=False),
         "keywords": _keywords(BPFTRACE),
         "types": [(words(BPFTRACE.types, suffix=r"\b"), Keyword.Type)],
+        "words": [_word_rule(BPFTRACE)],
         "statements": [
+            include("words"),
             (r"\$(?:\d+|#)", Name.Variable.Magic),
             (r"\$" + _IDENT, Name.Variable),
-            *_tracing_words(BPFTRACE),
+            *_member_rules(),
             inherit,
         ],
         "root": [
