@@ -104,7 +104,7 @@ function showStep(step, { focus = false } = {}) {
   document.body.dataset.step = step;
   refreshTabs();
   if (focus) $("tab-" + step).focus();
-  if (step === "write") state.editor?.focus();
+  else if (step === "write") state.editor?.focus();
   if (step === "run") {
     fillPreview();
     if ($("draw-charts").checked) loadPlotly().catch(() => {});

@@ -333,7 +333,7 @@ export class RunView {
       this.timer = null;
       if (!this.panels) {
         this.showEmpty(
-          state === "failed" ? "The tracer ended before reporting any data." : "The run ended without aggregations.",
+          state === "failed" ? "The tracer ended before reporting any data." : "The run ended with no aggregations.",
           "Scripts that use aggregations (@name = count(), lhist(), …) get charts here; text they print is in the console below.",
         );
       }

@@ -1,0 +1,261 @@
+"""The three-step wizard in Chromium against the real server and the real bpftrace.
+
+Each test drives the page the way a person does (editor, buttons, tabs), then checks what
+the page shows against what the server says through the API.  Screenshots of each step go
+to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.conftest import LiveServer, screenshot, tracer_ready
+
+pytest.importorskip("playwright.sync_api")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.tracer,
+    pytest.mark.skipif(tracer_ready() is not None, reason=str(tracer_ready())),
+]
+
+COUNT_SCRIPT = "tracepoint:raw_syscalls:sys_enter { @num[comm] = count(); }"
+BROKEN_SCRIPT = "tracepoint:raw_syscalls:sys_enter { @num[comm] = cont(); }"
+LHIST_SCRIPT = "tracepoint:raw_syscalls:sys_enter { @dist[comm] = lhist(args->id, 0, 300, 20); }"
+XSS_SCRIPT = 'BEGIN { printf("<img src=x onerror=alert(1)>\\n"); exit(); }'
+RUN_TIMEOUT_MS = 30_000
+
+
+def set_script(page: Any, text: str) -> None:
+    """Replace the editor's text as a person would: select all, then type (paste) anew."""
+    page.wait_for_selector("#editor .cm-content, #editor textarea", timeout=RUN_TIMEOUT_MS)
+    editor = page.locator("#editor .cm-content")
+    if editor.count():
+        editor.click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(text)
+    else:
+        page.fill("#editor textarea", text)
+
+
+def wait_compiles(page: Any) -> None:
+    page.wait_for_selector("#compile-status.ok", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector("#next-write:enabled")
+
+
+def start_run(page: Any, script: str, duration: str) -> str:
+    """Write `script`, go to Run, pick the duration preset, start; returns the run id."""
+    set_script(page, script)
+    wait_compiles(page)
+    page.click("#next-write")
+    page.wait_for_selector("#step-run:not([hidden])")
+    page.click(f'#duration-presets label:has(input[value="{duration}"])')
+    page.click("#start-run")
+    page.wait_for_selector("#step-output:not([hidden])")
+    run_id: str = page.get_attribute("#step-output", "data-run-id")
+    assert run_id
+    return run_id
+
+
+def wait_state(page: Any, *states: str) -> str:
+    selector = ", ".join(f'#step-output[data-state="{s}"]' for s in states)
+    page.wait_for_selector(selector, timeout=RUN_TIMEOUT_MS)
+    state: str = page.get_attribute("#step-output", "data-state")
+    return state
+
+
+def snapshot_keys(server: LiveServer, run_id: str, name: str) -> list[str]:
+    status, run = server.request("GET", f"/api/runs/{run_id}")
+    assert status == 200, run
+    agg = next(a for a in run["snapshot"]["aggregations"] if a["name"] == name)
+    return [", ".join(str(k) for k in row["key"]) for row in agg["rows"]]
+
+
+def plotted(page: Any, name: str, expr: str) -> Any:
+    """Evaluate `expr` with `gd` bound to the plotly div of the panel of aggregation `name`."""
+    return page.evaluate(
+        f"""() => {{
+            const gd = document.querySelector('article.panel[data-name="{name}"] .chart');
+            return {expr};
+        }}"""
+    )
+
+
+def test_the_whole_wizard_shows_a_compile_error_then_runs_to_a_pie_of_process_names(
+    page: Any, live_server: LiveServer
+) -> None:
+    page.wait_for_selector("#compile-status.ok", timeout=RUN_TIMEOUT_MS)
+    assert page.get_attribute("#tab-run", "aria-disabled") == "false"
+    screenshot(page, "wizard-1-write")
+
+    set_script(page, BROKEN_SCRIPT)
+    diagnostic = page.wait_for_selector("#diagnostics .diag.error", timeout=RUN_TIMEOUT_MS)
+    assert "cont" in diagnostic.inner_text()
+    assert page.is_disabled("#next-write")
+    assert page.get_attribute("#tab-run", "aria-disabled") == "true"
+    assert "1 error" in page.inner_text("#compile-status")
+    screenshot(page, "wizard-1-write-error")
+
+    run_id = start_run(page, COUNT_SCRIPT, "2")
+    assert wait_state(page, "finished", "failed") == "finished"
+    page.wait_for_selector('article.panel[data-name="@num"][data-kind="pie"] .chart .main-svg')
+    screenshot(page, "wizard-3-output-pie")
+
+    labels = plotted(page, "@num", "gd.data[0].labels")
+    keys = snapshot_keys(live_server, run_id, "@num")
+    named = [label for label in labels if not label.startswith("other")]
+    assert named and set(named) <= set(keys)
+    # This very browser made system calls during the run, so its name is among them.
+    assert any(k.lower().startswith("chrom") or "Thread" in k for k in named), named
+    assert page.inner_text("#run-clock").startswith("0:02")
+
+    # Every panel can become a table of the same rows.
+    page.click('article.panel[data-name="@num"] button[data-mode="table"]')
+    first_cells = page.locator('article.panel[data-name="@num"] tbody tr td:first-child')
+    assert first_cells.count() == len(keys)
+    assert set(first_cells.all_inner_texts()) == set(keys)
+
+    # Back to Write keeps the script; Run shows it again.
+    page.click("#edit-script")
+    page.wait_for_selector("#step-write:not([hidden])")
+    page.click("#tab-run")
+    page.wait_for_selector("#step-run:not([hidden])")
+    assert page.inner_text("#script-preview").strip() == COUNT_SCRIPT
+    screenshot(page, "wizard-2-run")
+
+
+def test_an_lhist_run_draws_3d_bars_with_one_row_per_process(
+    page: Any, live_server: LiveServer
+) -> None:
+    run_id = start_run(page, LHIST_SCRIPT, "2")
+    assert wait_state(page, "finished", "failed") == "finished"
+    page.wait_for_selector(
+        'article.panel[data-name="@dist"][data-kind="bars3d"] .chart .gl-container canvas',
+        state="attached",
+    )
+    page.wait_for_timeout(500)
+    screenshot(page, "wizard-3-output-bars3d")
+
+    keys = snapshot_keys(live_server, run_id, "@dist")
+    assert len(keys) >= 2
+    assert plotted(page, "@dist", "gd._fullData[0].type") == "mesh3d"
+    # Each box spans [y0, y0 + 8] within its key's row, so a row has two distinct y values.
+    rows = plotted(page, "@dist", "new Set(Array.from(gd._fullData[0].y)).size / 2")
+    assert rows == len(keys)
+    ticks = plotted(page, "@dist", "gd.layout.scene.yaxis.ticktext")
+    assert set(ticks) <= set(keys) and len(ticks) == min(len(keys), 40)
+
+
+def test_a_continuous_run_counts_up_until_stopped_and_keeps_its_last_snapshot(
+    page: Any, live_server: LiveServer, browser: Any
+) -> None:
+    run_id = start_run(page, COUNT_SCRIPT, "0")
+    wait_state(page, "running")
+    page.wait_for_selector('article.panel[data-name="@num"] .chart .main-svg', timeout=RUN_TIMEOUT_MS)
+    assert page.is_hidden("#run-progress")
+    assert "continuous" in page.inner_text("#run-clock")
+    page.wait_for_function(
+        "() => /^0:0[2-9]/.test(document.querySelector('#run-clock').textContent)",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    viewer_url = page.input_value("#viewer-link")
+    assert f"/view/{run_id}?key=" in viewer_url
+
+    # A read-only viewer, in a browser without the session cookie, sees the same run.
+    other = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        viewer = other.new_page()
+        viewer.goto(viewer_url)
+        viewer.wait_for_selector('article.panel[data-name="@num"] .chart .main-svg', timeout=RUN_TIMEOUT_MS)
+        assert viewer.locator("#stop-run").count() == 0
+        assert viewer.inner_text("#run-state") == "Running"
+        screenshot(viewer, "wizard-viewer")
+    finally:
+        other.close()
+
+    page.click("#stop-run")
+    assert wait_state(page, "stopped") == "stopped"
+    status, run = live_server.request("GET", f"/api/runs/{run_id}")
+    assert status == 200 and run["state"] == "stopped"
+    assert page.locator('article.panel[data-name="@num"] .chart .plot-container').count() == 1
+    assert page.is_disabled("#stop-run")
+    screenshot(page, "wizard-3-output-continuous-stopped")
+
+
+def test_closing_the_tab_stops_the_tracer_within_two_seconds(
+    browser: Any, live_server: LiveServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(live_server.url)
+    run_id = start_run(page, COUNT_SCRIPT, "0")
+    wait_state(page, "running")
+    status, run = live_server.request("GET", f"/api/runs/{run_id}")
+    assert run["state"] == "running"
+
+    page.close()
+    closed = time.monotonic()
+    state = "running"
+    while time.monotonic() - closed < 5:
+        _, run = live_server.request("GET", f"/api/runs/{run_id}")
+        state = run["state"]
+        if state != "running":
+            break
+        time.sleep(0.05)
+    waited = time.monotonic() - closed
+    context.close()
+    assert state in {"stopped", "finished"}
+    assert waited <= 2.0, f"the tracer ran on for {waited:.2f}s after the tab closed"
+
+
+def test_trace_output_is_shown_as_text_never_as_html(page: Any) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    start_run(page, XSS_SCRIPT, "2")
+    wait_state(page, "finished", "stopped", "failed")
+    page.wait_for_function(
+        "() => document.querySelector('#console').textContent.includes('<img')",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    assert "<img src=x onerror=alert(1)>" in page.inner_text("#console")
+    assert page.locator("img").count() == 0
+    assert page.locator("#console *").count() == 0
+    assert "no aggregations" in page.inner_text("#panels")
+    screenshot(page, "wizard-xss-console")
+    assert dialogs == []
+
+
+def test_output_fits_a_1920_by_1080_screen(browser: Any, live_server: LiveServer) -> None:
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        page = context.new_page()
+        page.goto(live_server.url)
+        start_run(page, COUNT_SCRIPT + "\n" + LHIST_SCRIPT, "2")
+        wait_state(page, "finished")
+        page.wait_for_selector(
+            'article.panel[data-name="@dist"] .chart .gl-container canvas', state="attached"
+        )
+        page.wait_for_selector('article.panel[data-name="@num"] .chart .main-svg')
+        page.wait_for_timeout(500)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1920
+        screenshot(page, "wizard-3-output-1920")
+    finally:
+        context.close()
+
+
+def test_the_steps_are_a_keyboard_tablist(page: Any) -> None:
+    page.wait_for_selector("#compile-status.ok", timeout=RUN_TIMEOUT_MS)
+    page.focus("#tab-write")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.id") == "tab-run"
+    assert page.is_visible("#step-run") and page.is_hidden("#step-write")
+    # Output has no run yet: the arrow stays on Run.
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.id") == "tab-run"
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("document.activeElement.id") == "tab-write"
+    assert page.get_attribute("#tab-output", "aria-disabled") == "true"
