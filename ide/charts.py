@@ -220,14 +220,22 @@ def _values(rows: Sequence[Row]) -> tuple[list[Key], list[float]]:
     return [k for k, _ in pairs], [v for _, v in pairs]
 
 
-def _deltas(function: str, keys: list[Key], values: list[float], before: dict[Key, float]
-            ) -> list[float]:
-    """Each key's change since ``before``; a count that went down was cleared since."""
+def _deltas(function: str, keys: list[Key], values: list[float], before: dict[Key, float],
+            *, capped: bool = False) -> list[float]:
+    """Each key's change since ``before``; a count that went down was cleared since.
+
+    In a map the server ``capped`` to its heaviest rows, a key missing from ``before`` may
+    only have been below the cap: its change is unknown and counts as none, rather than
+    as its whole value since the start.
+    """
     get = before.get
+    if capped and before:
+        olds = [v if (o := get(k)) is None else o for k, v in zip(keys, values, strict=True)]
+    else:
+        olds = [get(k, 0) for k in keys]
     if function == "count":
-        return [v - p if (p := get(k, 0)) <= v else v
-                for k, v in zip(keys, values, strict=True)]
-    return [v - get(k, 0) for k, v in zip(keys, values, strict=True)]
+        return [v - o if o <= v else v for v, o in zip(values, olds, strict=True)]
+    return [v - o for v, o in zip(values, olds, strict=True)]
 
 
 def _heaviest(deltas: list[float], n: int) -> list[int]:
@@ -270,12 +278,14 @@ def interval_aggregation(agg: Aggregation, base: Aggregation | None) -> Aggregat
     if base is None or agg.function in CUMULATIVE_ONLY:
         return agg
     before = {r.key: r for r in base.rows}
+    unknown_is_new = agg.total_rows is None or not before  # see ``_deltas`` on capped maps
     rows: list[Row] = []
     fn = agg.function
     for row in agg.rows:
         old = before.get(row.key)
         if old is None:
-            rows.append(row)
+            if unknown_is_new:
+                rows.append(row)
             continue
         if row.buckets is not None:
             diff = _bucket_delta(row.buckets, old.buckets or ())
@@ -330,7 +340,8 @@ def _view(agg: Aggregation, base: Aggregation | None,
             assert base is not None
             keys, values = _values(agg.rows)
             old_keys, old_values = _values(base.rows)
-            deltas = _deltas(fn, keys, values, dict(zip(old_keys, old_values, strict=True)))
+            deltas = _deltas(fn, keys, values, dict(zip(old_keys, old_values, strict=True)),
+                             capped=agg.total_rows is not None)
         else:
             keys, deltas = interval
         rows = [Row(keys[i], value=deltas[i]) for i in _heaviest(deltas, limit)]
@@ -374,7 +385,8 @@ class _KeyedSeries:
     def add(self, t: float, agg: Aggregation, keep: int) -> None:
         # Keys that disappeared (a cleared map) add nothing to the interval.
         keys, values = _values(agg.rows)
-        deltas = _deltas(agg.function, keys, values, self.last)
+        deltas = _deltas(agg.function, keys, values, self.last,
+                         capped=agg.total_rows is not None)
         top = {keys[i]: deltas[i] for i in _heaviest(deltas, keep)}
         self.points.append((t, math.fsum(deltas), top))
         self.last = dict(zip(keys, values, strict=True))

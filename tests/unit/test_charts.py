@@ -6,26 +6,27 @@ import base64
 import json
 import tracemalloc
 from array import array
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 import pytest
 
 from ide import charts
-from ide.charts import History, build_panels, bucket_label, key_label
+from ide.charts import History, bucket_label, build_panels, key_label
 from ide.tracing.model import Aggregation, Bucket, Row, Snapshot
 
 STACK_A = "\n        a+1\n        b+2\n        main+3\n"
 STACK_C = "\n        c+4\n        b+2\n        main+3\n"
 
 
-def counts(values: dict[Any, float], function: str = "count", name: str = "@c") -> Aggregation:
+def counts(values: Mapping[Any, float], function: str = "count", name: str = "@c") -> Aggregation:
     rows = tuple(Row(k if isinstance(k, tuple) else (k,), value=v) for k, v in values.items())
     return Aggregation(name, function, rows)
 
 
 def dist(
-    per_key: dict[str, list[tuple[int | None, int | None, int]]],
+    per_key: Mapping[str, Sequence[tuple[int | None, int | None, int]]],
     function: str = "lquantize",
     name: str = "@d",
 ) -> Aggregation:
@@ -452,7 +453,8 @@ def test_history_memory_stays_bounded_over_ten_thousand_snapshots() -> None:
     assert history.points("@c") == history.points("@d") == 100
     assert all(len(p[2]) <= 6 for p in history.keyed_series("@c").points)  # type: ignore[union-attr]
     assert late < early * 1.1 + 64 * 1024
-    assert history.previous() is not None and history.previous().t == pytest.approx(999.8)
+    previous = history.previous()
+    assert previous is not None and previous.t == pytest.approx(999.8)
 
 
 # --- layout -------------------------------------------------------------------------------------
@@ -488,3 +490,32 @@ def test_panels_follow_snapshot_order_and_have_the_documented_shape() -> None:
     for panel in panels:
         assert set(panel) == {"name", "function", "kind", "figure", "series", "table", "note"}
         assert set(panel["table"]) == {"columns", "rows", "total_rows"}
+
+
+def test_per_interval_of_a_capped_map_ignores_keys_that_were_below_the_cap() -> None:
+    def capped(values: dict[str, int]) -> Aggregation:
+        return Aggregation("@c", "count", counts(values).rows, total_rows=10)
+
+    history = History()
+    history.add(Snapshot(1.0, (capped({"a": 10, "b": 5}),)))
+    now = Snapshot(2.0, (capped({"a": 12, "c": 50}),))
+    history.add(now)
+    panel = build_panels(now, history, per_interval=True)[0]
+    # c had 50 since the start, but how many of them in this interval is unknown.
+    assert panel["figure"]["data"][0]["labels"] == ["a"]
+    assert panel["figure"]["data"][0]["values"] == [2]
+    area = panel["series"]["data"]
+    assert [t["name"] for t in area] == ["a", "b"]
+    assert area[0]["y"] == [10, 2]
+
+
+def test_per_interval_of_a_capped_distribution_ignores_keys_that_were_below_the_cap() -> None:
+    def capped(per_key: dict[str, list[tuple[int | None, int | None, int]]]) -> Aggregation:
+        return Aggregation("@d", "hist", dist(per_key).rows, total_rows=10)
+
+    history = History()
+    history.add(Snapshot(1.0, (capped({"a": [(0, 0, 3)]}),)))
+    now = Snapshot(2.0, (capped({"a": [(0, 0, 4)], "z": [(0, 0, 9)]}),))
+    history.add(now)
+    panel = build_panels(now, history, per_interval=True)[0]
+    assert panel["table"]["rows"] == [["a", "[0]", 1]]
