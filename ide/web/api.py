@@ -71,6 +71,10 @@ def field_script(body: dict[str, Any], s: Settings) -> str:
         )
     if "\x00" in script:
         raise ApiError(400, "bad_script", "the script contains a NUL character")
+    try:
+        script.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate from a \ud800 JSON escape
+        raise ApiError(400, "bad_script", "the script is not valid Unicode text") from exc
     if not script.strip():
         raise ApiError(400, "bad_script", "the script is empty: write a probe first")
     return script
@@ -80,7 +84,13 @@ def field_number(
     body: dict[str, Any], name: str, default: float, lo: float, hi: float, *, zero_ok: bool = False
 ) -> float:
     value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ApiError(400, f"bad_{name}", f"{name} must be a number of seconds")
+    try:
+        value = float(value)  # a JSON integer may be too large for a float
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
         raise ApiError(400, f"bad_{name}", f"{name} must be a number of seconds")
     if zero_ok and value == 0:
         return 0.0
