@@ -27,6 +27,7 @@ BROKEN_SCRIPT = "tracepoint:raw_syscalls:sys_enter { @num[comm] = cont(); }"
 LHIST_SCRIPT = "tracepoint:raw_syscalls:sys_enter { @dist[comm] = lhist(args->id, 0, 300, 20); }"
 XSS_SCRIPT = 'BEGIN { printf("<img src=x onerror=alert(1)>\\n"); exit(); }'
 RUN_TIMEOUT_MS = 30_000
+PIE = 'article.panel[data-name="@num"][data-kind="pie"] .chart .main-svg'
 
 
 def set_script(page: Any, text: str) -> None:
@@ -154,7 +155,7 @@ def test_a_continuous_run_counts_up_until_stopped_and_keeps_its_last_snapshot(
 ) -> None:
     run_id = start_run(page, COUNT_SCRIPT, "0")
     wait_state(page, "running")
-    page.wait_for_selector('article.panel[data-name="@num"] .chart .main-svg', timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(PIE, timeout=RUN_TIMEOUT_MS)
     assert page.is_hidden("#run-progress")
     assert "continuous" in page.inner_text("#run-clock")
     page.wait_for_function(
@@ -169,7 +170,7 @@ def test_a_continuous_run_counts_up_until_stopped_and_keeps_its_last_snapshot(
     try:
         viewer = other.new_page()
         viewer.goto(viewer_url)
-        viewer.wait_for_selector('article.panel[data-name="@num"] .chart .main-svg', timeout=RUN_TIMEOUT_MS)
+        viewer.wait_for_selector(PIE, timeout=RUN_TIMEOUT_MS)
         assert viewer.locator("#stop-run").count() == 0
         assert viewer.inner_text("#run-state") == "Running"
         screenshot(viewer, "wizard-viewer")
@@ -194,7 +195,7 @@ def test_closing_the_tab_stops_the_tracer_within_two_seconds(
     run_id = start_run(page, COUNT_SCRIPT, "0")
     wait_state(page, "running")
     status, run = live_server.request("GET", f"/api/runs/{run_id}")
-    assert run["state"] == "running"
+    assert status == 200 and run["state"] == "running"
 
     page.close()
     closed = time.monotonic()
@@ -213,7 +214,12 @@ def test_closing_the_tab_stops_the_tracer_within_two_seconds(
 
 def test_trace_output_is_shown_as_text_never_as_html(page: Any) -> None:
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     start_run(page, XSS_SCRIPT, "2")
     wait_state(page, "finished", "stopped", "failed")
     page.wait_for_function(
