@@ -7,13 +7,14 @@ the markup uses CSS classes only (no inline styles), and ``style_css`` is their 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexer import Lexer
 
-from dtrace_lexer.lexers import BpftraceLexer, DTraceLexer
+if TYPE_CHECKING:
+    from dtrace_lexer.lexers import BpftraceLexer, DTraceLexer
 
 __all__ = [
     "CSS_CLASS",
@@ -36,11 +37,23 @@ TOKEN_CLASS_PREFIX = "tok-"
 STYLE = "default"
 
 
+def __getattr__(name: str) -> object:
+    # The lexers load on first use, so that `python -m dtrace_lexer.vocabulary` (and the
+    # editor build that runs it) does not import them and their regexes.
+    if name in {"DTraceLexer", "BpftraceLexer"}:
+        from dtrace_lexer import lexers
+
+        return getattr(lexers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def lexer_for(language: Language) -> Lexer:
     """A lexer for ``"d"`` or ``"bpftrace"``; a ``ValueError`` names any other language.
 
     Leading and trailing newlines are kept, so line numbers match the script's.
     """
+    from dtrace_lexer.lexers import BpftraceLexer, DTraceLexer
+
     if language == "d":
         return DTraceLexer(stripnl=False)
     if language == "bpftrace":

@@ -37,6 +37,7 @@ def test_command_line_prints_the_javascript_module() -> None:
         cwd=ROOT,
     )
     assert result.stdout == javascript_module()
+    assert result.stderr == ""
 
 
 def test_command_line_without_flags_prints_plain_json(capsys: object) -> None:
