@@ -315,7 +315,8 @@ def llquantize_oracle_buckets(params: dict[str, int], counts: list[int]) -> tupl
         scale *= factor
         mag += 1
     top = factor ** (hmag + 1)
-    labelled = sorted(lower)
+    # The last step of the top magnitude is factor^(high+1): that is the overflow bin.
+    labelled = sorted(off for off in lower if off <= per_side)
     pos: list[Bucket] = []
     neg: list[Bucket] = []
     for n, off in enumerate(labelled):

@@ -296,7 +296,7 @@ def detect_family(lib: ctypes.CDLL) -> Family:
 class Handle:
     """One open libdtrace handle, with the options of the job applied."""
 
-    def __init__(self, library: Library, options: dict[str, str]) -> None:
+    def __init__(self, library: Library, options: dict[str, str | None]) -> None:
         self.library = library
         lib = library.lib
         err = ctypes.c_int(0)
@@ -307,7 +307,8 @@ class Handle:
             )
         self.h: int = h
         for name, value in options.items():
-            if lib.dtrace_setopt(h, name.encode(), value.encode()) != 0:
+            raw = None if value is None else value.encode()
+            if lib.dtrace_setopt(h, name.encode(), raw) != 0:
                 raise DTraceError(f"cannot set option {name}={value}: {library.errmsg(h)}")
         # Oracle's handle is set up only after its options: compiling before this crashes.
         if library.family == "oracle" and lib.dtrace_init(h) != 0:
@@ -363,7 +364,7 @@ def run_version(library: Library, emit: Emitter) -> int:
 
 def run_compile(library: Library, request: dict[str, Any], emit: Emitter) -> int:
     try:
-        handle = Handle(library, {})
+        handle = Handle(library, base_options(request))
     except DTraceError as exc:
         emit("compiled", ok=False, error=str(exc), setup=True)
         return 0
@@ -374,6 +375,11 @@ def run_compile(library: Library, request: dict[str, Any], emit: Emitter) -> int
         return 0
     emit("compiled", ok=True)
     return 0
+
+
+def base_options(request: dict[str, Any]) -> dict[str, str | None]:
+    """Options every job of the request gets: destructive actions when the server allows."""
+    return {"destructive": None} if request.get("destructive") else {}
 
 
 def run_probes(library: Library, emit: Emitter) -> int:
@@ -405,7 +411,8 @@ class Run:
         self.emit = emit
         self.script: str = request["script"]
         self.interval = max(0.05, float(request.get("interval", 1.0)))
-        self.options: dict[str, str] = dict(request.get("options", {}))
+        self.options: dict[str, str | None] = dict(request.get("options", {}))
+        self.options.update(base_options(request))
         self.record = bool(request.get("record", False))
         self.max_rows = int(request.get("max_rows", 5000))
         self.max_chunk = max(1024, int(request.get("max_output_chunk", 64 * 1024)))
@@ -522,7 +529,7 @@ class Run:
             self.callback_error = None
         self.emit("tick")
 
-    def _options(self) -> dict[str, str]:
+    def _options(self) -> dict[str, str | None]:
         opts = dict(self.options)
         # Aggregations must be read at least as often as snapshots are taken.
         opts.setdefault("aggrate", f"{max(1, round(1 / self.interval))}hz")

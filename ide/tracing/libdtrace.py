@@ -38,8 +38,9 @@ from .model import (
     TracerEvent,
     aggregation_from_dict,
 )
+from .policy import check_script
 from .process import signal_process, spawn
-from .scriptinfo import blank_comments_and_strings, declared_aggregations
+from .scriptinfo import declared_aggregations
 
 ENV_LIBRARY = "DTRACE_IDE_LIBDTRACE"  # an explicit path to libdtrace wins over the search
 LIBRARY_CANDIDATES = (
@@ -94,7 +95,6 @@ _MESSAGE = re.compile(
     re.S,
 )
 _TAG_ONLY = re.compile(r"^\[(?P<tag>[A-Z0-9_]+)\]\s*(?P<msg>.*)$", re.S)
-_DESTRUCTIVE = re.compile(r"^[ \t]*#[ \t]*pragma[ \t]+D[ \t]+option[ \t]+(destructive)\b", re.M)
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
@@ -205,27 +205,6 @@ def _at_end(lines: list[str], message: str) -> Diagnostic:
         n -= 1
     col = len(lines[n - 1].rstrip()) + 1 if lines else 1
     return Diagnostic(n, col, n, col, message)
-
-
-def destructive_diagnostics(script: str) -> tuple[Diagnostic, ...]:
-    """``#pragma D option destructive`` refused: one diagnostic per pragma, at its word."""
-    text = blank_comments_and_strings(script)
-    out = []
-    for m in _DESTRUCTIVE.finditer(text):
-        start = m.start(1)
-        line = text.count("\n", 0, start) + 1
-        col = start - (text.rfind("\n", 0, start) + 1) + 1
-        out.append(
-            Diagnostic(
-                line,
-                col,
-                line,
-                col + len("destructive"),
-                "destructive actions are not allowed on this server (start it with "
-                "DTRACE_IDE_ALLOW_DESTRUCTIVE=1 to allow them)",
-            )
-        )
-    return tuple(out)
 
 
 # --- workers -------------------------------------------------------------------------------
@@ -354,14 +333,17 @@ class LibdtraceBackend:
         return result
 
     def refusals(self, script: str) -> tuple[Diagnostic, ...]:
-        if self.settings.allow_destructive:
-            return ()
-        return destructive_diagnostics(script)
+        """The server's script policy again, for callers that reach the backend directly."""
+        return tuple(check_script(script, "d", self.settings))
 
     def _compile_uncached(self, script: str) -> CompileResult:
         decls = declared_aggregations(script, "d")
         try:
-            msgs = self._call("compile", {"script": script}, self.settings.compile_timeout_s)
+            msgs = self._call(
+                "compile",
+                {"script": script, "destructive": self.settings.allow_destructive},
+                self.settings.compile_timeout_s,
+            )
         except WorkerFailed as exc:
             return CompileResult(False, (Diagnostic(1, 1, 1, 1, f"cannot compile: {exc}"),), decls)
         res = next((m for m in msgs if m.get("type") == "compiled"), None)
@@ -387,6 +369,7 @@ class LibdtraceBackend:
             "options": worker_options(spec.options),
             "max_rows": self.settings.max_rows_per_aggregation,
             "max_output_chunk": self.settings.max_line_bytes,
+            "destructive": self.settings.allow_destructive,
         }
         proc = self._spawn("run", request)
         return LibdtraceTracer(proc, self.settings.stop_grace_s + STOP_DEADLINE_S)
