@@ -290,7 +290,7 @@ class DTraceLexer(CFamilyLexer):
         "probes": [
             include("whitespace"),
             (r",", Punctuation),
-            (_D_PROBE, _probe_description),
+            (_D_PROBE + _PROBE_END, _probe_description),
             (r"/", Name.Decorator, "predicate"),
             (r"\{", Punctuation, ("#pop", "clause")),
             default("#pop"),
@@ -388,7 +388,7 @@ class BpftraceLexer(CFamilyLexer):
         "probes": [
             include("whitespace"),
             (r",", Punctuation),
-            (_BT_PROBE, _probe_description),
+            (_BT_PROBE + _PROBE_END, _probe_description),
             (r"/", Name.Decorator, "predicate"),
             (r"\{", Punctuation, ("#pop", "clause")),
             default("#pop"),

@@ -224,6 +224,13 @@ def test_bpftrace_predicate_after_path() -> None:
     assert [t for t in tokens if t[1] == "/"] == [(Name.Decorator, "/")] * 2
 
 
+def test_bpftrace_predicate_without_spaces_after_a_probe_list() -> None:
+    tokens = bt("kprobe:a,kprobe:b/pid==1/{ }")
+    assert [v for t, v in tokens if t is Name.Label] == ["a", "b"]
+    assert [t for t in tokens if t[1] == "/"] == [(Name.Decorator, "/")] * 2
+    assert token_of(tokens, "pid") is Name.Builtin
+
+
 def test_bpftrace_variables_maps_and_builtins() -> None:
     tokens = bt("BEGIN { $x = $1; @c[comm, tid] = count(); @ = hist(nsecs); print(retval); }")
     assert token_of(tokens, "$x") is Name.Variable
