@@ -13,12 +13,12 @@ export function download(filename, text, type) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** One CSV cell: quoted when needed; text that a spreadsheet would run as a formula is
- * prefixed with a quote, because keys come from traced programs. */
-export function csvCell(value) {
+/** One CSV cell, quoted when needed.  With `guard`, text that a spreadsheet would run as
+ * a formula is prefixed with a quote: keys come from traced programs. */
+export function csvCell(value, guard = false) {
   if (value === null || value === undefined) return "";
   let s = typeof value === "string" ? value : String(value);
-  if (typeof value === "string" && /^[=+@\t\r-]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s)) s = "'" + s;
+  if (guard && /^[=+@\t\r-]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s)) s = "'" + s;
   return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }
 
@@ -44,7 +44,8 @@ export function snapshotCsv(snapshot) {
       }
     }
   }
-  return lines.map((cells) => cells.map(csvCell).join(",")).join("\r\n") + "\r\n";
+  const KEY = 2;
+  return lines.map((cells) => cells.map((c, i) => csvCell(c, i === KEY)).join(",")).join("\r\n") + "\r\n";
 }
 
 /** A file name for this run's exports: dtrace-ide-<id>-<suffix>. */

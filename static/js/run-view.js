@@ -353,6 +353,7 @@ export class RunView {
     if (timed) {
       const shown = Math.min(elapsed, this.duration);
       const fraction = this.state === "finished" ? 1 : Math.min(1, shown / this.duration);
+      if (TERMINAL.has(this.state)) this.els.progress.firstElementChild.style.transition = "none";
       this.els.progress.hidden = false;
       this.els.progress.firstElementChild.style.width = (fraction * 100).toFixed(1) + "%";
       this.els.progress.setAttribute("aria-valuenow", String(Math.round(fraction * 100)));
@@ -507,6 +508,25 @@ export class RunView {
         this.cards.delete(name);
       }
     }
+    this.layoutCards(panels);
+  }
+
+  /** Two columns; a half-width card left alone in its row (before a wide one, or last)
+   * takes the whole row instead of leaving a hole. */
+  layoutCards(panels) {
+    let run = [];
+    const close = () => {
+      run.forEach((card, i) => card.node.classList.toggle("panel-span", i === run.length - 1 && run.length % 2 === 1));
+      run = [];
+    };
+    for (const panel of panels) {
+      const card = this.cards.get(panel.name);
+      if (card.node.classList.contains("panel-wide")) {
+        card.node.classList.remove("panel-span");
+        close();
+      } else run.push(card);
+    }
+    close();
   }
 
   createCard(panel) {
@@ -528,6 +548,7 @@ export class RunView {
         card.mode = mode;
         card.userMode = mode;
         this.updateCard(card);
+        if (this.panels) this.layoutCards(this.panels);
       });
       buttons[mode] = b;
       modes.append(b);

@@ -8,6 +8,7 @@ to test-artifacts/screenshots/.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -265,3 +266,91 @@ def test_the_steps_are_a_keyboard_tablist(page: Any) -> None:
     page.keyboard.press("ArrowLeft")
     assert page.evaluate("document.activeElement.id") == "tab-write"
     assert page.get_attribute("#tab-output", "aria-disabled") == "true"
+
+
+def test_a_tracer_that_cannot_attach_ends_failed_with_its_error_in_a_banner(page: Any) -> None:
+    # This kernel has no kprobes: the script compiles, then the tracer fails to attach.
+    start_run(page, "kprobe:do_nanosleep { @x = count(); }", "10")
+    assert wait_state(page, "failed") == "failed"
+    banner = page.wait_for_selector("#banners .banner-error")
+    assert "kprobe:do_nanosleep" in banner.inner_text()
+    assert page.inner_text("#run-state") == "Failed"
+    assert "before reporting any data" in page.inner_text("#panels")
+    assert page.is_disabled("#stop-run")
+    screenshot(page, "wizard-3-output-failed")
+
+
+def test_exports_hold_the_snapshot_the_run_and_the_chart(
+    page: Any, live_server: LiveServer
+) -> None:
+    import csv
+    import io
+    import json
+
+    run_id = start_run(page, COUNT_SCRIPT, "2")
+    wait_state(page, "finished")
+    page.wait_for_selector(PIE)
+    keys = snapshot_keys(live_server, run_id, "@num")
+
+    def export(kind: str) -> bytes:
+        page.click("#export-menu summary")
+        with page.expect_download() as info:
+            page.click(f'#export-menu button[data-export="{kind}"]')
+        data: bytes = Path(info.value.path()).read_bytes()
+        return data
+
+    snapshot = json.loads(export("json"))
+    [agg] = [a for a in snapshot["aggregations"] if a["name"] == "@num"]
+    assert sorted(r["key"][0] for r in agg["rows"]) == sorted(keys)
+
+    rows = list(csv.DictReader(io.StringIO(export("csv").decode())))
+    assert sorted(r["key"] for r in rows) == sorted(keys)
+    assert all(r["aggregation"] == "@num" and int(r["value"]) > 0 for r in rows), rows
+
+    messages = [json.loads(line) for line in export("ndjson").decode().splitlines()]
+    assert messages[0]["type"] == "state"
+    assert messages[-1] == {**messages[-1], "type": "state", "state": "finished"}
+    assert any(m["type"] == "snapshot" for m in messages)
+
+    with page.expect_download() as info:
+        page.click('article.panel[data-name="@num"] button:has-text("PNG")')
+    assert info.value.suggested_filename.endswith(".png")
+    assert Path(info.value.path()).read_bytes().startswith(b"\x89PNG")
+
+
+def test_plotly_loads_only_for_charts_and_tables_stand_in_without_them(page: Any) -> None:
+    page.wait_for_selector("#compile-status.ok", timeout=RUN_TIMEOUT_MS)
+    assert page.evaluate("typeof window.Plotly") == "undefined"
+    assert page.locator('script[src*="plotly"]').count() == 0
+
+    set_script(page, COUNT_SCRIPT)
+    wait_compiles(page)
+    page.click("#next-write")
+    page.uncheck("#draw-charts")
+    page.click('#duration-presets label:has(input[value="2"])')
+    page.click("#start-run")
+    wait_state(page, "finished")
+    table = page.wait_for_selector('article.panel[data-name="@num"] table.data-table')
+    assert table.is_visible()
+    assert page.locator('article.panel[data-name="@num"] .chart .main-svg').count() == 0
+    assert page.locator('article.panel[data-name="@num"] button[data-mode="chart"]').is_hidden()
+
+
+def test_keys_that_look_like_formulas_or_html_stay_inert_in_tables_and_csv(page: Any) -> None:
+    import csv
+    import io
+
+    script = 'BEGIN { @k["=HYPERLINK(1)"] = count(); @k["<b>x</b>"] = count(); exit(); }'
+    start_run(page, script, "2")
+    wait_state(page, "finished")
+    page.wait_for_selector('article.panel[data-name="@k"]')
+    page.click('article.panel[data-name="@k"] button[data-mode="table"]')
+    cells = page.locator('article.panel[data-name="@k"] tbody td:first-child').all_inner_texts()
+    assert sorted(cells) == ["<b>x</b>", "=HYPERLINK(1)"]
+    assert page.locator("#panels b").count() == 0
+
+    page.click("#export-menu summary")
+    with page.expect_download() as info:
+        page.click('#export-menu button[data-export="csv"]')
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
+    assert sorted(r["key"] for r in rows) == ["'=HYPERLINK(1)", "<b>x</b>"]
