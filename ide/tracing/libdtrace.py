@@ -116,7 +116,7 @@ def _span_in_line(message: str, text: str) -> tuple[int, int] | None:
         return (i, i + len(token)) if i >= 0 else None
     patterns = (
         rf"undefined function name: ({_IDENT})",
-        rf"failed to resolve ({_IDENT})",
+        rf"failed to resolve (@?{_IDENT}|@)",
         rf"undefined variable: ({_IDENT})",
         rf"^({_IDENT})\( \) argument",
         rf"^({_IDENT})\( \) ",

@@ -1,0 +1,367 @@
+"""The libdtrace backend without libdtrace: compiler messages recorded from the real library
+placed at a line and column, the worker protocol replayed through the server's side, the
+struct layouts of both families, and what the backend says when libdtrace is missing."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ide.config import Settings
+from ide.tracing import dtrace_worker as worker
+from ide.tracing.backend import BackendUnavailable, RunSpec
+from ide.tracing.libdtrace import (
+    ENV_LIBRARY,
+    LibdtraceBackend,
+    LibdtraceTracer,
+    RefusedTracer,
+    diagnostic_from_message,
+    install_hint,
+    translate,
+    worker_env,
+    worker_options,
+)
+from ide.tracing.model import (
+    AggregationData,
+    Attached,
+    Exited,
+    Output,
+    Problem,
+    Tick,
+    TracerEvent,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "libdtrace"
+COMPILE = json.loads((FIXTURES / "compile.json").read_text())
+
+
+def recorded(script_start: str) -> tuple[str, str]:
+    entry = next(e for e in COMPILE if e["script"].startswith(script_start))
+    return entry["script"], entry["error"]
+
+
+def span(script_start: str) -> tuple[int, int, int, int, str]:
+    script, error = recorded(script_start)
+    d = diagnostic_from_message(error, script)
+    return d.line, d.column, d.end_line, d.end_column, d.message
+
+
+# --- compiler messages at a line and column -------------------------------------------------
+
+
+def test_a_misspelt_aggregating_function_is_underlined_on_its_line() -> None:
+    assert span("syscall:::entry\n{ @num[probefunc] = cont(); }") == (
+        2, 21, 2, 25, "undefined function name: cont",
+    )  # fmt: skip
+
+
+def test_a_syntax_error_is_placed_at_the_token_libdtrace_names() -> None:
+    line, col, end_line, end_col, msg = span("syscall:::entry\n{\n\tx = 1\n")
+    assert (line, col, end_line, end_col) == (4, 2, 4, 8)
+    assert msg == 'syntax error near "y = 2;"'
+
+
+def test_an_unknown_variable_and_a_probe_that_matches_nothing() -> None:
+    assert span("syscall:::entry\n{ trace(nosuchvar)")[:4] == (2, 9, 2, 18)
+    assert span("nosuchprov:::entry") == (
+        1, 1, 1, 19, "probe description nosuchprov:::entry does not match any probes",
+    )  # fmt: skip
+    assert span("BEGIN { @x = count(); }\nEND { printa(@y)")[:4] == (2, 14, 2, 16)
+
+
+def test_a_missing_brace_points_at_the_end_of_the_last_line() -> None:
+    assert span("syscall:::entry\n{ @num[probefunc] = count(); \n") == (
+        2, 29, 2, 29, "syntax error near end of input",
+    )  # fmt: skip
+
+
+def test_function_argument_errors_underline_the_function() -> None:
+    assert span("syscall:::entry\n{ @num[probefunc] = lquantize(")[:4] == (2, 21, 2, 30)
+    assert span('BEGIN { @x = sum("s")')[:4] == (1, 14, 1, 17)
+    line, col, _, end_col, msg = span('BEGIN\n{\n  printf("%d')
+    assert (line, col, end_col) == (3, 3, 9)
+    assert "\n" not in msg and msg.startswith("printf( ) argument #2 is incompatible")
+
+
+def test_option_and_comment_errors() -> None:
+    assert span("#pragma D option nosuchopt")[:4] == (1, 18, 1, 27)
+    assert span("syscall::read:entry { @[execname] = count(); }\n/*")[:4] == (2, 1, 2, 16)
+
+
+def test_every_recorded_message_lands_inside_the_script() -> None:
+    for entry in COMPILE:
+        d = diagnostic_from_message(entry["error"], entry["script"])
+        lines = entry["script"].split("\n")
+        assert 1 <= d.line <= len(lines)
+        assert 1 <= d.column <= d.end_column <= len(lines[d.line - 1]) + 1
+        assert not d.message.startswith("[")  # the D_ tag is not for the user
+
+
+def test_a_message_without_a_line_is_searched_for_in_the_whole_script() -> None:
+    d = diagnostic_from_message("undefined function name: cont", "BEGIN\n{\n  x = cont();\n}")
+    assert (d.line, d.column, d.end_column) == (3, 7, 11)
+    d = diagnostic_from_message("something went wrong", "  BEGIN { }")
+    assert (d.line, d.column, d.end_column) == (1, 3, 12)
+
+
+def test_a_token_that_is_not_on_the_named_line_underlines_the_whole_line() -> None:
+    d = diagnostic_from_message('line 1: syntax error near "zzz"', "  BEGIN { x }  \n")
+    assert (d.line, d.column, d.end_column) == (1, 3, 14)
+
+
+# --- without libdtrace ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> LibdtraceBackend:
+    monkeypatch.setenv(ENV_LIBRARY, str(tmp_path / "no-libdtrace.so"))
+    return LibdtraceBackend(Settings())
+
+
+def test_without_libdtrace_the_status_says_where_it_looked_and_how_to_install(
+    missing: LibdtraceBackend, tmp_path: Path
+) -> None:
+    status = missing.status()
+    assert status.available is False and status.version is None
+    assert status.reason is not None
+    assert str(tmp_path / "no-libdtrace.so") in status.reason
+    assert install_hint() in status.reason
+
+
+def test_without_libdtrace_compile_start_and_probes_raise_unavailable(
+    missing: LibdtraceBackend,
+) -> None:
+    with pytest.raises(BackendUnavailable, match="not found"):
+        missing.compile("BEGIN { exit(0); }")
+    with pytest.raises(BackendUnavailable):
+        missing.start("BEGIN { exit(0); }", RunSpec())
+    with pytest.raises(BackendUnavailable):
+        missing.list_probes()
+
+
+def test_install_hints_name_each_platform() -> None:
+    assert "illumos" in install_hint("sunos5")
+    assert "kldload" in install_hint("freebsd14")
+    assert "macOS" in install_hint("darwin")
+    assert "dtrace-utils" in install_hint("linux")
+
+
+def test_the_script_policy_refuses_destructive_scripts_before_any_library(
+    missing: LibdtraceBackend,
+) -> None:
+    res = missing.compile("#pragma D option destructive\nBEGIN { trace(1); }")
+    assert res.ok is False
+    [d] = res.diagnostics
+    assert (d.line, d.column, d.end_column) == (1, 18, 29)
+    tracer = missing.start('BEGIN { system("id"); }', RunSpec())
+    assert isinstance(tracer, RefusedTracer) and tracer.pid is None
+    [event] = list(tracer.events())
+    assert isinstance(event, Exited) and event.error and "destructive" in event.error
+
+
+def test_an_empty_script_is_a_diagnostic(missing: LibdtraceBackend) -> None:
+    res = missing.compile("  \n")
+    assert res.ok is False and res.diagnostics[0].message == "the script is empty"
+
+
+def test_run_options_become_libdtrace_option_strings() -> None:
+    opts = {"bufsize": 8 << 20, "aggrate": 5, "switchrate": 20, "max_strlen": 64}
+    assert worker_options(opts) == {"bufsize": "8388608", "aggrate": "5hz", "switchrate": "20hz"}
+
+
+def test_the_worker_finds_this_package() -> None:
+    root = str(Path(__file__).resolve().parents[2])
+    assert worker_env()["PYTHONPATH"].split(":")[0] == root
+
+
+def test_a_worker_pointed_at_a_missing_library_says_so() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ide.tracing.dtrace_worker", "compile"],
+        input=json.dumps({"library": "/nonexistent/libdtrace.so", "script": "BEGIN {}"}) + "\n",
+        capture_output=True,
+        text=True,
+        env=worker_env(),
+        timeout=60,
+    )
+    [msg] = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert msg["type"] == "exited" and "cannot load libdtrace" in msg["error"]
+
+
+# --- the worker protocol, replayed through the server's side --------------------------------
+
+
+def replaying(path: Path) -> subprocess.Popen[bytes]:
+    """A stand-in worker that prints a recording and then waits for its stdin to close."""
+    code = "import sys; sys.stdout.write(open(sys.argv[1]).read()); sys.stdout.flush(); " \
+        "sys.stdin.read()"  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def run_fixture(name: str) -> list[TracerEvent]:
+    tracer = LibdtraceTracer(replaying(FIXTURES / f"{name}.ndjson"), 5.0)
+    events = list(tracer.events())
+    tracer.proc.wait(timeout=10)  # the worker was let go (stdin closed) after "exited"
+    return events
+
+
+def test_a_recorded_run_becomes_tracer_events_ending_in_one_exited() -> None:
+    events = run_fixture("count_by_syscall")
+    assert isinstance(events[0], Attached) and events[0].probes > 300
+    assert isinstance(events[-1], Exited)
+    assert events[-1] == Exited(0, None)
+    assert sum(isinstance(e, Exited) for e in events) == 1
+    ticks = [i for i, e in enumerate(events) if isinstance(e, Tick)]
+    assert len(ticks) >= 2
+    first = [e for e in events[: ticks[0]] if isinstance(e, AggregationData)]
+    assert [e.aggregation.name for e in first] == ["@num"]
+    assert all(isinstance(r.key[0], str) for r in first[0].aggregation.rows)
+
+
+def test_recorded_printf_output_is_passed_on_as_text() -> None:
+    events = run_fixture("every_function")
+    text = "".join(e.text for e in events if isinstance(e, Output))
+    assert text == "hello <b>42</b>\n          7\n"
+
+
+def test_worker_messages_translate_to_events() -> None:
+    assert translate({"type": "problem", "message": "2 drops", "fix": "increase aggsize"}) == (
+        Problem("2 drops", "increase aggsize")
+    )
+    assert translate({"type": "exited", "code": 1, "error": "bad"}) == Exited(1, "bad")
+    assert translate({"type": "record", "record": {}}) is None
+    assert translate(["not", "a", "message"]) is None
+
+
+def test_a_worker_killed_from_outside_ends_the_run_with_an_error() -> None:
+    code = textwrap.dedent(
+        """
+        import os, signal, sys
+        print('{"type":"attached","probes":3}', flush=True)
+        print('{"type":"tick"}', flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    events = list(LibdtraceTracer(proc, 5.0).events())
+    assert events[:2] == [Attached(3), Tick()]
+    last = events[-1]
+    assert isinstance(last, Exited) and last.code == -9
+    assert last.error is not None and "SIGKILL" in last.error
+
+
+STOPPABLE = textwrap.dedent(
+    """
+    import sys
+    print('{"type":"attached","probes":1}', flush=True)
+    line = sys.stdin.readline()
+    print(f'{{"type":"output","text":"got {line.strip()}"}}', flush=True)
+    print('{"type":"tick"}', flush=True)
+    print('{"type":"exited","code":0,"error":null}', flush=True)
+    sys.stdout.close()
+    import time; time.sleep(float(sys.argv[1]))  # like a handle that is slow to close
+    """
+)
+
+
+def test_stop_asks_the_worker_and_exited_comes_before_the_worker_is_gone() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STOPPABLE, "3"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    tracer = LibdtraceTracer(proc, 5.0)
+    events = tracer.events()
+    assert next(events) == Attached(1)
+    tracer.stop()
+    started = time.monotonic()
+    rest = list(events)
+    assert rest == [Output("got stop"), Tick(), Exited(0, None)]
+    assert time.monotonic() - started < 2.5
+    assert proc.poll() is None  # still "detaching": not waited for
+    tracer.kill()
+    assert proc.wait(timeout=10) == -9
+
+
+def test_kill_ends_the_run_at_once_without_an_error() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STOPPABLE, "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    tracer = LibdtraceTracer(proc, 5.0)
+    events = tracer.events()
+    assert next(events) == Attached(1)
+    tracer.kill()
+    assert list(events) == [Exited(-9, None)]
+
+
+# --- struct layouts and family detection ----------------------------------------------------
+
+
+def offsets(struct: Any) -> dict[str, int]:
+    return {name: getattr(struct, name).offset for name, *_ in struct._fields_}
+
+
+def test_oracle_layouts_match_dtrace_utils_headers() -> None:
+    assert ctypes.sizeof(worker.OracleRecDesc) == 40
+    assert offsets(worker.OracleRecDesc)["arg"] == 24
+    agg = offsets(worker.OracleAggDesc)
+    assert (agg["sig"], agg["nkrecs"], agg["krecs"], agg["drecs"]) == (16, 40, 48, 56)
+    data = offsets(worker.OracleAggData)
+    assert (data["key"], data["data"]) == (16, 24)
+
+
+def test_illumos_layouts_match_its_sys_dtrace_h() -> None:
+    assert ctypes.sizeof(worker.IllumosRecDesc) == 32
+    assert offsets(worker.IllumosRecDesc)["arg"] == 16
+    agg = offsets(worker.IllumosAggDesc)
+    assert (agg["varid"], agg["nrecs"], agg["rec"]) == (8, 32, 40)
+    assert offsets(worker.IllumosAggData)["data"] == 32
+    assert ctypes.sizeof(worker.IllumosProbeDesc) == 4 + 64 + 64 + 192 + 64
+
+
+def test_callback_structs_have_the_shared_layout() -> None:
+    assert offsets(worker.ErrData)["msg"] == 48
+    assert offsets(worker.DropData)["msg"] == 32
+    assert offsets(worker.BufData)["flags"] == 40
+
+
+class _Symbols:
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    def __getattr__(self, name: str) -> object:
+        if name in self.names:
+            return object()
+        raise AttributeError(name)
+
+
+def test_the_family_is_told_by_the_symbols_libdtrace_exports() -> None:
+    assert worker.detect_family(_Symbols("dtrace_open", "dtrace_init")) == "oracle"  # type: ignore[arg-type]
+    assert worker.detect_family(_Symbols("dtrace_open", "dtrace_sleep")) == "illumos"  # type: ignore[arg-type]
+
+
+def test_every_drop_kind_names_its_fix() -> None:
+    assert "bufsize" in (worker.DROP_FIXES[0] or "")
+    assert "aggsize" in (worker.DROP_FIXES[1] or "")
+    assert "dynvarsize" in (worker.DROP_FIXES[2] or "")
