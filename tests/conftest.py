@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+# `pytest --update-goldens` regenerates the lexer golden files.
+pytest_plugins = ["tests.lexer.goldens"]
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("DTRACE_IDE_CHROMIUM", "/usr/bin/chromium")
