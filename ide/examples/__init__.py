@@ -2,7 +2,9 @@
 
 Each file under ``d/`` (``.d``) or ``bpftrace/`` (``.bt``) opens with a comment block of
 ``key: value`` lines: ``title``, ``group`` (one of ``GROUPS``), ``description`` (one line) and
-optionally ``duration`` / ``interval`` (seconds) as the run options it suggests.
+optionally ``duration`` / ``interval`` (seconds) as the run options it suggests, and
+``platform: illumos`` for a D script whose providers (``tcp``, ``vminfo``, ``sysinfo``, ``fbt``
+functions) only illumos/SmartOS has; the other D examples run on Oracle D for Linux too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("memory", "Memory"),
 )
 _GROUP_IDS = tuple(g for g, _ in GROUPS)
+PLATFORMS = ("illumos", "linux")
 _SUFFIX = {"d": ".d", "bpftrace": ".bt"}
 _HEADER = re.compile(r"\A/\*(.*?)\*/", re.S)
 _FIELD = re.compile(r"^\s*\*?\s*([a-z]+):\s*(.+?)\s*$")
@@ -36,6 +39,7 @@ class Example:
     description: str
     script: str
     options: dict[str, Any] = field(default_factory=dict)
+    platform: str | None = None  # None: wherever the language's tracer runs
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +50,7 @@ class Example:
             "description": self.description,
             "script": self.script,
             "options": self.options,
+            "platform": self.platform,
         }
 
 
@@ -68,6 +73,9 @@ def parse(example_id: str, language: str, text: str) -> Example:
         raise BadExample(f"{example_id}: header lacks {', '.join(sorted(missing))}")
     if meta["group"] not in _GROUP_IDS:
         raise BadExample(f"{example_id}: unknown group {meta['group']!r}")
+    platform = meta.get("platform")
+    if platform is not None and platform not in PLATFORMS:
+        raise BadExample(f"{example_id}: unknown platform {platform!r}")
     options: dict[str, Any] = {}
     for key in ("duration", "interval"):
         if key in meta:
@@ -80,6 +88,7 @@ def parse(example_id: str, language: str, text: str) -> Example:
         description=meta["description"],
         script=text,
         options=options,
+        platform=platform,
     )
 
 

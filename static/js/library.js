@@ -495,8 +495,14 @@ class Library {
     const main = el("button", "lib-item-main");
     main.type = "button";
     const top = el("span", "lib-item-top");
-    top.append(el("span", "lib-item-title", e.title), el("span", "lib-badge lib-lang-" + e.language, LANGUAGE_NAME[e.language] || e.language));
+    top.append(el("span", "lib-item-title", e.title));
+    if (this.allLanguages) top.append(el("span", "lib-badge lib-lang-" + e.language, LANGUAGE_NAME[e.language] || e.language));
     main.append(top, el("span", "lib-item-desc", e.description));
+    if (e.platform) {
+      const note = el("span", "lib-item-meta lib-platform", `needs ${e.platform} providers`);
+      note.title = `This script uses probes that only ${e.platform} provides.`;
+      main.append(note);
+    }
     main.title = e.description;
     main.addEventListener("click", () => this.openExample(e.id));
     const tools = el("span", "lib-item-tools");

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -64,6 +65,21 @@ def test_header_options_become_run_options() -> None:
     assert e.script.startswith("/*")
 
 
+def test_a_platform_must_be_known() -> None:
+    head = "/*\n * title: T\n * group: io\n * description: d\n"
+    assert parse("x", "d", head + " * platform: illumos\n */\n").platform == "illumos"
+    assert parse("x", "d", head + " */\n").platform is None
+    with pytest.raises(BadExample, match="unknown platform"):
+        parse("x", "d", head + " * platform: vms\n */\n")
+
+
+def test_most_d_examples_are_portable_and_every_group_has_some() -> None:
+    portable = [e for e in D if e.platform is None]
+    assert len(portable) >= 25
+    for group, _ in GROUPS:
+        assert sum(e.group == group for e in portable) >= 3, group
+
+
 def test_grouping_keeps_group_order_and_filters_language() -> None:
     groups = examples.grouped("bpftrace")
     assert [g["id"] for g in groups] == [g for g, _ in GROUPS]
@@ -111,6 +127,36 @@ def test_every_bpftrace_example_compiles_here(example: Example, tmp_path: Path) 
         capture_output=True,
         text=True,
         timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+
+
+def _dtrace_ready() -> str | None:
+    if shutil.which("dtrace") is None:
+        return "no dtrace command (see docs/backends.md)"
+    if os.geteuid() != 0:
+        return "dtrace needs root"
+    r = subprocess.run(["dtrace", "-V"], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        return "dtrace -V fails: " + r.stderr.strip()
+    return None
+
+
+@pytest.mark.tracer
+@pytest.mark.parametrize("example", D, ids=lambda e: e.id)
+def test_every_portable_d_example_compiles_with_this_dtrace(
+    example: Example, tmp_path: Path
+) -> None:
+    why = _dtrace_ready()
+    if why:
+        pytest.skip(why)
+    here = "illumos" if sys.platform.startswith("sunos") else sys.platform
+    if example.platform is not None and example.platform != here:
+        pytest.skip(f"needs {example.platform} providers")
+    source = tmp_path / "example.d"
+    source.write_text(example.script)
+    r = subprocess.run(
+        ["dtrace", "-e", "-s", str(source)], capture_output=True, text=True, timeout=120
     )
     assert r.returncode == 0, r.stderr
 

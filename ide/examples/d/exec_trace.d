@@ -1,9 +1,9 @@
 /*
  * title: New programs (trace)
  * group: processes
- * description: Prints every program executed: time, pid and arguments.
+ * description: Prints every program executed: time, pid and program name.
  */
 proc:::exec-success
 {
-	printf("%Y %-7d %s\n", walltimestamp, pid, curpsinfo->pr_psargs);
+	printf("%Y %-7d %s\n", walltimestamp, pid, execname);
 }

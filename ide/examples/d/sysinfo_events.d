@@ -2,6 +2,7 @@
  * title: Kernel statistics events
  * group: memory
  * description: Counts sysinfo events (reads, writes, forks, interrupts...) by name.
+ * platform: illumos
  */
 sysinfo:::
 {

@@ -2,6 +2,7 @@
  * title: TCP accepts by port
  * group: network
  * description: Counts inbound TCP connections accepted, by local port.
+ * platform: illumos
  */
 tcp:::accept-established
 {

@@ -2,6 +2,7 @@
  * title: TCP bytes by remote host
  * group: network
  * description: Sums TCP payload bytes sent and received, by remote address.
+ * platform: illumos
  */
 tcp:::send
 {

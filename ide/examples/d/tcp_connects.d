@@ -2,6 +2,7 @@
  * title: TCP connections (trace)
  * group: network
  * description: Prints each outbound TCP connection request: process and remote address.
+ * platform: illumos
  */
 tcp:::connect-request
 {

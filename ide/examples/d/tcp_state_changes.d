@@ -2,6 +2,7 @@
  * title: TCP state changes
  * group: network
  * description: Counts TCP state transitions by previous and new state name.
+ * platform: illumos
  */
 tcp:::state-change
 {
