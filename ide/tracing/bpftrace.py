@@ -353,6 +353,10 @@ class BpftraceTracer:
             yield from self._translate(msg)
         code = self.proc.wait()
         self._stderr_thread.join(timeout=2)
+        # A finished run stays listed for a while: give its pipes back now, not when it goes.
+        self.proc.stdout.close()
+        if self.proc.stderr is not None and not self._stderr_thread.is_alive():
+            self.proc.stderr.close()
         yield Tick()
         yield Exited(code, self._error(code))
 
