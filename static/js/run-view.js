@@ -144,6 +144,7 @@ export class RunView {
     this.snapshot = null;
     this.panels = null;
     this.messages = [];
+    this.snapshots = 0;
     this.recordedChars = 0;
     this.unrecorded = 0;
     this.reconnects = 0;
@@ -160,6 +161,7 @@ export class RunView {
     this.els.linkRow.hidden = true;
     this.root.dataset.runId = "";
     this.root.dataset.state = "";
+    this.root.dataset.snapshots = "0";
     if (this.els.stop) this.els.stop.disabled = true;
   }
 
@@ -293,6 +295,10 @@ export class RunView {
         this.applyState(msg);
         break;
       case "snapshot":
+        // bench/bench_page.py reads these marks: message in, to chart repainted.
+        performance.mark("dtrace-ide:snapshot");
+        this.snapshots += 1;
+        this.root.dataset.snapshots = String(this.snapshots);
         this.snapshot = msg.snapshot;
         // Without "panels" (charts switched off) every aggregation is shown as a table.
         this.panels = Array.isArray(msg.panels) ? msg.panels : tablePanels(msg.snapshot);
@@ -473,6 +479,13 @@ export class RunView {
     requestAnimationFrame(() => {
       this.renderPending = false;
       this.render();
+      // The frame after this one is painted with the new charts.
+      requestAnimationFrame(() => {
+        if (performance.getEntriesByName("dtrace-ide:snapshot", "mark").length) {
+          performance.measure("dtrace-ide:repaint", "dtrace-ide:snapshot");
+          performance.clearMarks("dtrace-ide:snapshot");
+        }
+      });
     });
   }
 

@@ -86,6 +86,11 @@ def plotted(page: Any, name: str, expr: str) -> Any:
     )
 
 
+def pie_total(page: Any) -> float:
+    total: float = plotted(page, "@num", "gd.calcdata[0].reduce((s, c) => s + c.v, 0)")
+    return total
+
+
 def test_the_whole_wizard_shows_a_compile_error_then_runs_to_a_pie_of_process_names(
     page: Any, live_server: LiveServer
 ) -> None:
@@ -163,6 +168,18 @@ def test_a_continuous_run_counts_up_until_stopped_and_keeps_its_last_snapshot(
         "() => /^0:0[2-9]/.test(document.querySelector('#run-clock').textContent)",
         timeout=RUN_TIMEOUT_MS,
     )
+    # Per interval: this viewer's pie now sums one interval, less than the whole run so far.
+    cumulative = pie_total(page)
+    seen = int(page.get_attribute("#step-output", "data-snapshots"))
+    page.click('label:has(input[name="view-mode"][value="interval"])')
+    page.wait_for_function(
+        f"() => +document.querySelector('#step-output').dataset.snapshots > {seen + 1}",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    page.wait_for_timeout(300)
+    assert 0 < pie_total(page) < cumulative
+    page.click('label:has(input[name="view-mode"][value="cumulative"])')
+
     viewer_url = page.input_value("#viewer-link")
     assert f"/view/{run_id}?key=" in viewer_url
 
