@@ -35,7 +35,7 @@ HISTOGRAM_KEYS = 8  # stacked traces; the rest become "other keys"
 TABLE_ROWS = 500  # rows sent to the browser; ``total_rows`` tells how many there were
 MESH_BARS = 6000  # 3D bars drawn; buckets are merged when more would be needed
 FLAME_NODES = 3000  # frames drawn; the lightest are dropped first
-AXIS_LABELS_3D = 40  # tick labels per 3D axis; every row is still drawn and hoverable
+AXIS_LABELS_3D = 20  # tick labels per 3D axis; every row is still drawn and hoverable
 
 CUMULATIVE_ONLY = frozenset({"min", "max", "stddev", "value"})
 SERIES_FUNCTIONS = frozenset({"count", "sum"})
@@ -523,7 +523,7 @@ def pie_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
                              "font": {"size": 11}})
     note = _showing(len(top), view.total_keys)
     if view.server_cap is not None:
-        note = f"{note}; the tracer's {len(view.every_row):,} busiest keys add up to 'other'"
+        note = f"{note}; 'other' adds up the {len(view.every_row):,} keys received"
     return {"data": [trace], "layout": layout}, note
 
 
@@ -540,7 +540,7 @@ def bar_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
     }
     layout = _layout(
         uirevision,
-        xaxis=_axis(view.function, tickformat="~s"),
+        xaxis=_axis(view.function),
         yaxis=_axis(autorange="reversed", type="category"),
         bargap=0.25,
     )
@@ -624,7 +624,7 @@ def histogram_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
         legend={"orientation": "h", "y": -0.25, "font": {"size": 11}},
         xaxis=_axis("", type="category", categoryorder="array", categoryarray=labels,
                     tickangle=-45 if len(labels) > 12 else 0),
-        yaxis=_axis("count", tickformat="~s", rangemode="tozero"),
+        yaxis=_axis("count", rangemode="tozero"),
     )
     return {"data": traces, "layout": layout}, _showing(len(top), view.total_keys)
 
@@ -735,7 +735,7 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
         "lighting": {"ambient": 0.7, "diffuse": 0.6, "specular": 0.05, "roughness": 0.9},
         "text": text,
         "hovertemplate": "%{text}<extra></extra>",
-        "colorbar": {"thickness": 10, "len": 0.6, "tickformat": "~s", "outlinewidth": 0},
+        "colorbar": {"thickness": 10, "len": 0.6, "outlinewidth": 0},
     }
 
     def ticks(labels: list[str]) -> dict[str, Any]:
@@ -745,7 +745,7 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
                 "ticktext": [labels[i] for i in picked]}
 
     scene_axis = {"backgroundcolor": "rgba(0,0,0,0)", "gridcolor": GRID, "showspikes": False,
-                  "zerolinecolor": GRID}
+                  "zerolinecolor": GRID, "tickfont": {"size": 10}}
     layout = _layout(
         uirevision,
         scene={
@@ -753,7 +753,7 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
                       "range": [0, max(1, len(spans)) * _CELL]},
             "yaxis": {**scene_axis, **ticks(key_labels), "title": {"text": "key"},
                       "range": [0, max(1, len(rows)) * _CELL]},
-            "zaxis": {**scene_axis, "title": {"text": "count"}, "tickformat": "~s",
+            "zaxis": {**scene_axis, "title": {"text": "count"},
                       "rangemode": "tozero"},
             "aspectmode": "manual",
             "aspectratio": {"x": 1.5, "y": 1.5, "z": 0.7},
@@ -841,8 +841,8 @@ def keyed_series_figure(series: _KeyedSeries, function: str, uirevision: str,
         uirevision,
         showlegend=True,
         legend={"orientation": "h", "y": -0.2, "font": {"size": 11}},
-        xaxis=_axis("seconds", tickformat="~s"),
-        yaxis=_axis(f"{function} per interval", tickformat="~s", rangemode="tozero"),
+        xaxis=_axis("seconds"),
+        yaxis=_axis(f"{function} per interval", rangemode="tozero"),
         hovermode="x unified",
     )
     return {"data": traces, "layout": layout}
@@ -875,12 +875,12 @@ def heatmap_figure(series: _BucketSeries, function: str, uirevision: str) -> Fig
         "colorscale": HEAT,
         "zmin": 0,
         "ygap": 1,
-        "colorbar": {"thickness": 10, "len": 0.8, "tickformat": "~s", "outlinewidth": 0},
+        "colorbar": {"thickness": 10, "len": 0.8, "outlinewidth": 0},
         "hovertemplate": "%{x:.1f} s<br>%{y}: %{z:,}<extra></extra>",
     }
     layout = _layout(
         uirevision,
-        xaxis=_axis("seconds", tickformat="~s"),
+        xaxis=_axis("seconds"),
         yaxis=_axis("", type="category", categoryorder="array", categoryarray=labels),
     )
     return {"data": [trace], "layout": layout}
@@ -987,10 +987,20 @@ def build_panel(agg: Aggregation, history: History | None = None, *,
 
 def build_panels(snapshot: Snapshot, history: History | None = None, *, per_interval: bool = False,
                  max_keys: int = 1000) -> list[dict[str, Any]]:
-    """One panel per aggregation, in snapshot order (see ``build_panel``).
+    """One panel per aggregation, in snapshot order::
 
-    With ``per_interval`` the values are those since the snapshot before ``snapshot`` in
-    ``history`` (so ``history`` is fed ``snapshot`` first); without one, since the start.
+        {"name": "@num", "function": "count",
+         "kind": "pie" | "bars3d" | "histogram" | "bar" | "table" | "flame",
+         "figure": {"data": [...], "layout": {...}} | None,   # None for tables, no data
+         "series": {"data": [...], "layout": {...}} | None,   # once history has 2 points
+         "table": {"columns": [str, ...], "rows": [[...], ...], "total_rows": int},
+         "note": str | None}                                  # "showing top 15 of 1,234 keys"
+
+    ``series`` is a stacked area of per-interval values (count, sum) or a heatmap of
+    buckets over time (distributions).  With ``per_interval`` the values are those since
+    the snapshot before ``snapshot`` in ``history`` (so feed ``history`` first); without a
+    previous snapshot, since the start.  ``max_keys`` bounds the keys a 3D chart or flame
+    graph draws; tables send at most ``TABLE_ROWS`` rows.
     """
     latest = history is not None and history.latest() is snapshot
     base_snapshot: Snapshot | None = None
