@@ -185,6 +185,7 @@ class Library {
     this.currentBox.append(this.dirtyMark, this.currentTitle, this.currentState);
 
     this.form = el("form", "lib-form");
+    this.form.noValidate = true; // our own message, the same in every browser
     this.form.hidden = true;
 
     const search = el("div", "lib-search");

@@ -244,3 +244,68 @@ def test_an_example_runs_straight_to_its_chart(page: Any) -> None:
     page.wait_for_selector('article.panel[data-name="@calls"] .chart .main-svg', timeout=TIMEOUT_MS)
     assert "@calls[comm] = count()" in editor_text(page)
     screenshot(page, "library-example-chart")
+
+
+def test_rename_and_save_as_a_copy(page: Any, live_server: LiveServer) -> None:
+    word = unique("vole")
+    status, made = live_server.request(
+        "POST", "/api/snippets", {"title": word, "language": "bpftrace", "script": "BEGIN {}"}
+    )
+    assert status == 201
+    page.goto(f"{live_server.base}/?snippet={made['id']}")
+    ready(page)
+    wait_current_title(page, word)
+    search(page, word)
+    item = page.locator(f"#library .lib-item[data-id='{made['id']}']")
+    item.locator("button:has-text('Rename')").click()
+    page.fill("#library .lib-title-input", "")
+    page.press("#library .lib-title-input", "Enter")
+    assert page.locator("#library .lib-form-error").inner_text() == "A title is required."
+    page.fill("#library .lib-title-input", f"{word} renamed")
+    page.press("#library .lib-title-input", "Enter")
+    wait_current_title(page, f"{word} renamed")
+    assert (
+        live_server.request("GET", f"/api/snippets/{made['id']}")[1]["title"] == f"{word} renamed"
+    )
+
+    page.click("#library .lib-actions button:has-text('Save as')")
+    assert page.input_value("#library .lib-title-input") == f"{word} renamed (copy)"
+    page.press("#library .lib-title-input", "Enter")
+    wait_current_title(page, f"{word} renamed (copy)")
+    titles = sorted(s["title"] for s in find(live_server, word))
+    assert titles == [f"{word} renamed", f"{word} renamed (copy)"]
+
+
+def test_saving_over_a_newer_version_asks_first(page: Any, live_server: LiveServer) -> None:
+    word = unique("stoat")
+    status, made = live_server.request(
+        "POST", "/api/snippets", {"title": word, "language": "bpftrace", "script": "BEGIN {}"}
+    )
+    assert status == 201
+    page.goto(f"{live_server.base}/?snippet={made['id']}")
+    ready(page)
+    wait_current_title(page, word)
+    live_server.request("PUT", f"/api/snippets/{made['id']}", {"script": "// elsewhere\n"})
+    set_script(page, f"// {word} here\nBEGIN {{ exit(); }}\n")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.keyboard.press("Control+s")
+    page.wait_for_selector("#library .lib-dirty", state="hidden")
+    now = live_server.request("GET", f"/api/snippets/{made['id']}")[1]
+    assert now["rev"] == 3 and f"{word} here" in now["script"]
+    revs = live_server.request("GET", f"/api/snippets/{made['id']}/revisions")[1]["revisions"]
+    assert [r["rev"] for r in revs] == [3, 2, 1]
+
+
+def test_the_search_box_filters_the_examples_too(page: Any) -> None:
+    ready(page)
+    page.click("#library .lib-tab[data-tab=examples]")
+    page.check("#library .lib-filter input")
+    page.fill("#library .lib-search-input", "kstack")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#library .lib-example').length === 1", timeout=TIMEOUT_MS
+    )
+    assert page.locator("#library .lib-example").get_attribute("data-example") == (
+        "bpftrace/profile_kernel_stacks"
+    )
+    page.fill("#library .lib-search-input", "no-such-word-anywhere")
+    page.wait_for_selector("#library .lib-empty:has-text('No example matches.')")
