@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_snapshot_pipeline.py [--repeats N] [--validate]
 
 Each case feeds a History a run of growing synthetic snapshots (the values a tracer would
-report after each interval) and times the last ones.  Printed: p50/p95 milliseconds per
-snapshot, the JSON size, and how the time grows with the number of keys (linear growth
+report after each interval) and times the last ones.  Printed: p50/p95 wall milliseconds
+and p50 CPU milliseconds per snapshot (other work on the machine inflates wall time), the
+JSON size, and how the time grows with the number of keys (linear growth
 gives a ratio of about 10 per tenfold keys).  ``--validate`` also times building the same
 figures through plotly.graph_objects, the alternative to hand-built dicts.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -80,22 +82,25 @@ CASES = {
 }
 
 
-def run(case: str, repeats: int, warmup: int, per_interval: bool) -> tuple[list[float], int]:
+def run(case: str, repeats: int, warmup: int, per_interval: bool
+        ) -> tuple[list[float], list[float], int]:
     rng = random.Random(7)
     history = History()
     snapshots = [Snapshot(0.5 * (s + 1), CASES[case](s, rng)) for s in range(warmup + repeats)]
     times: list[float] = []
+    cpu: list[float] = []
     size = 0
     for n, snap in enumerate(snapshots):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         history.add(snap)
         panels = build_panels(snap, history, per_interval=per_interval)
         text = json.dumps(panels, separators=(",", ":"))
-        elapsed = time.perf_counter() - start
+        elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
         if n >= warmup:
             times.append(elapsed * 1000)
+            cpu.append(elapsed_cpu * 1000)
             size = len(text)
-    return times, size
+    return times, cpu, size
 
 
 def p95(values: list[float]) -> float:
@@ -127,14 +132,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--validate", action="store_true")
     args = parser.parse_args()
-    print(
-        f"{'case':<26}{'mode':<14}{'p50 ms':>9}{'p95 ms':>9}{'JSON KB':>10}"
-        + ("  graph_objects ms" if args.validate else "")
-    )
+    load = os.getloadavg()[0]
+    print(f"load average {load:.1f} on {os.cpu_count()} CPUs (wall times suffer when busy)")
+    print(f"{'case':<26}{'mode':<14}{'p50 ms':>9}{'p95 ms':>9}{'cpu p50':>9}{'JSON KB':>10}"
+          + ("  graph_objects ms" if args.validate else ""))
     p50s: dict[str, float] = {}
     for case in CASES:
         for per_interval in (False, True):
-            times, size = run(case, args.repeats, args.warmup, per_interval)
+            times, cpu, size = run(case, args.repeats, args.warmup, per_interval)
             mode = "per-interval" if per_interval else "cumulative"
             p50 = statistics.median(times)
             if not per_interval:
@@ -142,7 +147,8 @@ def main() -> None:
             extra = ""
             if args.validate and not per_interval:
                 extra = f"  {validate_cost(case):>17.1f}"
-            print(f"{case:<26}{mode:<14}{p50:>9.1f}{p95(times):>9.1f}{size / 1024:>10.1f}" + extra)
+            print(f"{case:<26}{mode:<14}{p50:>9.1f}{p95(times):>9.1f}"
+                  f"{statistics.median(cpu):>9.1f}{size / 1024:>10.1f}" + extra)
     print()
     print(f"growth 10k/1k keys:   {p50s['count 10k keys'] / p50s['count 1k keys']:.1f}x")
     print(f"growth 100k/10k keys: {p50s['count 100k keys'] / p50s['count 10k keys']:.1f}x")
