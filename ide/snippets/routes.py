@@ -17,6 +17,7 @@ bp = Blueprint("snippets", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_QUERY_CHARS = 500
+MAX_ID = 2**63 - 1
 
 
 def store() -> SnippetStore:
@@ -29,6 +30,9 @@ def _translate_errors(view: F) -> F:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for name, value in kwargs.items():
+            if isinstance(value, int) and value > MAX_ID:  # past SQLite's INTEGER
+                raise ApiError(404, "not_found", f"no such {name.removesuffix('_id')}")
         try:
             return view(*args, **kwargs)
         except SnippetError as err:
@@ -46,7 +50,10 @@ def _body() -> Any:
         raise ApiError(
             415, "unsupported_media_type", "send JSON with Content-Type: application/json"
         )
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        body = None
     if body is None:
         raise ApiError(400, "bad_json", "the body is not valid JSON")
     return body

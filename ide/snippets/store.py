@@ -33,6 +33,7 @@ MAX_TAGS = 32
 MAX_TAG_CHARS = 64
 MAX_OPTION_KEYS = 32
 MAX_OPTION_STRING_CHARS = 200
+MAX_SECONDS = 10**9  # durations and intervals; the run API applies the real limits
 # Deleted snippets are kept this long so a delete can be undone, then purged on open.
 PURGE_DELETED_AFTER_S = 30 * 24 * 3600.0
 EXPORT_FORMAT = "dtrace-ide-snippets"
@@ -40,6 +41,7 @@ EXPORT_VERSION = 1
 POOL_SIZE = 4
 
 _TRACER_OPTION_NAMES = frozenset(o.name for o in TRACER_OPTIONS)
+_TRACER_OPTION_MAX = {o.name: o.maximum for o in TRACER_OPTIONS}
 _OPTION_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -176,11 +178,19 @@ def data_dir(settings: Settings) -> Path:
 # --- validation -------------------------------------------------------------------------
 
 
+def _unicode(field: str, value: str) -> None:
+    if "\x00" in value:
+        raise SnippetError(field, f"{field} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SnippetError(field, f"{field} is not valid Unicode (lone surrogate)") from None
+
+
 def _text(field: str, value: Any, *, max_chars: int, required: bool = False) -> str:
     if not isinstance(value, str):
         raise SnippetError(field, f"{field} must be a string")
-    if "\x00" in value:
-        raise SnippetError(field, f"{field} must not contain NUL characters")
+    _unicode(field, value)
     if required and not value.strip():
         raise SnippetError(field, f"{field} is required and must not be blank")
     if len(value) > max_chars:
@@ -206,9 +216,8 @@ def _language(value: Any) -> str:
 def _script(value: Any, max_bytes: int) -> str:
     if not isinstance(value, str):
         raise SnippetError("script", "script must be a string")
-    if "\x00" in value:
-        raise SnippetError("script", "script must not contain NUL characters")
-    size = len(value.encode("utf-8", "surrogatepass"))
+    _unicode("script", value)
+    size = len(value.encode("utf-8"))
     if size > max_bytes:
         raise SnippetError(
             "script", f"script is {size} bytes; the limit is {max_bytes} bytes (max_script_bytes)"
@@ -235,8 +244,8 @@ def _number(field: str, value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         raise SnippetError("options", f"options.{field} must be a number of seconds or null")
     # A duration of 0 means "until stopped"; an interval must be positive.
-    if value < 0 or (value == 0 and field != "duration") or value == float("inf"):
-        raise SnippetError("options", f"options.{field} must be positive and finite")
+    if value < 0 or (value == 0 and field != "duration") or value > MAX_SECONDS:
+        raise SnippetError("options", f"options.{field} must be positive and at most {MAX_SECONDS}")
     return value
 
 
@@ -278,6 +287,10 @@ def _tracer_options(value: Any) -> dict[str, int]:
             raise SnippetError("options", f"unknown tracer option {name!r} (known: {known})")
         if isinstance(item, bool) or not isinstance(item, int) or item < 0:
             raise SnippetError("options", f"tracer option {name} must be a non-negative integer")
+        if item > _TRACER_OPTION_MAX[name]:
+            raise SnippetError(
+                "options", f"tracer option {name} can be at most {_TRACER_OPTION_MAX[name]}"
+            )
         out[name] = item
     return out
 

@@ -306,3 +306,38 @@ def test_two_clients_saving_the_same_snippet_at_once(tmp_path: Path) -> None:
     assert revs is not None
     assert revs["current"] == 51
     assert [x["rev"] for x in revs["revisions"]] == list(range(51, 0, -1))
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ('{"title": "\\ud800", "language": "d", "script": ""}', "title is not valid Unicode"),
+        ('{"title": "a", "language": "d", "script": "\\udfff"}', "script is not valid Unicode"),
+        ('{"title": "a", "language": "d", "tags": ["\\ud800"]}', "tags is not valid Unicode"),
+        ('{"title": "a", "language": "d", "options": {"duration": 1e400}}', "options.duration"),
+        ('{"title": "a", "language": "d", "options": {"options": {"bufsize": 1e30}}}', "bufsize"),
+        (
+            '{"title": "a", "language": "d", "options": {"options": {"bufsize": 10000000000}}}',
+            "bufsize can be at most",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
+    ],
+)
+def test_hostile_json_is_a_400_never_a_500(client: FlaskClient, raw: str, needle: str) -> None:
+    for path in ("/api/snippets", "/api/snippets/import"):
+        payload = (
+            raw
+            if path == "/api/snippets" or raw.startswith("[")
+            else ('{"snippets": [' + raw + "]}")
+        )
+        r = client.post(path, data=payload, headers={**AUTH, "Content-Type": "application/json"})
+        assert r.status_code == 400, (path, r.json)
+        assert needle in r.json["error"]["message"]  # type: ignore[index]
+
+
+def test_ids_past_sqlite_integers_are_404(client: FlaskClient) -> None:
+    huge = "9" * 30
+    assert client.get(f"/api/snippets/{huge}", headers=AUTH).status_code == 404
+    assert client.get(f"/api/snippets/1/revisions/{huge}", headers=AUTH).status_code == 404
+    r = client.post(f"/api/snippets/{huge}/revisions/{huge}/restore", headers=AUTH)
+    assert r.status_code == 404
