@@ -399,23 +399,40 @@ def interesting_text() -> st.SearchStrategy[str]:
 
 
 HUGE = [10**400, -(10**400), 2**1024, 1e308]
-bodies = st.fixed_dictionaries(
-    {},
-    optional={
-        "language": st.one_of(st.sampled_from(["d", "bpftrace", "D", "", "dtrace"]), json_values()),
-        "script": st.one_of(interesting_text(), json_values()),
-        "duration": st.one_of(st.floats(), st.integers(), st.sampled_from(HUGE), json_values()),
-        "interval": st.one_of(st.floats(), st.integers(), st.sampled_from(HUGE), json_values()),
-        "options": st.one_of(
-            st.dictionaries(
-                st.sampled_from(["bufsize", "aggsize", "max_map_keys", "x"]),
-                st.one_of(st.integers(), json_values()),
-                max_size=3,
-            ),
-            json_values(),
+LANGUAGE = st.one_of(
+    st.sampled_from(["d", "bpftrace"]), st.sampled_from(["D", "", "dtrace"]), json_values()
+)
+SECONDS = st.one_of(
+    st.floats(0.1, 60), st.floats(), st.integers(), st.sampled_from(HUGE), json_values()
+)
+OTHER_FIELDS = {
+    "duration": SECONDS,
+    "interval": SECONDS,
+    "options": st.one_of(
+        st.dictionaries(
+            st.sampled_from(["bufsize", "aggsize", "max_map_keys", "x"]),
+            st.one_of(st.integers(), json_values()),
+            max_size=3,
         ),
-        "keep_running": json_values(),
-    },
+        json_values(),
+    ),
+    "keep_running": st.one_of(st.booleans(), json_values()),
+}
+# Half near-valid (a language and a text script, so validation goes deep and runs start),
+# half anything at all.
+bodies = st.one_of(
+    st.fixed_dictionaries(
+        {"language": st.sampled_from(["d", "bpftrace"]), "script": interesting_text()},
+        optional=OTHER_FIELDS,
+    ),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "language": LANGUAGE,
+            "script": st.one_of(interesting_text(), json_values()),
+            **OTHER_FIELDS,
+        },
+    ),
 )
 
 
