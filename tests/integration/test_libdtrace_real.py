@@ -1,0 +1,237 @@
+"""The libdtrace backend against the real library (Oracle's DTrace for Linux here, built by
+../shared/tools/build-libdtrace-linux), directly and through the API.  Skipped, with the
+reason, where libdtrace cannot be loaded (CI has none)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ide.config import Settings
+from ide.tracing.backend import RunSpec
+from ide.tracing.libdtrace import LibdtraceBackend, LibdtraceTracer, find_library
+from ide.tracing.model import (
+    AggregationData,
+    Attached,
+    Exited,
+    Output,
+    Tick,
+    TracerEvent,
+)
+from tests.conftest import LiveServer
+
+
+def libdtrace_ready() -> str | None:
+    """Why the real libdtrace cannot be used here, or None when it can."""
+    if find_library() is None:
+        return "libdtrace is not installed (see docs/backends.md; CI has no libdtrace)"
+    if os.geteuid() != 0:
+        return "libdtrace needs root"
+    status = LibdtraceBackend(Settings()).status()
+    return None if status.available else f"libdtrace cannot be used: {status.reason}"
+
+
+REASON = libdtrace_ready()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
+
+COUNT = "syscall:::entry { @num[probefunc] = count(); }"
+LQUANTIZE = "syscall::read:entry { @dist[execname] = lquantize(arg0, 0, 12, 2); }"
+
+
+@pytest.fixture(scope="module")
+def backend() -> LibdtraceBackend:
+    return LibdtraceBackend(Settings())
+
+
+def run_for(tracer: Any, seconds: float) -> list[TracerEvent]:
+    """Every event of a run stopped ``seconds`` after its probes attached."""
+    timer = threading.Timer(seconds, tracer.stop)
+    events: list[TracerEvent] = []
+    try:
+        for e in tracer.events():
+            events.append(e)
+            if isinstance(e, Attached):
+                timer.start()
+    finally:
+        timer.cancel()
+    return events
+
+
+def last_aggregations(events: list[TracerEvent]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for e in events:
+        if isinstance(e, AggregationData):
+            found[e.aggregation.name] = e.aggregation
+    return found
+
+
+def test_the_status_names_the_oracle_library(backend: LibdtraceBackend) -> None:
+    status = backend.status()
+    assert status.available and status.version == "Oracle D 2.0"
+    assert backend.family() == "oracle"
+
+
+def test_the_seed_scripts_compile(backend: LibdtraceBackend) -> None:
+    for script in (COUNT, LQUANTIZE):
+        res = LibdtraceBackend(Settings()).compile(script)
+        assert res.ok, res.diagnostics
+    res = backend.compile(LQUANTIZE)
+    assert [(a.name, a.function, a.params) for a in res.aggregations] == [
+        ("@dist", "lquantize", {"lo": 0, "hi": 12, "step": 2})
+    ]
+
+
+def test_a_misspelt_aggregating_function_is_reported_at_its_line_and_column(
+    backend: LibdtraceBackend,
+) -> None:
+    res = backend.compile("syscall:::entry\n{\n    @num[probefunc] = cuont();\n}\n")
+    assert not res.ok
+    [d] = res.diagnostics
+    assert (d.line, d.column, d.end_line, d.end_column) == (3, 23, 3, 28)
+    assert d.message == "undefined function name: cuont"
+
+
+def test_a_probe_that_matches_nothing_is_underlined(backend: LibdtraceBackend) -> None:
+    [d] = backend.compile("BEGIN { }\nsyscall::nosuchcall:entry { }").diagnostics
+    assert (d.line, d.column, d.end_column) == (2, 1, 26)
+
+
+def test_a_timed_count_run_gives_cumulative_snapshots_and_one_exited(
+    backend: LibdtraceBackend,
+) -> None:
+    events = run_for(backend.start(COUNT, RunSpec(interval=0.5)), 2.0)
+    assert isinstance(events[0], Attached) and events[0].probes > 300
+    assert events[-1] == Exited(0, None)
+    snaps: list[dict[tuple[Any, ...], Any]] = []
+    current: dict[tuple[Any, ...], Any] = {}
+    for e in events:
+        if isinstance(e, AggregationData) and e.aggregation.name == "@num":
+            current = {r.key: r.value for r in e.aggregation.rows}
+        elif isinstance(e, Tick) and current:
+            snaps.append(current)
+    assert len(snaps) >= 2
+    assert any(key == ("read",) or key == ("ioctl",) or key == ("write",) for key in snaps[-1])
+    for key, value in snaps[0].items():
+        assert snaps[-1][key] >= value
+
+
+def test_an_lquantize_run_has_buckets_of_its_step(backend: LibdtraceBackend) -> None:
+    # Something to read: this process reads a file while the run is on.
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            with open("/proc/self/stat", "rb") as f:
+                f.read()
+            time.sleep(0.01)
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    try:
+        events = run_for(backend.start(LQUANTIZE, RunSpec(interval=0.5)), 2.0)
+    finally:
+        stop.set()
+    dist = last_aggregations(events)["@dist"]
+    assert dist.function == "lquantize" and dist.params == {"lo": 0, "hi": 12, "step": 2}
+    assert dist.rows
+    for row in dist.rows:
+        assert isinstance(row.key[0], str)
+        for b in row.buckets:
+            assert b.lo is None or b.hi is None or (b.hi - b.lo == 1 and b.lo % 2 == 0)
+
+
+def test_printf_output_and_exit_end_the_run(backend: LibdtraceBackend) -> None:
+    tracer = backend.start(
+        'BEGIN { printf("hello <b>%d</b>\\n", 42); @c = count(); exit(3); }', RunSpec()
+    )
+    events = run_for(tracer, 20)
+    text = "".join(e.text for e in events if isinstance(e, Output))
+    assert text == "hello <b>42</b>\n"
+    assert last_aggregations(events)["@c"].rows[0].value == 1
+    assert events[-1] == Exited(3, None)
+
+
+def test_a_worker_killed_from_outside_gives_an_exited_with_an_error(
+    backend: LibdtraceBackend,
+) -> None:
+    tracer = backend.start(COUNT, RunSpec(interval=0.5))
+    assert isinstance(tracer, LibdtraceTracer)
+    events: Iterator[TracerEvent] = tracer.events()
+    assert isinstance(next(events), Attached)
+    assert tracer.pid is not None
+    os.kill(tracer.pid, signal.SIGKILL)
+    last = list(events)[-1]
+    assert isinstance(last, Exited)
+    assert last.error is not None and "SIGKILL" in last.error
+
+
+def test_probes_are_listed_as_dtrace_l_names(backend: LibdtraceBackend) -> None:
+    probes = backend.list_probes()
+    assert "syscall::read:entry" in {p.replace("vmlinux", "") for p in probes}
+    assert "dtrace:::BEGIN" in probes
+
+
+# --- through the API --------------------------------------------------------------------
+
+
+def start(server: LiveServer, script: str, **fields: Any) -> str:
+    status, body = server.request("POST", "/api/runs", {"language": "d", "script": script,
+                                                        **fields})  # fmt: skip
+    assert status == 201, body
+    run_id: str = body["id"]
+    return run_id
+
+
+def wait_for(server: LiveServer, run_id: str, pred: Any, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = server.request("GET", f"/api/runs/{run_id}")
+        assert status == 200
+        if pred(body):
+            return dict(body)
+        assert time.monotonic() < deadline, body
+        time.sleep(0.1)
+
+
+def test_the_api_reports_the_d_backend_as_available(live_server: LiveServer) -> None:
+    status, body = live_server.request("GET", "/api/health")
+    assert status == 200
+    [d] = [b for b in body["backends"] if b["language"] == "d"]
+    assert d["available"] is True and d["version"] == "Oracle D 2.0"
+
+
+def test_the_api_places_a_compile_error_at_its_line_and_column(live_server: LiveServer) -> None:
+    status, body = live_server.request(
+        "POST",
+        "/api/compile",
+        {"language": "d", "script": "syscall:::entry\n{ @num[probefunc] = cont(); }"},
+    )
+    assert status == 200 and body["ok"] is False
+    [d] = body["diagnostics"]
+    assert (d["line"], d["column"], d["end_column"]) == (2, 21, 25)
+
+
+def test_a_timed_run_through_the_api_returns_snapshots(live_server: LiveServer) -> None:
+    run_id = start(live_server, COUNT, duration=2, interval=0.5)
+    body = wait_for(live_server, run_id, lambda b: b["state"] != "running")
+    assert body["state"] == "finished", body
+    [num] = [a for a in body["snapshot"]["aggregations"] if a["name"] == "@num"]
+    assert num["function"] == "count"
+    assert num["rows"] and all(isinstance(r["value"], int) for r in num["rows"])
+
+
+def test_a_continuous_run_through_the_api_stops_promptly(live_server: LiveServer) -> None:
+    run_id = start(live_server, LQUANTIZE, interval=0.5)
+    wait_for(live_server, run_id, lambda b: b["snapshot"] is not None and b["elapsed"] > 1.5)
+    asked = time.monotonic()
+    status, _ = live_server.request("DELETE", f"/api/runs/{run_id}")
+    assert status == 200
+    body = wait_for(live_server, run_id, lambda b: b["state"] != "running", timeout=10)
+    assert time.monotonic() - asked < 5  # not the ~25 s libdtrace takes to detach
+    assert body["state"] in {"stopped", "finished"}, body
