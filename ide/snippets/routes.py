@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import BadRequest
 
 from .. import examples
 from ..config import Settings
@@ -51,12 +52,9 @@ def _body() -> Any:
             415, "unsupported_media_type", "send JSON with Content-Type: application/json"
         )
     try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        body = None
-    if body is None:
-        raise ApiError(400, "bad_json", "the body is not valid JSON")
-    return body
+        return request.get_json()
+    except (BadRequest, RecursionError, ValueError):
+        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
 
 
 def _base_rev(body: Any) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import ide
 from ide.snippets.store import SnippetStore
@@ -341,3 +344,53 @@ def test_ids_past_sqlite_integers_are_404(client: FlaskClient) -> None:
     assert client.get(f"/api/snippets/1/revisions/{huge}", headers=AUTH).status_code == 404
     r = client.post(f"/api/snippets/{huge}/revisions/{huge}/restore", headers=AUTH)
     assert r.status_code == 404
+
+
+# Any code point, lone surrogates and NUL included.
+_any_text = st.text(st.characters(exclude_categories=()), max_size=20)
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "title": _json_values,
+        "language": st.sampled_from(["d", "bpftrace", "D", ""]) | _json_values,
+        "script": _any_text | _json_values,
+        "description": _json_values,
+        "tags": st.lists(_any_text, max_size=3) | _json_values,
+        "options": st.fixed_dictionaries(
+            {},
+            optional={"duration": _json_values, "interval": _json_values, "options": _json_values},
+        )
+        | _json_values,
+        "base_rev": _json_values,
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def shared_client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+    data = tmp_path_factory.mktemp("fuzz")
+    return ide.create_app({"token": "t", "data_dir": str(data)}).test_client()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payload=_fields | _json_values)
+def test_any_json_body_gets_a_2xx_or_a_4xx_never_a_500(
+    shared_client: FlaskClient, payload: Any
+) -> None:
+    headers = {**AUTH, "Content-Type": "application/json"}
+    body = json.dumps(payload)
+    r = shared_client.post("/api/snippets", data=body, headers=headers)
+    assert r.status_code in (201, 400), r.json
+    if r.status_code == 201:
+        sid = r.json["id"]  # type: ignore[index]
+        got = shared_client.get(f"/api/snippets/{sid}", headers=AUTH)
+        assert got.json == r.json
+    r = shared_client.put("/api/snippets/1", data=body, headers=headers)
+    assert r.status_code in (200, 400, 404, 409), r.json
+    r = shared_client.post("/api/snippets/import", data=body, headers=headers)
+    assert r.status_code in (201, 400), r.json
