@@ -7,6 +7,9 @@ import http.client
 import json
 import os
 import re
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +21,7 @@ import websocket
 from ide import create_app
 from ide.config import TRACER_OPTIONS, Settings
 from ide.web import auth
-from tests.conftest import LiveServer, start_server, stop_server, tracer_ready
+from tests.conftest import ROOT, LiveServer, start_server, stop_server, tracer_ready
 
 pytestmark = pytest.mark.skipif(tracer_ready() is not None, reason=str(tracer_ready()))
 
@@ -520,3 +523,51 @@ def test_the_limits_endpoint_reports_the_caps(server: LiveServer) -> None:
     assert {o["name"]: o["maximum"] for o in body["tracer_options"]} == {
         o.name: o.maximum for o in TRACER_OPTIONS
     }
+
+
+def test_a_slow_compile_is_cut_at_compile_timeout() -> None:
+    app = create_app({"token": "t", "backend": "bpftrace", "compile_timeout_s": 0.001})
+    resp = app.test_client().post(
+        "/api/compile",
+        json={"language": "bpftrace", "script": "BEGIN { exit(); }"},
+        headers={"Authorization": "Bearer t"},
+    )
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["ok"] is False
+    assert "too long" in body["diagnostics"][0]["message"]
+
+
+# --- where it listens ----------------------------------------------------------------------
+
+
+def test_by_default_only_localhost_can_connect(server: LiveServer) -> None:
+    port = int(server.base.rsplit(":", 1)[1])
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.2", port), timeout=5).close()
+    assert "WARNING" not in server.log.read_text()
+
+
+def test_listening_beyond_localhost_warns_and_shows_the_tunnel(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.2", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ide.cli", "serve", "--host", "127.0.0.2", "--port", str(port)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, DTRACE_IDE_DATA=str(tmp_path), PYTHONPATH=str(ROOT)),
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while "Open this URL" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        text = log.read_text()
+        assert "WARNING" in text and "the only guard" in text
+        assert "ssh -L" in text and "--certfile" in text
+    finally:
+        proc.terminate()
+        proc.wait(15)
