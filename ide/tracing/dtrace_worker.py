@@ -55,7 +55,20 @@ AGGWALK_NEXT = 0
 AGGWALK_ABORT = 1
 PR_SET_PDEATHSIG = 1
 
-# libdtrace's drop kinds, with the option that makes each rarer.
+# libdtrace's drop kinds: what was dropped, and the option that makes it rarer.
+DROP_NAMES = {
+    0: "principal buffer",
+    1: "aggregation",
+    2: "dynamic variable",
+    3: "dynamic variable (rinsing)",
+    4: "dynamic variable (dirty)",
+    5: "speculation",
+    6: "speculation (busy)",
+    7: "speculation (unavailable)",
+    8: "stack string table",
+    9: "ERROR probe",
+}
+MAX_ERROR_KINDS = 20  # distinct probe-error messages reported per snapshot
 DROP_FIXES = {
     0: "increase bufsize (or switchrate)",
     1: "increase aggsize (or aggrate)",
@@ -424,6 +437,7 @@ class Run:
         self._keep: list[Any] = []
         self.traced = False
         self.sink: MemoryStream | None = None
+        self.problems = Problems()
 
     # callbacks --------------------------------------------------------------------------
 
@@ -460,14 +474,12 @@ class Run:
     def _error(self, errdata: int, _arg: int) -> int:
         e = ctypes.cast(errdata, ctypes.POINTER(ErrData)).contents
         msg = (e.msg or b"error in a probe").decode("utf-8", "replace").strip()
-        self.emit("problem", message=msg, fix=None)
+        self.problems.error(msg)
         return HANDLE_OK
 
     def _drop(self, dropdata: int, _arg: int) -> int:
         d = ctypes.cast(dropdata, ctypes.POINTER(DropData)).contents
-        msg = (d.msg or b"").decode("utf-8", "replace").strip()
-        msg = msg or f"{d.drops} drops on CPU {d.cpu}"
-        self.emit("problem", message=msg, fix=DROP_FIXES.get(d.kind))
+        self.problems.drop(d.kind, d.cpu, d.drops)
         return HANDLE_OK
 
     def _walk(self, aggdata: int, _arg: int) -> int:
@@ -527,6 +539,7 @@ class Run:
         if self.callback_error:
             self.emit("problem", message=self.callback_error, fix=None)
             self.callback_error = None
+        self.problems.report(self.emit)
         self.emit("tick")
 
     def _options(self) -> dict[str, str | None]:
@@ -618,6 +631,49 @@ class Run:
 
     def _err(self) -> str:
         return self.library.errmsg(self.h)
+
+
+class Problems:
+    """Drops and probe errors of one snapshot, reported together at its end.
+
+    libdtrace calls the handlers once per drop report or faulting probe firing; a busy probe
+    would send thousands of identical messages.  Oracle's library also repeats the same
+    aggregation-drop report for every key it reads, so a repeated (kind, CPU, count) counts once.
+    """
+
+    def __init__(self) -> None:
+        self.drops: dict[int, int] = {}
+        self.seen: set[tuple[int, int, int]] = set()
+        self.errors: dict[str, int] = {}
+        self.more_errors = 0
+
+    def clear(self) -> None:
+        self.drops.clear()
+        self.seen.clear()
+        self.errors.clear()
+        self.more_errors = 0
+
+    def drop(self, kind: int, cpu: int, count: int) -> None:
+        if (kind, cpu, count) in self.seen:
+            return
+        self.seen.add((kind, cpu, count))
+        self.drops[kind] = self.drops.get(kind, 0) + count
+
+    def error(self, message: str) -> None:
+        if message in self.errors or len(self.errors) < MAX_ERROR_KINDS:
+            self.errors[message] = self.errors.get(message, 0) + 1
+        else:
+            self.more_errors += 1
+
+    def report(self, emit: Callable[..., None]) -> None:
+        for kind, count in sorted(self.drops.items()):
+            name = DROP_NAMES.get(kind, f"kind {kind}")
+            emit("problem", message=f"{count} {name} drops", fix=DROP_FIXES.get(kind))
+        for message, n in self.errors.items():
+            emit("problem", message=message + (f" ({n} times)" if n > 1 else ""), fix=None)
+        if self.more_errors:
+            emit("problem", message=f"{self.more_errors} more probe errors", fix=None)
+        self.clear()
 
 
 class MemoryStream:

@@ -365,3 +365,39 @@ def test_every_drop_kind_names_its_fix() -> None:
     assert "bufsize" in (worker.DROP_FIXES[0] or "")
     assert "aggsize" in (worker.DROP_FIXES[1] or "")
     assert "dynvarsize" in (worker.DROP_FIXES[2] or "")
+
+
+def test_drops_and_probe_errors_are_reported_once_per_snapshot() -> None:
+    problems = worker.Problems()
+    sent: list[dict[str, Any]] = []
+
+    def emit(kind: str, **fields: Any) -> None:
+        sent.append({"type": kind, **fields})
+
+    for _ in range(50):  # Oracle repeats one aggregation-drop report for every key it reads
+        problems.drop(1, 0, 9)
+    problems.drop(1, 1, 3)
+    problems.drop(0, 0, 100)
+    for _ in range(3):
+        problems.error("invalid address (0x0) in action #1")
+    problems.report(emit)
+    assert sent == [
+        {"type": "problem", "message": "100 principal buffer drops",
+         "fix": "increase bufsize (or switchrate)"},
+        {"type": "problem", "message": "12 aggregation drops",
+         "fix": "increase aggsize (or aggrate)"},
+        {"type": "problem", "message": "invalid address (0x0) in action #1 (3 times)", "fix": None},
+    ]  # fmt: skip
+    sent.clear()
+    problems.report(emit)
+    assert sent == []
+
+
+def test_probe_error_messages_are_bounded_per_snapshot() -> None:
+    problems = worker.Problems()
+    sent: list[str] = []
+    for i in range(worker.MAX_ERROR_KINDS + 5):
+        problems.error(f"invalid address ({i:#x})")
+    problems.report(lambda kind, **f: sent.append(f["message"]))
+    assert len(sent) == worker.MAX_ERROR_KINDS + 1
+    assert sent[-1] == "5 more probe errors"
