@@ -476,8 +476,10 @@ def test_output_bytes_per_second_are_capped(small: LiveServer) -> None:
     run_id = start_run(small, script)
     body = wait_for(small, run_id, lambda b: b["state"] != "running")
     assert body["state"] == "finished"
-    assert len(body["output"]) == 20
-    assert body["dropped_output"] == 40
+    kept, dropped = len(body["output"]), body["dropped_output"]
+    assert kept + dropped == 60
+    # 20 lines fit in one second's 2000 bytes; the burst may straddle two seconds.
+    assert kept in {20, 40}, kept
 
 
 def test_output_lines_kept_per_run_are_capped(small: LiveServer) -> None:
