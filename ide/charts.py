@@ -8,8 +8,9 @@ pipeline together, so the tests validate the dicts through ``graph_objects`` ins
 
 Snapshots hold values accumulated since the probes attached.  ``History`` keeps what the
 time series need from each snapshot (per-interval values of the busiest keys and
-per-interval bucket totals of distributions), never whole snapshots, so a long run at a
-fast interval stays within a fixed amount of memory.
+per-interval bucket totals of distributions) and only the last two whole snapshots (to
+subtract one from the other), so a long run at a fast interval stays within a fixed
+amount of memory.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, sub
 from typing import Any, cast
 
 from ide.tracing.model import Aggregation, Bucket, Key, KeyPart, Row, Snapshot
@@ -169,41 +171,38 @@ def _typed(values: Sequence[float] | Sequence[int], *, integral: bool = True) ->
     return {"dtype": dtype, "bdata": base64.b64encode(data.tobytes()).decode("ascii")}
 
 
-def _fmt(n: float) -> str:
-    if isinstance(n, float) and not n.is_integer():
-        return f"{n:,.3f}"
-    return f"{int(n):,}"
-
-
 # --- ranking and per-interval values -------------------------------------------------------
 
 
 _VALUE = attrgetter("value")
 _KEY = attrgetter("key")
+_LO = attrgetter("lo")
+_COUNT = attrgetter("count")
 
 
 def _weight_fn(function: str) -> Callable[[Row], float]:
     if function in DISTRIBUTIONS:
-        return lambda r: float(sum(b.count for b in r.buckets or ()))
+        return lambda r: float(sum(map(_COUNT, r.buckets or ())))
     if function == "stats":
         return lambda r: _numeric((r.stats or {}).get("count", 0))
     return lambda r: abs(_numeric(r.value))
 
 
-def _top(rows: Sequence[Row], n: int, function: str) -> list[Row]:
+def _largest(rows: Sequence[Row], n: int, weight: Callable[[Row], Any]) -> list[Row]:
     """The ``n`` heaviest rows, heaviest first (ties keep snapshot order)."""
-    weight = _weight_fn(function)
-    if function not in DISTRIBUTIONS and function != "stats":
-        try:  # numbers only, the usual case: no per-row Python call
-            weight = _VALUE if function == "count" else lambda r: abs(cast(float, r.value))
-            if len(rows) <= n:
-                return sorted(rows, key=weight, reverse=True)
-            return heapq.nlargest(n, rows, key=weight)
-        except TypeError:
-            weight = _weight_fn(function)
     if len(rows) <= n:
         return sorted(rows, key=weight, reverse=True)
     return heapq.nlargest(n, rows, key=weight)
+
+
+def _top(rows: Sequence[Row], n: int, function: str) -> list[Row]:
+    if function not in DISTRIBUTIONS and function != "stats":
+        fast = _VALUE if function == "count" else lambda r: abs(cast(float, r.value))
+        try:  # numbers only, the usual case: for counts no Python call per row
+            return _largest(rows, n, fast)
+        except TypeError:  # None or text among the values
+            pass
+    return _largest(rows, n, _weight_fn(function))
 
 
 def _values(rows: Sequence[Row]) -> tuple[list[Key], list[float]]:
@@ -318,11 +317,16 @@ def _delta(function: str, now: float, then: float) -> float:
 
 
 def _bucket_delta(now: tuple[Bucket, ...], then: tuple[Bucket, ...]) -> tuple[Bucket, ...]:
-    old = {(b.lo, b.hi): b.count for b in then}
-    out = [Bucket(b.lo, b.hi, b.count - old.get((b.lo, b.hi), 0)) for b in now]
-    if any(b.count < 0 for b in out):
-        out = list(now)
-    return tuple(b for b in out if b.count)
+    counts = list(map(_COUNT, now))
+    if tuple(map(_LO, now)) == tuple(map(_LO, then)):  # the usual case: same buckets
+        diff = list(map(sub, counts, map(_COUNT, then)))
+    else:
+        old = {(b.lo, b.hi): b.count for b in then}
+        diff = [b.count - old.get((b.lo, b.hi), 0) for b in now]
+    if min(diff, default=0) < 0:  # cleared since
+        return tuple(b for b in now if b.count)
+    return tuple(b if d == c else Bucket(b.lo, b.hi, d)
+                 for b, d, c in zip(now, diff, counts, strict=True) if d)
 
 
 def _view(agg: Aggregation, base: Aggregation | None,
@@ -550,10 +554,6 @@ def bar_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
 Span = tuple[int | None, int | None]
 
 
-_LO = attrgetter("lo")
-_COUNT = attrgetter("count")
-
-
 def _layouts(rows: Iterable[Row]) -> dict[tuple[int | None, ...], tuple[Bucket, ...]]:
     """Rows of a distribution share a few bucket layouts; find each once (in C loops)."""
     layouts: dict[tuple[int | None, ...], tuple[Bucket, ...]] = {}
@@ -563,9 +563,10 @@ def _layouts(rows: Iterable[Row]) -> dict[tuple[int | None, ...], tuple[Bucket, 
     return layouts
 
 
-def _spans(rows: Iterable[Row]) -> list[Span]:
+def _spans(layouts: Iterable[tuple[Bucket, ...]]) -> list[Span]:
+    """The buckets of all layouts, in order."""
     seen: set[Span] = set()
-    for buckets in _layouts(rows).values():
+    for buckets in layouts:
         seen.update((b.lo, b.hi) for b in buckets)
     return sorted(seen, key=_bucket_order)
 
@@ -598,7 +599,7 @@ def _span_label(span: Span, function: str) -> str:
 def histogram_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
     """Bars over bucket ranges, one stacked trace per busy key, the rest as "other keys"."""
     top = view.rows[:HISTOGRAM_KEYS]
-    spans = _spans(view.every_row)
+    spans = _spans(_layouts(view.every_row).values())
     labels = [_span_label(s, view.function) for s in spans]
     hover = "%{fullData.name}<br>%{x}: %{y:,}<extra></extra>"
     traces = []
@@ -673,28 +674,39 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
     wider, no key is lost) and only then are the lightest keys left out.
     """
     rows = view.rows[:max_keys]
-    spans = _spans(rows)
+    layouts = _layouts(rows)
+    spans = _spans(layouts.values())
     index = {s: i for i, s in enumerate(spans)}
-    positions = {los: [index[(b.lo, b.hi)] for b in buckets]
-                 for los, buckets in _layouts(rows).items()}
-    # Non-zero (bucket index, count) pairs of each row, in row order.
-    fine = [[(p, c) for p, c in zip(positions[tuple(map(_LO, row.buckets or ()))],
-                                    map(_COUNT, row.buckets or ()), strict=True) if c]
-            for row in rows]
-    cells = [(bx, y, c) for y, pairs in enumerate(fine) for bx, c in pairs]
+    positions = {los: [index[(b.lo, b.hi)] for b in buckets] for los, buckets in layouts.items()}
+    # Bucket indices and counts of each row's non-zero buckets, in row order.
+    fine: list[tuple[list[int], list[int]]] = []
+    for row in rows:
+        buckets = row.buckets or ()
+        where = positions[tuple(map(_LO, buckets))]
+        counts = list(map(_COUNT, buckets))
+        if 0 in counts:
+            nonzero = list(compress(range(len(counts)), counts))
+            where = list(map(where.__getitem__, nonzero))
+            counts = list(map(counts.__getitem__, nonzero))
+        fine.append((where, counts))
     factor = 1
-    if len(cells) > MESH_BARS:
-        for factor in range(max(2, len(cells) // MESH_BARS), len(spans) + 1):
-            merged, where = _merge_linear(spans, factor)
-            cells = []
-            for y, pairs in enumerate(fine):
-                acc: dict[int, int] = {}
-                for bx, c in pairs:
-                    acc[where[bx]] = acc.get(where[bx], 0) + c
-                cells.extend((bx, y, c) for bx, c in acc.items())
-            if len(cells) <= MESH_BARS or len(merged) <= MIN_BUCKETS_3D:
+    bars = sum(len(counts) for _, counts in fine)
+    if bars > MESH_BARS and len(spans) > MIN_BUCKETS_3D:
+        # Find the smallest merge that fits, counting bars without building them.
+        merged, group = spans, list(range(len(spans)))
+        for factor in range(min(max(2, bars // MESH_BARS), len(spans)), len(spans) + 1):
+            merged, group = _merge_linear(spans, factor)
+            bars = sum(len(set(map(group.__getitem__, where))) for where, _ in fine)
+            if bars <= MESH_BARS or len(merged) <= MIN_BUCKETS_3D:
                 break
         spans = merged
+        for n, (where, counts) in enumerate(fine):
+            summed: dict[int, int] = {}
+            for bx, count in zip(map(group.__getitem__, where), counts, strict=True):
+                summed[bx] = summed.get(bx, 0) + count
+            fine[n] = (list(summed), list(summed.values()))
+    cells = [(bx, y, count) for y, (where, counts) in enumerate(fine)
+             for bx, count in zip(where, counts, strict=True)]
     if len(cells) > MESH_BARS:  # still too many: keep the heaviest keys' rows
         keep = cells[MESH_BARS][1]  # cells are in row order: cut before this row
         rows = rows[:max(1, keep)]
@@ -901,7 +913,10 @@ def table(view: _View, limit: int = TABLE_ROWS) -> dict[str, Any]:
             for b in sorted(row.buckets or (), key=lambda b: _bucket_order((b.lo, b.hi))):
                 if b.count and len(rows) < limit:
                     rows.append([label, bucket_label(b, fn), b.count])
-        total = sum(1 for r in view.every_row for b in r.buckets or () if b.count)
+        total = 0
+        for row in view.every_row:
+            counts = list(map(_COUNT, row.buckets or ()))
+            total += len(counts) - counts.count(0)
         return {"columns": ["key", "range", "count"], "rows": rows, "total_rows": total}
     top = view.rows[:limit]
     if fn == "stats" or any(r.stats is not None for r in top):

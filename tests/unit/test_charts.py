@@ -519,3 +519,12 @@ def test_per_interval_of_a_capped_distribution_ignores_keys_that_were_below_the_
     history.add(now)
     panel = build_panels(now, history, per_interval=True)[0]
     assert panel["table"]["rows"] == [["a", "[0]", 1]]
+
+
+def test_a_3d_chart_with_more_keys_than_bars_keeps_the_heaviest_keys() -> None:
+    per_key = {f"p{i}": [(0, 9, 10_000 - i)] for i in range(charts.MESH_BARS + 500)}
+    panel = one(dist(per_key, "lhist"), max_keys=100_000)
+    trace = valid(panel["figure"])["data"][0]
+    assert len(decode(trace["x"])) == 8 * charts.MESH_BARS
+    assert panel["note"] == f"showing top {charts.MESH_BARS:,} of {charts.MESH_BARS + 500:,} keys"
+    assert "p0<br>[0, 10): 10,000" in trace["text"]
