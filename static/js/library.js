@@ -444,6 +444,7 @@ class Library {
       button("Rename", "lib-small", () => this.rename(s), "Rename"),
       button("History", "lib-small", () => this.showRevisions(s.id), "Revisions"),
       button("Export", "lib-small", () => this.exportSnippet(s.id), "Download as a file"),
+      button("Link", "lib-small", () => this.copyLink(s), "Copy a link that opens this snippet"),
       button("Delete", "lib-small lib-danger", () => this.askDelete(s, li), "Delete"),
     );
     li.append(main, tools);
@@ -903,6 +904,16 @@ class Library {
       download("dtrace-ide-snippets.json", JSON.stringify(data, null, 2) + "\n", "application/json");
     } catch (err) {
       this.toast("Could not export: " + err.message, "error");
+    }
+  }
+
+  async copyLink(s) {
+    const link = `${location.origin}/?snippet=${s.id}`;
+    try {
+      await navigator.clipboard.writeText(link);
+      this.toast(`Copied a link to "${s.title}".`);
+    } catch {
+      this.toast(`Link to "${s.title}": ${link}`);
     }
   }
 

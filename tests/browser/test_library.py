@@ -268,6 +268,12 @@ def test_rename_and_save_as_a_copy(page: Any, live_server: LiveServer) -> None:
         live_server.request("GET", f"/api/snippets/{made['id']}")[1]["title"] == f"{word} renamed"
     )
 
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    item.locator("button:has-text('Link')").click()
+    page.wait_for_selector(f"#library .lib-toast:has-text('{word} renamed')")
+    link = page.evaluate("() => navigator.clipboard.readText()")
+    assert link == f"{live_server.base}/?snippet={made['id']}"
+
     page.click("#library .lib-actions button:has-text('Save as')")
     assert page.input_value("#library .lib-title-input") == f"{word} renamed (copy)"
     page.press("#library .lib-title-input", "Enter")
