@@ -1,4 +1,27 @@
-"""``/api/snippets`` and ``/api/examples``: thin views over ``SnippetStore`` and the examples."""
+"""``/api/snippets`` and ``/api/examples``: thin views over ``SnippetStore`` and the examples.
+
+- ``GET /api/snippets?q=&language=``: ``{"snippets": [Snippet without script], "search"}``,
+  newest first; ``q`` matches every word (as a prefix) in title, description or script.
+- ``POST /api/snippets`` ``{"title", "language", "script", "description"?, "tags"?,
+  "options"?}``: 201 Snippet with a ``Location`` header.
+- ``GET /api/snippets/ID``: Snippet.
+- ``PUT /api/snippets/ID`` with any of those fields and ``"base_rev"`` (the rev the edit
+  started from): Snippet, a new rev when anything changed; 409 ``conflict`` when stale.
+- ``DELETE /api/snippets/ID``: ``{"deleted", "undo"}``; ``POST /api/snippets/ID/undelete``
+  brings it back (deleted snippets are purged after 30 days).
+- ``GET /api/snippets/ID/revisions``: ``{"snippet_id", "current", "revisions": [...]}``;
+  ``GET .../revisions/REV``: Revision; ``POST .../revisions/REV/restore``: Snippet, REV's
+  content saved as a new rev.
+- ``GET /api/snippets/export``: ``{"format": "dtrace-ide-snippets", "version": 1,
+  "exported", "snippets"}`` as an attachment; ``POST /api/snippets/import`` takes that file
+  (or a list of snippets): 201 ``{"imported", "ids"}``, all or nothing.
+- ``GET /api/examples?language=``: ``{"groups": [{"id", "title", "examples": [Example]}]}``.
+
+Snippet: ``{"id", "title", "language", "description", "tags", "options", "created",
+"updated", "rev", "script"}``; ``options`` holds ``duration``, ``interval``, ``options``
+(tracer options) and other flags of the run form.  Bad input is 400 ``invalid_snippet`` with
+a message naming the field; a script over ``max_script_bytes`` says its size and the limit.
+"""
 
 from __future__ import annotations
 
