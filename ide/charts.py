@@ -155,18 +155,17 @@ def _numeric(value: object) -> float:
     return value if math.isfinite(value) else 0.0
 
 
-def _typed(values: Sequence[float] | Sequence[int], *, integral: bool = True) -> dict[str, str]:
+def _typed(values: Sequence[int]) -> dict[str, str]:
     """A plotly.js typed array (``{"dtype", "bdata"}``): a quarter of the size of a JSON list."""
     code, dtype = "d", "f8"
-    if integral:
-        lo = min(values, default=0)
-        hi = max(values, default=0)
-        if lo >= 0 and hi < 1 << 16:
-            code, dtype = "H", "u2"
-        elif lo >= 0 and hi < 1 << 32:
-            code, dtype = "I", "u4"
-        elif lo >= -(1 << 31) and hi < 1 << 31:
-            code, dtype = "i", "i4"
+    lo = min(values, default=0)
+    hi = max(values, default=0)
+    if lo >= 0 and hi < 1 << 16:
+        code, dtype = "H", "u2"
+    elif lo >= 0 and hi < 1 << 32:
+        code, dtype = "I", "u4"
+    elif lo >= -(1 << 31) and hi < 1 << 31:
+        code, dtype = "i", "i4"
     data = array(code, values)
     return {"dtype": dtype, "bdata": base64.b64encode(data.tobytes()).decode("ascii")}
 
@@ -237,6 +236,13 @@ def _deltas(function: str, keys: list[Key], values: list[float], before: dict[Ke
     return [v - o for v, o in zip(values, olds, strict=True)]
 
 
+def _additive_deltas(agg: Aggregation, base: Aggregation) -> tuple[list[Key], list[float]]:
+    keys, values = _values(agg.rows)
+    old_keys, old_values = _values(base.rows)
+    before = dict(zip(old_keys, old_values, strict=True))
+    return keys, _deltas(agg.function, keys, values, before, capped=agg.total_rows is not None)
+
+
 def _heaviest(deltas: list[float], n: int) -> list[int]:
     """Indices of the ``n`` largest non-zero changes, largest first."""
     weights = list(map(abs, deltas))
@@ -276,10 +282,13 @@ def interval_aggregation(agg: Aggregation, base: Aggregation | None) -> Aggregat
     """
     if base is None or agg.function in CUMULATIVE_ONLY:
         return agg
+    if agg.function in ADDITIVE:
+        keys, deltas = _additive_deltas(agg, base)
+        rows = [Row(k, value=d) for k, d in zip(keys, deltas, strict=True) if d]
+        return Aggregation(agg.name, agg.function, tuple(rows), agg.params, None)
     before = {r.key: r for r in base.rows}
     unknown_is_new = agg.total_rows is None or not before  # see ``_deltas`` on capped maps
-    rows: list[Row] = []
-    fn = agg.function
+    rows = []
     for row in agg.rows:
         old = before.get(row.key)
         if old is None:
@@ -300,20 +309,9 @@ def interval_aggregation(agg: Aggregation, base: Aggregation | None) -> Aggregat
                 stats: dict[str, int | float] = {"count": count, "average": average,
                                                   "total": total}
                 rows.append(Row(row.key, value=average, stats=stats))
-        elif fn in ADDITIVE and isinstance(row.value, int | float):
-            delta = _delta(fn, row.value, _numeric(old.value))
-            if delta:
-                rows.append(Row(row.key, value=delta))
         else:
             rows.append(row)
     return Aggregation(agg.name, agg.function, tuple(rows), agg.params, None)
-
-
-def _delta(function: str, now: float, then: float) -> float:
-    delta = now - then
-    if function == "count" and delta < 0:
-        return now  # the map was cleared since
-    return delta
 
 
 def _bucket_delta(now: tuple[Bucket, ...], then: tuple[Bucket, ...]) -> tuple[Bucket, ...]:
@@ -342,10 +340,7 @@ def _view(agg: Aggregation, base: Aggregation | None,
     if per_interval and fn in ADDITIVE and (interval is not None or base is not None):
         if interval is None:
             assert base is not None
-            keys, values = _values(agg.rows)
-            old_keys, old_values = _values(base.rows)
-            deltas = _deltas(fn, keys, values, dict(zip(old_keys, old_values, strict=True)),
-                             capped=agg.total_rows is not None)
+            keys, deltas = _additive_deltas(agg, base)
         else:
             keys, deltas = interval
         rows = [Row(keys[i], value=deltas[i]) for i in _heaviest(deltas, limit)]
@@ -978,7 +973,9 @@ def build_panel(agg: Aggregation, history: History | None = None, *,
         figure, note = flame_figure(view, uirevision, max_keys)
     elif kind == "table":
         note = _showing(min(TABLE_ROWS, len(view.rows)), view.total_keys)
-    if per_interval and agg.function in CUMULATIVE_ONLY:
+    whole = agg.function in CUMULATIVE_ONLY or (  # bpftrace's avg() comes without a count
+        agg.function == "avg" and bool(agg.rows) and agg.rows[0].stats is None)
+    if per_interval and whole:
         note = "; ".join(filter(None, [note, f"{agg.function}() is shown since the start"]))
     series: Figure | None = None
     if history is not None:

@@ -528,3 +528,20 @@ def test_a_3d_chart_with_more_keys_than_bars_keeps_the_heaviest_keys() -> None:
     assert len(decode(trace["x"])) == 8 * charts.MESH_BARS
     assert panel["note"] == f"showing top {charts.MESH_BARS:,} of {charts.MESH_BARS + 500:,} keys"
     assert "p0<br>[0, 10): 10,000" in trace["text"]
+
+
+def test_interval_aggregation_of_a_count_keeps_only_keys_that_changed() -> None:
+    before = counts({"a": 5, "b": 3, "z": 4})
+    now = counts({"a": 9, "b": 3, "c": 2, "z": 1})
+    rows = charts.interval_aggregation(now, before).rows
+    assert {r.key: r.value for r in rows} == {("a",): 4, ("c",): 2, ("z",): 1}
+
+
+def test_per_interval_avg_without_counts_stays_cumulative_and_says_so() -> None:
+    history = History()
+    history.add(Snapshot(1.0, (counts({"a": 5}, "avg"),)))
+    now = Snapshot(2.0, (counts({"a": 6}, "avg"),))
+    history.add(now)
+    panel = build_panels(now, history, per_interval=True)[0]
+    assert panel["figure"]["data"][0]["x"] == [6]
+    assert panel["note"] == "avg() is shown since the start"
