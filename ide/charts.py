@@ -30,6 +30,7 @@ from ide.tracing.model import Aggregation, Bucket, Key, KeyPart, Row, Snapshot
 
 Figure = dict[str, Any]
 Panel = dict[str, Any]
+Span = tuple[int | None, int | None]  # a bucket's lo, hi
 
 PIE_SLICES = 15  # the rest of the keys become one "other" slice
 BAR_KEYS = 25
@@ -130,7 +131,7 @@ def bucket_label(bucket: Bucket, function: str) -> str:
     return f"[{_short(lo, units)}, {_short(hi + 1, units)})"
 
 
-def _bucket_order(span: tuple[int | None, int | None]) -> tuple[float, float]:
+def _bucket_order(span: Span) -> tuple[float, float]:
     lo, hi = span
     return (-math.inf if lo is None else lo, math.inf if hi is None else hi)
 
@@ -396,22 +397,21 @@ class _BucketSeries:
     """Per-interval counts per bucket, summed over all keys of a distribution."""
 
     def __init__(self, max_points: int) -> None:
-        self.spans: dict[tuple[int | None, int | None], int] = {}
+        self.spans: dict[Span, int] = {}  # bucket -> its index in every point
         self.last: list[int] = []
         self.points: deque[tuple[float, list[int]]] = deque(maxlen=max_points)
 
     def add(self, t: float, agg: Aggregation) -> None:
-        spans = self.spans
-        now = bucket_totals(agg.rows)
-        for span in now:
-            spans.setdefault(span, len(spans))
-        totals = [0] * len(spans)
-        for span, total in now.items():
-            totals[spans[span]] = total
+        current = bucket_totals(agg.rows)
+        for span in current:
+            self.spans.setdefault(span, len(self.spans))
+        totals = [0] * len(self.spans)
+        for span, total in current.items():
+            totals[self.spans[span]] = total
         last = self.last + [0] * (len(totals) - len(self.last))
-        delta = [now - then for now, then in zip(totals, last, strict=True)]
-        if any(d < 0 for d in delta):
-            delta = totals  # cleared
+        delta = list(map(sub, totals, last))
+        if min(delta, default=0) < 0:
+            delta = totals  # cleared since
         self.points.append((t, delta))
         self.last = totals
 
@@ -433,6 +433,8 @@ class History:
                 keyed = self._keyed.get(agg.name)
                 if keyed is None:
                     keyed = self._keyed[agg.name] = _KeyedSeries(self.max_points)
+                # Twice the keys drawn: one busy in a few intervals only still has its
+                # values there when it ranks among the busiest of the whole window.
                 keyed.add(snapshot.t, agg, self.max_series_keys * 2)
             elif agg.function in DISTRIBUTIONS:
                 dist = self._buckets.get(agg.name)
@@ -544,9 +546,6 @@ def bar_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
         bargap=0.25,
     )
     return {"data": [trace], "layout": layout}, _showing(len(top), view.total_keys)
-
-
-Span = tuple[int | None, int | None]
 
 
 def _layouts(rows: Iterable[Row]) -> dict[tuple[int | None, ...], tuple[Bucket, ...]]:
