@@ -9,6 +9,7 @@ const LANGUAGE_NAME = { d: "D", bpftrace: "bpftrace" };
 const TOAST_MS = 8000;
 const SEARCH_DELAY_MS = 200;
 const DIRTY_POLL_MS = 400;
+const IMPORT_BATCH_BYTES = 300 * 1024; // under max_request_bytes (512 KiB by default)
 
 let mounted = null;
 
@@ -77,6 +78,26 @@ function fileName(title, language) {
 
 function words(text) {
   return (text.toLowerCase().match(/[\p{L}\p{N}_]+/gu) || []);
+}
+
+/** `items` in consecutive groups of at most `budget` bytes of JSON (one item at least). */
+function batch(items, budget) {
+  const encoder = new TextEncoder();
+  const out = [];
+  let current = [];
+  let size = 0;
+  for (const item of items) {
+    const n = encoder.encode(JSON.stringify(item)).length + 1;
+    if (current.length && size + n > budget) {
+      out.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += n;
+  }
+  if (current.length || !out.length) out.push(current);
+  return out;
 }
 
 function loadState() {
@@ -873,13 +894,23 @@ class Library {
       this.toast(`${name} is not valid JSON.`, "error");
       return;
     }
-    try {
-      const r = await this.host.api("POST", "/api/snippets/import", body);
-      this.toast(`Imported ${r.imported} snippet${r.imported === 1 ? "" : "s"} from ${name}.`);
-    } catch (err) {
-      this.toast(`${name} was not imported: ${err.message}`, "error");
-      return;
+    // Big exports go in several requests, each under the server's request size limit.
+    const items = Array.isArray(body) ? body : Array.isArray(body?.snippets) ? body.snippets : null;
+    const batches = items ? batch(items, IMPORT_BATCH_BYTES) : [null];
+    let imported = 0;
+    for (const part of batches) {
+      const payload = part === null ? body : Array.isArray(body) ? part : { ...body, snippets: part };
+      try {
+        const r = await this.host.api("POST", "/api/snippets/import", payload);
+        imported += r.imported;
+      } catch (err) {
+        const done = imported ? ` (${imported} imported before the error)` : "";
+        this.toast(`${name} was not fully imported${done}: ${err.message}`, "error");
+        this.refresh();
+        return;
+      }
     }
+    this.toast(`Imported ${imported} snippet${imported === 1 ? "" : "s"} from ${name}.`);
     this.showTab("saved");
     this.refresh();
   }

@@ -201,16 +201,18 @@ def test_import_a_script_file_and_export_all(
     assert word in Path(info.value.path()).read_text()
 
 
+@pytest.mark.parametrize("script_bytes", [20, 200_000])
 def test_dropping_an_exported_json_file_imports_every_snippet(
-    page: Any, live_server: LiveServer
+    page: Any, live_server: LiveServer, script_bytes: int
 ) -> None:
+    """Also when the file is bigger than one request may be (max_request_bytes)."""
     word = unique("lynx")
+    body = "// " + "x" * script_bytes + "\nBEGIN { exit(); }\n"
     bundle = {
         "format": "dtrace-ide-snippets",
         "version": 1,
         "snippets": [
-            {"title": f"{word} one", "language": "d", "script": "BEGIN { exit(0); }"},
-            {"title": f"{word} two", "language": "bpftrace", "script": "BEGIN { exit(); }"},
+            {"title": f"{word} {i}", "language": "bpftrace", "script": body} for i in range(5)
         ],
     }
     ready(page)
@@ -225,8 +227,8 @@ def test_dropping_an_exported_json_file_imports_every_snippet(
         }""",
         [f"{word}.json", json.dumps(bundle)],
     )
-    page.wait_for_selector("#library .lib-toast:has-text('Imported 2 snippets')")
-    assert sorted(s["title"] for s in find(live_server, word)) == [f"{word} one", f"{word} two"]
+    page.wait_for_selector("#library .lib-toast:has-text('Imported 5 snippets')")
+    assert sorted(s["title"] for s in find(live_server, word)) == [f"{word} {i}" for i in range(5)]
 
 
 @pytest.mark.tracer
