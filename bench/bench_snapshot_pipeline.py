@@ -86,11 +86,13 @@ def run(case: str, repeats: int, warmup: int, per_interval: bool
         ) -> tuple[list[float], list[float], int]:
     rng = random.Random(7)
     history = History()
-    snapshots = [Snapshot(0.5 * (s + 1), CASES[case](s, rng)) for s in range(warmup + repeats)]
     times: list[float] = []
     cpu: list[float] = []
     size = 0
-    for n, snap in enumerate(snapshots):
+    for n in range(warmup + repeats):
+        # Made one at a time, as a tracer reports them: a run holds two snapshots at most,
+        # and a heap of old ones would make the garbage collector's passes look dearer.
+        snap = Snapshot(0.5 * (n + 1), CASES[case](n, rng))
         start, start_cpu = time.perf_counter(), time.process_time()
         history.add(snap)
         panels = build_panels(snap, history, per_interval=per_interval)

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import compress
-from operator import attrgetter, sub
+from operator import add, attrgetter, sub
 from typing import Any, cast
 
 from ide.tracing.model import Aggregation, Bucket, Key, KeyPart, Row, Snapshot
@@ -177,6 +177,7 @@ def _typed(values: Sequence[int]) -> dict[str, str]:
 _VALUE = attrgetter("value")
 _KEY = attrgetter("key")
 _LO = attrgetter("lo")
+_HI = attrgetter("hi")
 _COUNT = attrgetter("count")
 
 
@@ -323,9 +324,12 @@ def _bucket_delta(now: tuple[Bucket, ...], then: tuple[Bucket, ...]) -> tuple[Bu
         old = {(b.lo, b.hi): b.count for b in then}
         diff = [b.count - old.get((b.lo, b.hi), 0) for b in now]
     if min(diff, default=0) < 0:  # cleared since
-        return tuple(b for b in now if b.count)
+        return now
+    if not any(diff):
+        return ()
+    # Zero buckets stay: rows keep the runs of adjacent buckets that ``_Columns`` adds fast.
     return tuple(b if d == c else Bucket(b.lo, b.hi, d)
-                 for b, d, c in zip(now, diff, counts, strict=True) if d)
+                 for b, d, c in zip(now, diff, counts, strict=True))
 
 
 def _view(agg: Aggregation, base: Aggregation | None,
@@ -548,42 +552,48 @@ def bar_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
     return {"data": [trace], "layout": layout}, _showing(len(top), view.total_keys)
 
 
-def _layouts(rows: Iterable[Row]) -> dict[tuple[int | None, ...], tuple[Bucket, ...]]:
-    """Rows of a distribution share a few bucket layouts; find each once (in C loops)."""
-    layouts: dict[tuple[int | None, ...], tuple[Bucket, ...]] = {}
-    for row in rows:
-        if row.buckets:
-            layouts.setdefault(tuple(map(_LO, row.buckets)), row.buckets)
-    return layouts
+class _Columns:
+    """Distribution rows as bucket indices and counts: the per-bucket work runs in C loops.
 
+    A bucket is known by its lower bound (the underflow bucket by None), which is unique
+    within one aggregation.  A row holding a run of adjacent buckets in order, as tracers
+    print them, is added to the totals as one slice.
+    """
 
-def _spans(layouts: Iterable[tuple[Bucket, ...]]) -> list[Span]:
-    """The buckets of all layouts, in order."""
-    seen: set[Span] = set()
-    for buckets in layouts:
-        seen.update((b.lo, b.hi) for b in buckets)
-    return sorted(seen, key=_bucket_order)
+    def __init__(self, rows: Iterable[Row]) -> None:
+        bounds: dict[int | None, int | None] = {}
+        lows: list[tuple[int | None, ...]] = []
+        self.counts: list[list[int]] = []
+        for row in rows:
+            buckets = row.buckets or ()
+            los = tuple(map(_LO, buckets))
+            bounds.update(zip(los, map(_HI, buckets), strict=True))
+            lows.append(los)
+            self.counts.append(list(map(_COUNT, buckets)))
+        self.spans: list[Span] = sorted(bounds.items(), key=_bucket_order)
+        index = {lo: i for i, (lo, _) in enumerate(self.spans)}
+        self.indices = [list(map(index.__getitem__, los)) for los in lows]
+
+    def totals(self, rows: Iterable[int] | None = None) -> list[int]:
+        """Counts per span, summed over all rows (or the rows at the given positions)."""
+        totals = [0] * len(self.spans)
+        for n in range(len(self.counts)) if rows is None else rows:
+            where, counts = self.indices[n], self.counts[n]
+            if not where:
+                continue
+            first, last = where[0], where[0] + len(where)
+            if where == list(range(first, last)):
+                totals[first:last] = map(add, totals[first:last], counts)
+            else:
+                for i, count in zip(where, counts, strict=True):
+                    totals[i] += count
+        return totals
 
 
 def bucket_totals(rows: Iterable[Row]) -> dict[Span, int]:
-    """Counts per bucket summed over rows; rows with one layout are summed column-wise."""
-    groups: dict[tuple[int | None, ...], tuple[tuple[Bucket, ...], list[list[int]]]] = {}
-    for row in rows:
-        buckets = row.buckets
-        if not buckets:
-            continue
-        counts = list(map(_COUNT, buckets))
-        group = groups.get(los := tuple(map(_LO, buckets)))
-        if group is None:
-            groups[los] = (buckets, [counts])
-        else:
-            group[1].append(counts)
-    totals: dict[Span, int] = {}
-    for buckets, counts_per_row in groups.values():
-        for b, total in zip(buckets, map(sum, zip(*counts_per_row, strict=True)), strict=True):
-            span = (b.lo, b.hi)
-            totals[span] = totals.get(span, 0) + total
-    return totals
+    """Counts per bucket, summed over rows."""
+    columns = _Columns(rows)
+    return dict(zip(columns.spans, columns.totals(), strict=True))
 
 
 def _span_label(span: Span, function: str) -> str:
@@ -593,24 +603,22 @@ def _span_label(span: Span, function: str) -> str:
 def histogram_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
     """Bars over bucket ranges, one stacked trace per busy key, the rest as "other keys"."""
     top = view.rows[:HISTOGRAM_KEYS]
-    spans = _spans(_layouts(view.every_row).values())
-    labels = [_span_label(s, view.function) for s in spans]
+    columns = _Columns(view.every_row)
+    labels = [_span_label(s, view.function) for s in columns.spans]
     hover = "%{fullData.name}<br>%{x}: %{y:,}<extra></extra>"
     traces = []
-    shown: dict[Span, int] = {}
+    place = {id(row): n for n, row in enumerate(view.every_row)}
     for n, row in enumerate(top):
-        counts = bucket_totals((row,))
-        for span, count in counts.items():
-            shown[span] = shown.get(span, 0) + count
         traces.append({"type": "bar", "name": _name_of(row, view), "x": labels,
-                       "y": [counts.get(s, 0) for s in spans],
+                       "y": columns.totals([place[id(row)]]),
                        "marker": {"color": COLORWAY[n % len(COLORWAY)]},
                        "hovertemplate": hover})
     if len(view.every_row) > len(top):
-        every = bucket_totals(view.every_row)
+        shown = {place[id(row)] for row in top}
+        rest = columns.totals(n for n in range(len(view.every_row)) if n not in shown)
         traces.append({"type": "bar", "name": f"other {len(view.every_row) - len(top):,} keys",
-                       "x": labels, "y": [every.get(s, 0) - shown.get(s, 0) for s in spans],
-                       "marker": {"color": OTHER_COLOR}, "hovertemplate": hover})
+                       "x": labels, "y": rest, "marker": {"color": OTHER_COLOR},
+                       "hovertemplate": hover})
     layout = _layout(
         uirevision,
         barmode="stack",
@@ -668,16 +676,11 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
     wider, no key is lost) and only then are the lightest keys left out.
     """
     rows = view.rows[:max_keys]
-    layouts = _layouts(rows)
-    spans = _spans(layouts.values())
-    index = {s: i for i, s in enumerate(spans)}
-    positions = {los: [index[(b.lo, b.hi)] for b in buckets] for los, buckets in layouts.items()}
+    columns = _Columns(rows)
+    spans = columns.spans
     # Bucket indices and counts of each row's non-zero buckets, in row order.
     fine: list[tuple[list[int], list[int]]] = []
-    for row in rows:
-        buckets = row.buckets or ()
-        where = positions[tuple(map(_LO, buckets))]
-        counts = list(map(_COUNT, buckets))
+    for where, counts in zip(columns.indices, columns.counts, strict=True):
         if 0 in counts:
             nonzero = list(compress(range(len(counts)), counts))
             where = list(map(where.__getitem__, nonzero))
