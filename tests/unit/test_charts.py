@@ -545,3 +545,21 @@ def test_per_interval_avg_without_counts_stays_cumulative_and_says_so() -> None:
     panel = build_panels(now, history, per_interval=True)[0]
     assert panel["figure"]["data"][0]["x"] == [6]
     assert panel["note"] == "avg() is shown since the start"
+
+
+def test_bucket_totals_add_rows_with_gaps_and_any_order() -> None:
+    rows = dist({
+        "run": [(0, 9, 1), (10, 19, 2), (20, 29, 3)],
+        "gap": [(0, 9, 10), (20, 29, 30)],
+        "shuffled": [(20, 29, 300), (None, -1, 7), (10, 19, 200)],
+    }).rows
+    assert charts.bucket_totals(rows) == {
+        (None, -1): 7, (0, 9): 11, (10, 19): 202, (20, 29): 333}
+
+
+def test_histogram_of_keys_with_different_buckets_lines_them_up() -> None:
+    panel = one(dist({"a": [(4, 7, 5), (8, 15, 1)], "b": [(1, 1, 2), (2, 3, 3)]}, "quantize"))
+    traces = valid(panel["figure"])["data"]
+    assert traces[0]["x"] == ["[1]", "[2, 4)", "[4, 8)", "[8, 16)"]
+    assert traces[0]["name"] == "a" and traces[0]["y"] == [0, 0, 5, 1]
+    assert traces[1]["name"] == "b" and traces[1]["y"] == [2, 3, 0, 0]
