@@ -20,6 +20,7 @@ const MAX_CONSOLE_LINES = 5000;
 const MAX_TABLE_ROWS = 1000;
 const MAX_RECORDED_CHARS = 64 * 1024 * 1024; // NDJSON export kept in memory
 const PLOT_CONFIG = { responsive: true, displaylogo: false, showLink: false, showSendToCloud: false, showEditInChartStudio: false };
+const SLOW_DRAW_MS = 300;
 const FULL_WIDTH_KINDS = new Set(["bars3d", "flame"]);
 const MODE_LABEL = { chart: "Chart", series: "Over time", table: "Table" };
 
@@ -476,9 +477,11 @@ export class RunView {
   scheduleRender() {
     if (this.renderPending) return;
     this.renderPending = true;
+    this.root.dataset.rendering = "1";
     requestAnimationFrame(() => {
       this.renderPending = false;
       this.render();
+      delete this.root.dataset.rendering;
       // The frame after this one is painted with the new charts.
       requestAnimationFrame(() => {
         if (performance.getEntriesByName("dtrace-ide:snapshot", "mark").length) {
@@ -602,8 +605,8 @@ export class RunView {
       b.setAttribute("aria-pressed", String(m === mode));
     }
     card.png.hidden = !(mode === "chart" || mode === "series");
-    card.note.textContent = panel.note || "";
-    card.note.hidden = !panel.note;
+    card.note.textContent = [panel.note, card.slow ? "redrawn less often: this browser draws it slowly" : ""].filter(Boolean).join(" · ");
+    card.note.hidden = !card.note.textContent;
     const isChart = mode === "chart" || mode === "series";
     card.chart.hidden = !(isChart || mode === "loading");
     card.tableWrap.hidden = mode !== "table";
@@ -619,6 +622,15 @@ export class RunView {
   drawChart(card, figure, mode) {
     const Plotly = window.Plotly;
     const div = card.chart;
+    // A chart that took long to draw (3D without a GPU) is redrawn less often, so the
+    // page stays responsive; the newest data is drawn when its turn comes.
+    const now = performance.now();
+    if (card.drawnMode === mode && card.busyUntil > now) {
+      card.node.dataset.pending = "1";
+      clearTimeout(card.deferTimer);
+      card.deferTimer = setTimeout(() => this.cards.get(card.panel.name) === card && this.updateCard(card), card.busyUntil - now);
+      return;
+    }
     const loading = div.querySelector(".chart-loading");
     if (loading) loading.remove();
     const layout = { ...(figure.layout || {}) };
@@ -629,7 +641,18 @@ export class RunView {
     const switched = card.drawnMode !== mode;
     card.drawnMode = mode;
     if (switched && div.data) Plotly.purge(div);
-    Plotly.react(div, figure.data || [], layout, PLOT_CONFIG);
+    delete card.node.dataset.pending;
+    const started = performance.now();
+    Promise.resolve(Plotly.react(div, figure.data || [], layout, PLOT_CONFIG)).then(() =>
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        const took = performance.now() - started;
+        performance.measure("dtrace-ide:draw:" + (card.panel.kind || "chart"), { start: started, duration: took });
+        card.busyUntil = took > SLOW_DRAW_MS ? performance.now() + 2 * took : 0;
+        card.slow = took > SLOW_DRAW_MS;
+        card.note.textContent = [card.panel.note, card.slow ? "redrawn less often: this browser draws it slowly" : ""].filter(Boolean).join(" · ");
+        card.note.hidden = !card.note.textContent;
+      })),
+    );
   }
 
   drawTable(card, table) {
