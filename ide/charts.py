@@ -802,9 +802,15 @@ def flame_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, s
     keep = list(range(len(labels)))
     notes = [_showing(min(max_keys, len(view.rows)), view.total_keys, "stacks")]
     if len(labels) > FLAME_NODES:
-        # A parent weighs at least as much as its children, so a weight floor keeps a tree.
+        # A parent weighs at least as much as its children and comes before them, so a
+        # weight floor (ties taken in order while there is room) keeps a tree.
         floor = sorted(values, reverse=True)[FLAME_NODES - 1]
-        keep = [i for i in keep if values[i] > floor] or [0]
+        room = FLAME_NODES - sum(1 for v in values if v > floor)
+        keep = []
+        for i, v in enumerate(values):
+            if v > floor or (v == floor and room > 0):
+                keep.append(i)
+                room -= v == floor
         notes.append(f"{len(keep):,} heaviest of {len(labels):,} frames")
     trace = {
         "type": "icicle",

@@ -563,3 +563,16 @@ def test_histogram_of_keys_with_different_buckets_lines_them_up() -> None:
     assert traces[0]["x"] == ["[1]", "[2, 4)", "[4, 8)", "[8, 16)"]
     assert traces[0]["name"] == "a" and traces[0]["y"] == [0, 0, 5, 1]
     assert traces[1]["name"] == "b" and traces[1]["y"] == [2, 3, 0, 0]
+
+
+def test_flame_graph_keeps_the_heaviest_frames_as_a_tree() -> None:
+    stacks = {(f"\n  leaf{i}\n  mid{i % 3}\n  main\n",): 1 + i % 2 for i in range(4000)}
+    panel = one(counts(stacks), max_keys=10_000)
+    trace = valid(panel["figure"])["data"][0]
+    assert len(trace["ids"]) == charts.FLAME_NODES
+    ids = set(trace["ids"])
+    assert all(p == "" or p in ids for p in trace["parents"])
+    kept = dict(zip(trace["labels"], trace["values"], strict=True))
+    assert kept["all"] == sum(stacks.values())
+    assert {"main", "mid0", "mid1", "mid2", "leaf1"} <= set(kept)  # the 2s before the 1s
+    assert f"{charts.FLAME_NODES:,} heaviest of 4,005 frames" in panel["note"]
