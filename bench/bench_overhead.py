@@ -130,12 +130,33 @@ def trial_ide(server: Server, seconds: float) -> tuple[float, float]:
         viewer.close()
 
 
+def other_tracers() -> int:
+    """Tracers running on the machine besides ours (called between trials, when ours are not).
+
+    Their probes fire on the load generator's syscalls too, so a trial that overlaps one is
+    slower for reasons that are not the mode's.
+    """
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                count += f.read().strip() in {"bpftrace", "dtrace"}
+        except (FileNotFoundError, NotADirectoryError, ProcessLookupError):
+            continue
+    return count
+
+
+OTHERS: list[int] = []  # other tracers seen around each trial, for the notes
+
+
 def measure(trials: int, window: float) -> dict[str, list[tuple[float, float]]]:
     results: dict[str, list[tuple[float, float]]] = {m: [] for m in MODES}
+    OTHERS.clear()
     with tempfile.TemporaryDirectory(prefix="dtrace-ide-bench-") as tmp, Server(Path(tmp)) as srv:
         for t in range(trials):
             order = MODES[t % len(MODES) :] + MODES[: t % len(MODES)]
             for mode in order:
+                before = other_tracers()
                 if mode == "none":
                     r = trial_none(window)
                 elif mode == "cli":
@@ -145,9 +166,10 @@ def measure(trials: int, window: float) -> dict[str, list[tuple[float, float]]]:
                 else:
                     r = trial_ide(srv, window)
                 results[mode].append(r)
+                OTHERS.append(max(before, other_tracers()))
                 log(
                     f"overhead trial {t + 1}/{trials} {mode:<9} cpu {r[0] * 1000:7.1f} ms  "
-                    f"load {r[1] / 1e6:.3f} M/s"
+                    f"load {r[1] / 1e6:.3f} M/s  other tracers {OTHERS[-1]}"
                 )
     return results
 
@@ -204,7 +226,10 @@ def figures(results: dict[str, list[tuple[float, float]]], window: float) -> lis
             "CPU the IDE adds over cli",
             extra / 10,
             "% of a core",
-            note="(ide - cli) CPU per second of wall time",
+            note=(
+                "(ide - cli) CPU per second of wall time; other tracers were running around "
+                f"{sum(1 for n in OTHERS if n)} of {len(OTHERS)} trial windows"
+            ),
         )
     )
     return out
