@@ -3,6 +3,7 @@
 //
 //   cd editor && npm ci && npm run build            # writes ../static/vendor/editor.js
 //   node build.mjs --outfile /tmp/x/editor.js       # writes elsewhere (the bundle test)
+//   EDITOR_DEBUG=1 node build.mjs                   # unminified, for profiling; never commit it
 //
 // The output depends only on the sources and the pinned packages, so rebuilding gives the
 // same bytes; tests/unit/test_editor_bundle.py checks that the committed bundle is current.
@@ -24,7 +25,7 @@ await build({
   format: "esm",
   platform: "browser",
   target: ["es2020"],
-  minify: true,
+  minify: !process.env.EDITOR_DEBUG,
   sourcemap: false,
   charset: "utf8",
   legalComments: "eof",

@@ -25,7 +25,7 @@ import {
   closeBracketsKeymap,
 } from "@codemirror/autocomplete";
 import { forceLinting, linter, lintKeymap, setDiagnostics } from "@codemirror/lint";
-import { TOKEN, contextAt, languageWords, tracingLanguage } from "./language.js";
+import { ContextTracker, TOKEN, languageWords, tracingLanguage } from "./language.js";
 import { highlighting, theme } from "./theme.js";
 
 export const LANGUAGES = Object.freeze(["d", "bpftrace"]);
@@ -179,9 +179,8 @@ function probeCompletionSource(current, options) {
   }
 
   return async (context) => {
-    const { words, language } = current();
-    const text = context.state.doc.toString();
-    const ctx = contextAt(text, context.pos, language, null, words);
+    const { words, language, tracker } = current();
+    const ctx = tracker.at(context.state.doc.toString(), context.pos);
     const styles = ctx.style.split(" ");
     const atTop = ctx.depth === 0 && (ctx.phase === "top" || ctx.phase === "probes");
     const inProbe = styles.includes(TOKEN.probe) || styles.includes(TOKEN.provider);
@@ -250,6 +249,7 @@ export function createEditor(parent, options = {}) {
         language: lang,
         words,
         options: wordOptions(words),
+        tracker: new ContextTracker(words),
         extension: tracingLanguage(lang, vocabulary),
       });
     }

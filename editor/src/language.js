@@ -416,31 +416,84 @@ export function tracingLanguage(language, vocabulary) {
 }
 
 /**
- * The clause context and token style at `pos` in `text`, found by running the tokenizer
- * from the top: what completion offers depends on it.
+ * The clause context and token style at a position, found by running the tokenizer from
+ * the top: what completion offers depends on it.  The state at the start of every line is
+ * kept, so after an edit only the lines from the first changed one are tokenized again.
  */
-export function contextAt(text, pos, language, vocabulary, words) {
-  words = words || languageWords(vocabulary, language);
-  const state = startState();
-  let lineStart = 0;
-  while (lineStart <= pos) {
+export class ContextTracker {
+  constructor(words) {
+    this.words = words;
+    this.text = "";
+    this.lineStarts = [0]; // offset of each line tokenized so far
+    this.states = [startState()]; // tokenizer state at the start of each of those lines
+  }
+
+  /** {phase, depth, style, from, to}: the token ending at or covering `pos`, if any. */
+  at(text, pos) {
+    this.reuse(text);
+    // The last line whose start is at or before pos, tokenizing up to it when needed.
+    const line = this.lineAtOrExtend(text, pos);
+    const state = copyState(this.states[line]);
+    const lineStart = this.lineStarts[line];
     let lineEnd = text.indexOf("\n", lineStart);
     if (lineEnd < 0) lineEnd = text.length;
-    const line = text.slice(lineStart, lineEnd);
-    const stream = new StringStream(line, 4, 4);
+    const stream = new StringStream(text.slice(lineStart, lineEnd), 4, 4);
     while (!stream.eol()) {
       const before = { phase: state.phase, depth: state.depth };
       stream.start = stream.pos;
-      const style = token(stream, state, words);
+      const style = token(stream, state, this.words);
       const from = lineStart + stream.start;
       const to = lineStart + stream.pos;
-      if (to >= pos && from < pos) {
-        return { phase: before.phase, depth: before.depth, style: style || "", from, to };
-      }
-      if (from >= pos) return { phase: before.phase, depth: before.depth, style: "", from: pos, to: pos };
+      if (to >= pos && from < pos) return { ...before, style: style || "", from, to };
+      if (from >= pos) return { ...before, style: "", from: pos, to: pos };
     }
-    if (lineEnd >= pos) break;
-    lineStart = lineEnd + 1;
+    return { phase: state.phase, depth: state.depth, style: "", from: pos, to: pos };
   }
-  return { phase: state.phase, depth: state.depth, style: "", from: pos, to: pos };
+
+  // Keeps the line states that the edit cannot have changed: those of lines that start
+  // within the unchanged prefix of the text.
+  reuse(text) {
+    if (text === this.text) return;
+    const old = this.text;
+    const limit = Math.min(old.length, text.length);
+    let same = 0;
+    while (same < limit && old.charCodeAt(same) === text.charCodeAt(same)) same += 1;
+    let keep = this.lineStarts.length;
+    while (keep > 1 && this.lineStarts[keep - 1] > same) keep -= 1;
+    this.lineStarts.length = keep;
+    this.states.length = keep;
+    this.text = text;
+  }
+
+  lineAtOrExtend(text, pos) {
+    // Tokenize whole lines while the line after the last known one starts at or before pos.
+    for (;;) {
+      const last = this.lineStarts.length - 1;
+      const start = this.lineStarts[last];
+      const end = text.indexOf("\n", start);
+      if (end < 0 || end + 1 > pos) break;
+      const state = copyState(this.states[last]);
+      const stream = new StringStream(text.slice(start, end), 4, 4);
+      while (!stream.eol()) {
+        stream.start = stream.pos;
+        token(stream, state, this.words);
+      }
+      this.lineStarts.push(end + 1);
+      this.states.push(state);
+    }
+    // Binary search for the last line starting at or before pos.
+    let lo = 0;
+    let hi = this.lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.lineStarts[mid] <= pos) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+}
+
+/** The context at `pos` of `text` from scratch (see ContextTracker). */
+export function contextAt(text, pos, language, vocabulary, words) {
+  return new ContextTracker(words || languageWords(vocabulary, language)).at(text, pos);
 }

@@ -474,3 +474,36 @@ def test_real_probe_list_completes_tracepoint_names(wizard: Any) -> None:
     )
     assert "tracepoint:syscalls:sys_enter_read" in labels
     assert all(label.startswith("tracepoint:syscalls:sys_enter_rea") for label in labels)
+
+
+def test_completion_context_follows_edits_above_the_cursor(page: Any) -> None:
+    set_impl(page, "probesImpl", "async (prefix) => ['kprobe:vfs_read', 'kprobe:vfs_write']")
+    start(page, "BEGIN { }\n\n", language="bpftrace", compile=None)
+    labels_js = (
+        "[...document.querySelectorAll('.cm-tooltip-autocomplete .cm-completionLabel')]"
+        ".map(e => e.textContent)"
+    )
+
+    def complete_at_end(word: str) -> list[str]:
+        page.keyboard.press("Escape")
+        end = page.evaluate("window.harness.editor.getText().length")
+        place_cursor(page, end)
+        page.keyboard.type(word, delay=20)
+        page.wait_for_selector(".cm-tooltip-autocomplete", timeout=3000)
+        page.wait_for_timeout(200)
+        labels: list[str] = page.evaluate(labels_js)
+        for _ in word:
+            page.keyboard.press("Backspace")
+        return labels
+
+    # Between clauses, a word is a probe description.
+    assert "kprobe:vfs_read" in complete_at_end("kpro")
+    # Opening a clause above the cursor makes the same place a clause body.
+    page.keyboard.press("Escape")
+    page.evaluate(
+        "(() => { const v = window.harness.editor.view;"
+        " v.dispatch({changes: {from: 0, to: 9, insert: 'BEGIN {'}}); })()"
+    )
+    labels = complete_at_end("kst")
+    assert "kstack" in labels
+    assert "kprobe:vfs_read" not in labels

@@ -11,6 +11,7 @@ const harness = {
   compileCalls: [],
   diagnostics: [],
   probeCalls: [],
+  onChangeHook: null, // bench/bench_editor.py times keystrokes from here
   // Tests replace these to decide what the fake compiler and probe list answer.
   compileImpl: async () => ({ ok: true, diagnostics: [] }),
   probesImpl: async () => [],
@@ -26,7 +27,10 @@ const harness = {
         harness.probeCalls.push({ prefix, language });
         return harness.probesImpl(prefix, language);
       },
-      onChange: () => { harness.changes += 1; },
+      onChange: (text) => {
+        harness.changes += 1;
+        if (harness.onChangeHook) harness.onChangeHook(text);
+      },
       onDiagnostics: (result) => { harness.diagnostics.push(result); },
       onRun: (text) => { harness.runs.push(text); },
       onSave: (text) => { harness.saves.push(text); },
