@@ -9,6 +9,7 @@ const LANGUAGE_NAME = { d: "D", bpftrace: "bpftrace" };
 const TOAST_MS = 8000;
 const SEARCH_DELAY_MS = 200;
 const DIRTY_POLL_MS = 400;
+const UNTITLED = "Unsaved script";
 const IMPORT_BATCH_BYTES = 300 * 1024; // under max_request_bytes (512 KiB by default)
 
 let mounted = null;
@@ -302,6 +303,9 @@ class Library {
       if (!keepDraft) await this.openSnippet(id, { force: true });
     } else if (remembered && remembered.kind === "snippet") {
       this.setUrl(remembered.id);
+    } else if (!remembered) {
+      // First visit: the editor's text (a starter or an older draft) is the baseline.
+      this.setCurrent(this.draft(null, this.host.getScript()));
     }
     await Promise.all([examples, snippets]);
     this.renderCurrent();
@@ -310,8 +314,15 @@ class Library {
 
   // -- current snippet and dirtiness
 
+  /** A script not in the library; unsaved as soon as it differs from `baseline`. */
+  draft(title = null, baseline = "") {
+    return { kind: "draft", id: null, title: title || UNTITLED, baseline, language: this.host.getLanguage() };
+  }
+
   textDiffers(c) {
-    return this.host.getScript() !== c.baseline || this.host.getLanguage() !== c.language;
+    if (this.host.getScript() !== c.baseline) return true;
+    // A draft has no saved language to differ from.
+    return c.kind !== "draft" && this.host.getLanguage() !== c.language;
   }
 
   isDirty() {
@@ -352,7 +363,7 @@ class Library {
   renderCurrent() {
     const c = this.current;
     if (!c) {
-      this.currentTitle.textContent = "Unsaved script";
+      this.currentTitle.textContent = UNTITLED;
       this.currentState.textContent = "not in the library yet";
     } else if (c.kind === "snippet") {
       this.currentTitle.textContent = c.title;
@@ -362,7 +373,7 @@ class Library {
       this.currentState.textContent = "example · Save as to keep a copy";
     } else {
       this.currentTitle.textContent = c.title;
-      this.currentState.textContent = "not saved";
+      this.currentState.textContent = "not in the library yet";
     }
     this.currentTitle.title = this.currentTitle.textContent;
   }
@@ -560,7 +571,7 @@ class Library {
       s = await this.host.api("GET", `/api/snippets/${id}`);
     } catch (err) {
       this.toast(err.status === 404 ? `Snippet ${id} does not exist (any more).` : `Could not open snippet ${id}: ${err.message}`, "error");
-      if (this.current?.kind === "snippet" && this.current.id === id) this.setCurrent(null);
+      if (this.current?.kind === "snippet" && this.current.id === id) this.setCurrent(this.draft(this.current.title));
       return false;
     }
     this.load(s.script, s.language, s.options);
@@ -585,7 +596,7 @@ class Library {
   newDraft() {
     if (!this.confirmDiscard()) return;
     this.host.setScript("");
-    this.setCurrent({ kind: "draft", id: null, title: "New script", baseline: "", language: this.host.getLanguage() });
+    this.setCurrent(this.draft());
     this.closeRevisions();
   }
 
@@ -621,7 +632,7 @@ class Library {
         }
       } else if (err.status === 404) {
         this.toast("This snippet was deleted; choose a title to save it again.", "error");
-        this.setCurrent(null);
+        this.setCurrent(this.draft(c.title));
         return this.saveAs();
       } else {
         this.toast("Not saved: " + err.message, "error");
@@ -643,6 +654,7 @@ class Library {
     const c = this.current;
     if (c && c.kind === "snippet") return c.title + " (copy)";
     if (c && c.kind === "example") return c.title;
+    if (c && c.kind === "draft" && c.title !== UNTITLED) return c.title;
     const m = this.host.getScript().match(/(?:\/\/|\/\*|#)\s*([^\n*]{3,80})/);
     return m ? m[1].trim() : "";
   }
@@ -753,7 +765,7 @@ class Library {
     }
     const wasCurrent = this.current?.kind === "snippet" && this.current.id === s.id;
     const before = wasCurrent ? this.current : null;
-    if (wasCurrent) this.setCurrent({ kind: "draft", id: null, title: s.title, baseline: "", language: this.host.getLanguage() });
+    if (wasCurrent) this.setCurrent(this.draft(s.title));
     if (this.revisionsFor === s.id) this.closeRevisions();
     this.refresh();
     this.toast(`Deleted "${s.title}".`, "info", {

@@ -317,3 +317,41 @@ def test_the_search_box_filters_the_examples_too(page: Any) -> None:
     )
     page.fill("#library .lib-search-input", "no-such-word-anywhere")
     page.wait_for_selector("#library .lib-empty:has-text('No example matches.')")
+
+
+def test_ctrl_s_outside_the_editor_saves_too(page: Any, live_server: LiveServer) -> None:
+    ready(page)
+    page.click("#library .lib-actions button:has-text('New')")
+    word = unique("shrew")
+    set_script(page, f"// {word}\nBEGIN {{ exit(); }}\n")
+    page.wait_for_selector("#library .lib-dirty:not([hidden])")
+    page.focus("#library .lib-search-input")
+    page.keyboard.press("Control+s")
+    page.fill("#library .lib-title-input", word)
+    page.press("#library .lib-title-input", "Enter")
+    wait_current_title(page, word)
+    [saved] = find(live_server, word)
+    assert saved["rev"] == 1
+    assert page.locator("#library .lib-dirty").is_hidden()
+
+
+def test_a_typed_draft_is_unsaved_and_new_asks_before_dropping_it(page: Any) -> None:
+    ready(page)
+    assert page.locator("#library .lib-dirty").is_hidden()  # the starter script is no change
+    word = unique("mole")
+    set_script(page, f"// {word}\nBEGIN {{ exit(); }}\n")
+    page.wait_for_selector("#library .lib-dirty:not([hidden])")
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", answer)
+    page.click("#library .lib-actions button:has-text('New')")
+    assert asked and "unsaved changes" in asked[0]
+    assert word in editor_text(page)
+    page.reload()
+    ready(page)
+    page.wait_for_selector("#library .lib-dirty:not([hidden])")  # still unsaved after a reload
+    assert word in editor_text(page)
