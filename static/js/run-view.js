@@ -20,7 +20,8 @@ const MAX_CONSOLE_LINES = 5000;
 const MAX_TABLE_ROWS = 1000;
 const MAX_RECORDED_CHARS = 64 * 1024 * 1024; // NDJSON export kept in memory
 const PLOT_CONFIG = { responsive: true, displaylogo: false, showLink: false, showSendToCloud: false, showEditInChartStudio: false };
-const SLOW_DRAW_MS = 300;
+const SLOW_DRAW_MS = 300; // redrawn less often past this
+const SLOW_NOTE_MS = 1000; // ... and the panel says so past this
 const FULL_WIDTH_KINDS = new Set(["bars3d", "flame"]);
 const MODE_LABEL = { chart: "Chart", series: "Over time", table: "Table" };
 
@@ -648,7 +649,7 @@ export class RunView {
         const took = performance.now() - started;
         performance.measure("dtrace-ide:draw:" + (card.panel.kind || "chart"), { start: started, duration: took });
         card.busyUntil = took > SLOW_DRAW_MS ? performance.now() + 2 * took : 0;
-        card.slow = took > SLOW_DRAW_MS;
+        card.slow = took > SLOW_NOTE_MS;
         card.note.textContent = [card.panel.note, card.slow ? "redrawn less often: this browser draws it slowly" : ""].filter(Boolean).join(" · ");
         card.note.hidden = !card.note.textContent;
       })),

@@ -187,6 +187,16 @@ def test_a_continuous_run_counts_up_until_stopped_and_keeps_its_last_snapshot(
     assert 0 < pie_total(page) < cumulative
     page.click('label:has(input[name="view-mode"][value="cumulative"])')
 
+    # The time series of the top keys, then back to the pie.
+    page.click('article.panel[data-name="@num"] button[data-mode="series"]')
+    page.wait_for_selector('article.panel[data-name="@num"][data-mode="series"] .chart .main-svg')
+    page.wait_for_timeout(300)
+    series = plotted(page, "@num", "gd.data.map((t) => [t.type, t.name])")
+    assert series and all(kind == "scatter" for kind, _ in series)
+    screenshot(page, "wizard-3-output-over-time")
+    page.click('article.panel[data-name="@num"] button[data-mode="chart"]')
+    page.wait_for_selector(PIE)
+
     viewer_url = page.input_value("#viewer-link")
     assert f"/view/{run_id}?key=" in viewer_url
 
