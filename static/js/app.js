@@ -184,7 +184,8 @@ function renderLimits() {
     input.step = "1";
     input.placeholder = String(option.default);
     input.dataset.option = option.name;
-    const cap = el("span", "option-cap", `default ${formatBytes(option.default)} · max ${formatBytes(option.maximum)}`);
+    const fmt = /bytes/i.test(option.description || "") ? formatBytes : (n) => n.toLocaleString("en-US");
+    const cap = el("span", "option-cap", `default ${fmt(option.default)} · max ${fmt(option.maximum)}`);
     const desc = el("span", "option-desc", option.description || "");
     row.append(label, input, cap, desc);
     box.append(row);
@@ -407,7 +408,7 @@ function validateRunOptions(o) {
     const v = o.options[option.name];
     if (v === undefined) continue;
     if (!Number.isInteger(v) || v < 0) return `${option.name} must be a whole number.`;
-    if (v > option.maximum) return `${option.name} can be at most ${formatBytes(option.maximum)} on this server.`;
+    if (v > option.maximum) return `${option.name} can be at most ${option.maximum.toLocaleString("en-US")} on this server.`;
   }
   return null;
 }

@@ -133,6 +133,8 @@ def test_the_whole_wizard_shows_a_compile_error_then_runs_to_a_pie_of_process_na
     page.click("#tab-run")
     page.wait_for_selector("#step-run:not([hidden])")
     assert page.inner_text("#script-preview").strip() == COUNT_SCRIPT
+    page.click("#advanced summary")
+    assert "max 64 MiB" in page.inner_text("#tracer-options")
     screenshot(page, "wizard-2-run")
 
 
