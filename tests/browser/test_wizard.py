@@ -390,3 +390,22 @@ def test_keys_that_look_like_formulas_or_html_stay_inert_in_tables_and_csv(page:
         page.click('#export-menu button[data-export="csv"]')
     rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
     assert sorted(r["key"] for r in rows) == ["'=HYPERLINK(1)", "<b>x</b>"]
+
+
+def test_a_tracer_option_over_its_cap_is_refused_before_any_run_starts(
+    page: Any, live_server: LiveServer
+) -> None:
+    set_script(page, COUNT_SCRIPT)
+    wait_compiles(page)
+    page.click("#next-write")
+    page.click("#advanced summary")
+    _, limits = live_server.request("GET", "/api/limits")
+    cap = next(o["maximum"] for o in limits["tracer_options"] if o["name"] == "bufsize")
+    page.fill("#opt-bufsize", str(cap + 1))
+    _, before = live_server.request("GET", "/api/runs")
+    page.click("#start-run")
+    error = page.wait_for_selector("#run-error:not([hidden])")
+    assert f"at most {cap:,}" in error.inner_text()
+    assert page.is_visible("#step-run")
+    _, after = live_server.request("GET", "/api/runs")
+    assert len(after["runs"]) == len(before["runs"])
