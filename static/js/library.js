@@ -101,6 +101,10 @@ function batch(items, budget) {
   return out;
 }
 
+function described(s) {
+  return { description: s.description || "", tags: Array.isArray(s.tags) ? s.tags : [] };
+}
+
 function loadState() {
   try {
     const s = JSON.parse(localStorage.getItem(STATE_KEY) || "null");
@@ -468,6 +472,11 @@ class Library {
     top.append(el("span", "lib-item-title", s.title), el("span", "lib-badge lib-lang-" + s.language, LANGUAGE_NAME[s.language] || s.language));
     main.append(top);
     if (s.description) main.append(el("span", "lib-item-desc", s.description));
+    if (s.tags && s.tags.length) {
+      const tags = el("span", "lib-tags");
+      for (const t of s.tags) tags.append(el("span", "lib-tag", t));
+      main.append(tags);
+    }
     main.append(el("span", "lib-item-meta muted", `${formatWhen(s.updated)} · rev ${s.rev}`));
     main.title = s.title;
     main.addEventListener("click", () => this.openSnippet(s.id));
@@ -575,7 +584,7 @@ class Library {
       return false;
     }
     this.load(s.script, s.language, s.options);
-    this.setCurrent({ kind: "snippet", id: s.id, title: s.title, rev: s.rev, baseline: s.script, language: s.language });
+    this.setCurrent({ kind: "snippet", id: s.id, title: s.title, rev: s.rev, baseline: s.script, language: s.language, ...described(s) });
     if (this.revisionsFor !== null) this.showRevisions(s.id);
     return true;
   }
@@ -584,7 +593,7 @@ class Library {
     const e = this.findExample(id);
     if (!e || !this.confirmDiscard()) return false;
     this.load(e.script, e.language, e.options);
-    this.setCurrent({ kind: "example", id: e.id, title: e.title, baseline: e.script, language: e.language });
+    this.setCurrent({ kind: "example", id: e.id, title: e.title, baseline: e.script, language: e.language, description: e.description, tags: [e.group] });
     this.closeRevisions();
     return true;
   }
@@ -602,14 +611,13 @@ class Library {
 
   // -- saving
 
-  snippetBody(title) {
-    const body = {
+  snippetBody(fields = {}) {
+    return {
+      ...fields,
       language: this.host.getLanguage(),
       script: this.host.getScript(),
       options: cleanRunOptions(this.host.getRunOptions()),
     };
-    if (title !== undefined) body.title = title;
-    return body;
   }
 
   async save() {
@@ -644,27 +652,28 @@ class Library {
   }
 
   afterSave(saved, message) {
-    this.setCurrent({ kind: "snippet", id: saved.id, title: saved.title, rev: saved.rev, baseline: saved.script, language: saved.language });
+    this.setCurrent({ kind: "snippet", id: saved.id, title: saved.title, rev: saved.rev, baseline: saved.script, language: saved.language, ...described(saved) });
     this.toast(message);
     this.refresh();
     if (this.revisionsFor === saved.id) this.showRevisions(saved.id);
   }
 
-  suggestTitle() {
+  suggestFields() {
     const c = this.current;
-    if (c && c.kind === "snippet") return c.title + " (copy)";
-    if (c && c.kind === "example") return c.title;
-    if (c && c.kind === "draft" && c.title !== UNTITLED) return c.title;
+    const described = { description: c?.description || "", tags: c?.tags || [] };
+    if (c && c.kind === "snippet") return { ...described, title: c.title + " (copy)" };
+    if (c && c.kind === "example") return { ...described, title: c.title };
+    if (c && c.kind === "draft" && c.title !== UNTITLED) return { ...described, title: c.title };
     const m = this.host.getScript().match(/(?:\/\/|\/\*|#)\s*([^\n*]{3,80})/);
-    return m ? m[1].trim() : "";
+    return { ...described, title: m ? m[1].trim().replace(/[.\s]+$/, "") : "" };
   }
 
   saveAs() {
     return new Promise((resolve) => {
-      this.askTitle("Save as", this.suggestTitle(), "Save", async (title) => {
+      this.askTitle("Save as", this.suggestFields(), "Save", async (fields) => {
         let saved;
         try {
-          saved = await this.host.api("POST", "/api/snippets", this.snippetBody(title));
+          saved = await this.host.api("POST", "/api/snippets", this.snippetBody(fields));
         } catch (err) {
           this.toast("Not saved: " + err.message, "error");
           resolve(null);
@@ -678,16 +687,16 @@ class Library {
   }
 
   rename(s) {
-    this.askTitle("Rename", s.title, "Rename", async (title) => {
+    this.askTitle("Rename", s, "Rename", async (fields) => {
       let saved;
       try {
-        saved = await this.host.api("PUT", `/api/snippets/${s.id}`, { title });
+        saved = await this.host.api("PUT", `/api/snippets/${s.id}`, fields);
       } catch (err) {
         this.toast("Not renamed: " + err.message, "error");
         return false;
       }
       if (this.current?.kind === "snippet" && this.current.id === s.id) {
-        this.setCurrent({ ...this.current, title: saved.title, rev: saved.rev });
+        this.setCurrent({ ...this.current, ...described(saved), title: saved.title, rev: saved.rev });
       }
       this.toast(`Renamed to "${saved.title}".`);
       this.refresh();
@@ -695,18 +704,30 @@ class Library {
     });
   }
 
-  /** An inline title form; `submit(title)` resolves true when done. */
+  /** An inline form for title, description and tags; `submit(fields)` resolves true when done. */
   askTitle(heading, initial, verb, submit, cancelled) {
+    if (this.closeForm) this.closeForm(true);
     const form = this.form;
     form.replaceChildren();
-    const label = el("label", "lib-form-label", heading);
+    const field = (labelText, node) => {
+      const label = el("label", "lib-form-label", labelText);
+      label.append(node);
+      return label;
+    };
     const input = el("input", "lib-title-input");
     input.type = "text";
-    input.required = true;
     input.maxLength = 200;
-    input.value = initial || "";
+    input.value = initial.title || "";
     input.placeholder = "Title";
-    label.append(input);
+    const description = el("textarea", "lib-description-input");
+    description.rows = 2;
+    description.maxLength = 4000;
+    description.value = initial.description || "";
+    description.placeholder = "What it shows (optional)";
+    const tags = el("input", "lib-tags-input");
+    tags.type = "text";
+    tags.value = (initial.tags || []).join(", ");
+    tags.placeholder = "tags, comma separated (optional)";
     const error = el("p", "lib-form-error");
     error.hidden = true;
     const ok = el("button", "lib-btn lib-primary", verb);
@@ -714,29 +735,37 @@ class Library {
     const cancel = button("Cancel", "", () => close(true));
     const row = el("div", "lib-form-row");
     row.append(ok, cancel);
-    form.append(label, error, row);
+    form.append(el("div", "lib-form-heading", heading), field("Title", input), field("Description", description), field("Tags", tags), error, row);
     form.hidden = false;
     input.focus();
     input.select();
     const close = (isCancel) => {
+      this.closeForm = null;
       form.hidden = true;
       form.replaceChildren();
       form.onsubmit = null;
       if (isCancel && cancelled) cancelled();
     };
-    input.addEventListener("keydown", (ev) => {
+    this.closeForm = close;
+    form.onkeydown = (ev) => {
       if (ev.key === "Escape") close(true);
-    });
+    };
     form.onsubmit = async (ev) => {
       ev.preventDefault();
       const title = input.value.trim();
       if (!title) {
         error.textContent = "A title is required.";
         error.hidden = false;
+        input.focus();
         return;
       }
+      const fields = {
+        title,
+        description: description.value,
+        tags: [...new Set(tags.value.split(",").map((t) => t.trim()).filter(Boolean))],
+      };
       ok.disabled = true;
-      const done = await submit(title);
+      const done = await submit(fields);
       ok.disabled = false;
       if (done) close(false);
     };
@@ -855,7 +884,7 @@ class Library {
       return;
     }
     this.load(s.script, s.language, s.options);
-    this.setCurrent({ kind: "snippet", id: s.id, title: s.title, rev: s.rev, baseline: s.script, language: s.language });
+    this.setCurrent({ kind: "snippet", id: s.id, title: s.title, rev: s.rev, baseline: s.script, language: s.language, ...described(s) });
     this.toast(`Restored rev ${rev} as rev ${s.rev}.`);
     this.refresh();
     this.showRevisions(id);

@@ -264,8 +264,15 @@ def test_rename_and_save_as_a_copy(page: Any, live_server: LiveServer) -> None:
     page.press("#library .lib-title-input", "Enter")
     assert page.locator("#library .lib-form-error").inner_text() == "A title is required."
     page.fill("#library .lib-title-input", f"{word} renamed")
+    page.fill("#library .lib-description-input", "<i>what</i> it shows")
+    page.fill("#library .lib-tags-input", "io, <b>, io")
     page.press("#library .lib-title-input", "Enter")
     wait_current_title(page, f"{word} renamed")
+    got = live_server.request("GET", f"/api/snippets/{made['id']}")[1]
+    assert (got["description"], got["tags"]) == ("<i>what</i> it shows", ["io", "<b>"])
+    item.locator(".lib-item-desc:has-text('<i>what</i> it shows')").wait_for()
+    assert item.locator(".lib-tag").all_inner_texts() == ["io", "<b>"]
+    assert page.locator("#library i, #library b").count() == 0
     assert (
         live_server.request("GET", f"/api/snippets/{made['id']}")[1]["title"] == f"{word} renamed"
     )
