@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from xml.etree import ElementTree
+
 import pytest
 
 from ide.config import TRACER_OPTIONS, Settings
@@ -144,3 +148,27 @@ def test_a_clean_script_has_no_refusals() -> None:
     script = "tracepoint:raw_syscalls:sys_enter { @[comm] = count(); }\n"
     assert check_script(script, "bpftrace", STRICT) == []
     assert check_script("syscall:::entry { @[execname] = count(); }", "d", STRICT) == []
+
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def test_security_md_lists_every_refused_action() -> None:
+    text = (ROOT / "SECURITY.md").read_text()
+    for words in DESTRUCTIVE.values():
+        for word in words:
+            assert f"`{word}()`" in text, word
+    assert "#pragma D option destructive" in text and "--allow-destructive" in text
+
+
+def test_the_service_files_run_serve_and_stop_with_sigterm() -> None:
+    unit = (ROOT / "contrib" / "dtrace-ide.service").read_text()
+    assert re.search(r"^ExecStart=\S+/dtrace-ide serve\b", unit, re.M)
+    assert (
+        "KillSignal=SIGTERM" in unit and "--host" not in unit.split("ExecStart=")[1].split("\n")[0]
+    )
+    manifest = ElementTree.parse(ROOT / "contrib" / "dtrace-ide.xml").getroot()
+    methods = {m.get("name"): m for m in manifest.iter("exec_method")}
+    assert "dtrace-ide serve" in (methods["start"].get("exec") or "")
+    assert methods["stop"].get("exec") == ":kill -TERM"
+    assert "dtrace_kernel" in (next(manifest.iter("method_credential")).get("privileges") or "")
