@@ -1,7 +1,7 @@
 """``/api/snippets`` and ``/api/examples``: thin views over ``SnippetStore`` and the examples.
 
 - ``GET /api/snippets?q=&language=``: ``{"snippets": [Snippet without script], "search"}``,
-  newest first; ``q`` matches every word (as a prefix) in title, description or script.
+  newest first; ``q`` matches every word (as a prefix) in title, description, script, tags.
 - ``POST /api/snippets`` ``{"title", "language", "script", "description"?, "tags"?,
   "options"?}``: 201 Snippet with a ``Location`` header.
 - ``GET /api/snippets/ID``: Snippet.

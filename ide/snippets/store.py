@@ -142,10 +142,46 @@ def _m3_search(db: sqlite3.Connection, fts: bool) -> None:
     db.execute("INSERT INTO snippets_fts(snippets_fts) VALUES ('rebuild')")
 
 
+def _m4_search_tags(db: sqlite3.Connection, fts: bool) -> None:
+    """Tags become searchable: the index is rebuilt with a tags column."""
+    for trigger in ("snippets_fts_ai", "snippets_fts_ad", "snippets_fts_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    db.execute("DROP TABLE IF EXISTS snippets_fts")
+    if not fts:
+        return
+    cols = "title, description, script, tags"
+    new_cols = "new.title, new.description, new.script, new.tags"
+    old_cols = "old.title, old.description, old.script, old.tags"
+    db.execute(
+        f"""CREATE VIRTUAL TABLE snippets_fts USING fts5(
+            {cols}, content='snippets', content_rowid='id', tokenize='unicode61')"""
+    )
+    db.execute(
+        f"""CREATE TRIGGER snippets_fts_ai AFTER INSERT ON snippets BEGIN
+            INSERT INTO snippets_fts(rowid, {cols}) VALUES (new.id, {new_cols});
+        END"""
+    )
+    db.execute(
+        f"""CREATE TRIGGER snippets_fts_ad AFTER DELETE ON snippets BEGIN
+            INSERT INTO snippets_fts(snippets_fts, rowid, {cols})
+            VALUES ('delete', old.id, {old_cols});
+        END"""
+    )
+    db.execute(
+        f"""CREATE TRIGGER snippets_fts_au AFTER UPDATE OF {cols} ON snippets BEGIN
+            INSERT INTO snippets_fts(snippets_fts, rowid, {cols})
+            VALUES ('delete', old.id, {old_cols});
+            INSERT INTO snippets_fts(rowid, {cols}) VALUES (new.id, {new_cols});
+        END"""
+    )
+    db.execute("INSERT INTO snippets_fts(snippets_fts) VALUES ('rebuild')")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection, bool], None], ...] = (
     _m1_tables,
     _m2_soft_delete,
     _m3_search,
+    _m4_search_tags,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -547,8 +583,8 @@ class SnippetStore:
     def find(
         self, *, query: str = "", language: str | None = None, limit: int = 1000
     ) -> list[Snippet]:
-        """Newest first; ``query`` matches every word (as a prefix) in title, description
-        or script."""
+        """Newest first; ``query`` matches every word (as a prefix) in title, description,
+        script or tags."""
         where = ["s.deleted IS NULL"]
         params: list[Any] = []
         if language is not None:
@@ -577,7 +613,8 @@ class SnippetStore:
         params: list[Any] = []
         for w in words:
             parts.append(
-                "instr(lower(s.title || char(10) || s.description || char(10) || s.script), ?) > 0"
+                "instr(lower(s.title || char(10) || s.description || char(10) || s.script"
+                " || char(10) || s.tags), ?) > 0"
             )
             params.append(w.lower())
         return "(" + " AND ".join(parts) + ")", params

@@ -128,6 +128,15 @@ def test_search_matches_words_in_title_description_or_script(store: SnippetStore
     assert store.find(query="disk scheduler") == []
 
 
+def test_search_finds_tags(store: SnippetStore) -> None:
+    s = store.create(snippet(title="x", description="", script="y", tags=["latency", "disk"]))
+    store.create(snippet(title="other", description="", script="z", tags=["cpu"]))
+    assert [x.id for x in store.find(query="latency")] == [s.id]
+    store.update(s.id, {"tags": ["net"]})
+    assert store.find(query="latency") == []
+    assert [x.id for x in store.find(query="net")] == [s.id]
+
+
 def test_search_follows_edits_and_prefixes(store: SnippetStore) -> None:
     s = store.create(snippet(script="kstack"))
     store.update(s.id, {"script": "ustack profile"})
@@ -345,6 +354,26 @@ def test_an_older_schema_is_migrated_and_keeps_its_data(tmp_path: Path, use_fts:
     again = SnippetStore(path, use_fts=use_fts)  # reopening runs no migration twice
     assert again.schema_version() == SCHEMA_VERSION
     again.close()
+
+
+def test_a_version_3_database_gains_tag_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not store_mod.fts5_available():
+        pytest.skip("this SQLite has no FTS5")
+    path = tmp_path / "v3.sqlite3"
+    monkeypatch.setattr(store_mod, "MIGRATIONS", store_mod.MIGRATIONS[:3])
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 3)
+    old = SnippetStore(path)
+    made = old.create(snippet(title="t", description="", script="s", tags=["flamegraph"]))
+    assert old.find(query="flamegraph") == []  # version 3 did not index tags
+    old.close()
+    monkeypatch.undo()
+    new = SnippetStore(path)
+    assert new.schema_version() == SCHEMA_VERSION == 4
+    assert [x.id for x in new.find(query="flamegraph")] == [made.id]
+    assert [x.id for x in new.find(query="s")] == [made.id]
+    new.close()
 
 
 def test_a_newer_schema_is_refused_not_downgraded(tmp_path: Path) -> None:
