@@ -108,6 +108,7 @@ export function languageWords(vocabulary, language) {
 //   probes  - after a probe description: more probes, a predicate or the clause body
 //   pred    - inside a predicate / ... /
 //   decl    - inside a top-level declaration (inline, struct, translator, config ...)
+//   declTail - just after a declaration's block, where its name or ";" may follow
 //   body    - inside braces
 function startState() {
   return {
@@ -120,6 +121,7 @@ function startState() {
     pathSegment: false, // inside a bpftrace probe's /path segment
     pragmaWords: 0, // words of "#pragma D option" still to come
     pragmaValue: false, // the option's "=value" may follow
+    declBlock: false, // the open top-level block belongs to a declaration, not a clause
     lineStart: true,
   };
 }
@@ -176,6 +178,12 @@ function readProbe(stream, state, bpftrace) {
       }
       state.pathSegment = true;
       stream.next();
+      consumed = true;
+      continue;
+    }
+    if (ch === '"' && stream.string.charAt(stream.pos - 1) === ":") {
+      // bpftrace quotes a probe part that holds odd characters: uprobe:libc:"malloc"
+      stream.match(/^"(?:\\.|[^"\\])*"?/);
       consumed = true;
       continue;
     }
@@ -247,7 +255,7 @@ function expression(stream, state, words, extra) {
     return tag("aggregation");
   }
   if (ch === "$") {
-    if (stream.match(/^\$\d+/)) return tag("macroArg");
+    if (stream.match(/^\$\$?\d+/)) return tag("macroArg");
     if (stream.match(/^\$#/)) return tag("macroArg");
     const m = stream.match(/^\$([A-Za-z_]\w*)/);
     if (m) return tag(!bpftrace && D_MACROS.has(m[1]) ? "macroArg" : "scratch");
@@ -321,7 +329,10 @@ function token(stream, state, words) {
       state.pragmaWords = 1;
       return "pragma";
     }
-    if (stream.match(/^#\s*pragma\b/)) return "pragma";
+    if (stream.match(/^#\s*pragma\b/)) {
+      stream.skipToEnd();
+      return "pragma";
+    }
     stream.skipToEnd();
     return "meta";
   }
@@ -333,11 +344,22 @@ function token(stream, state, words) {
   }
 
   const ch = stream.peek();
+  if (state.phase === "declTail") {
+    // After the block of a declaration: its name and ";" on the same line (} request_t;),
+    // else the next clause.
+    if (lineStart) state.phase = "top";
+    else if (ch === ";") {
+      stream.next();
+      state.phase = "top";
+      return "punctuation";
+    } else state.phase = "decl";
+  }
   if (state.depth === 0 && (state.phase === "top" || state.phase === "probes")) {
     if (ch === "{") {
       stream.next();
       state.depth = 1;
       state.phase = state.phase === "top" ? "decl" : "body";
+      state.declBlock = state.phase === "decl";
       return "brace";
     }
     if (ch === "/" && state.phase === "probes") {
@@ -365,7 +387,10 @@ function token(stream, state, words) {
   }
 
   if (state.phase === "pred") {
-    if (ch === "/" && state.parens <= 0) {
+    // The "/" that closes a predicate ends its line or comes before the clause's "{"; any
+    // other "/" in a predicate is a division.
+    const closes = /^\/\s*(?:$|\{|\/\/|\/\*)/.test(stream.string.slice(stream.pos));
+    if (ch === "/" && state.parens <= 0 && closes) {
       stream.next();
       state.phase = "probes";
       return "predicate operator";
@@ -376,13 +401,14 @@ function token(stream, state, words) {
   // Clause bodies and declarations.
   if (ch === "{") {
     stream.next();
+    if (state.depth === 0) state.declBlock = true;
     state.depth += 1;
     return "brace";
   }
   if (ch === "}") {
     stream.next();
     state.depth = Math.max(0, state.depth - 1);
-    if (state.depth === 0) state.phase = "top";
+    if (state.depth === 0) state.phase = state.declBlock ? "declTail" : "top";
     return "brace";
   }
   if (ch === ";" && state.depth === 0 && state.phase === "decl") {

@@ -507,3 +507,44 @@ def test_completion_context_follows_edits_above_the_cursor(page: Any) -> None:
     labels = complete_at_end("kst")
     assert "kstack" in labels
     assert "kprobe:vfs_read" not in labels
+
+
+FIXTURES = ROOT / "tests" / "fixtures" / "scripts"
+REAL_SCRIPTS = sorted(
+    [*FIXTURES.glob("*.d"), *FIXTURES.glob("*.bt"), *Path("/usr/sbin").glob("*.bt")]
+)
+
+# Per rendered line: the dt-* classes of its spans in order, with their text.
+LINE_TOKENS = """() => [...document.querySelectorAll('.cm-content .cm-line')].map(line =>
+  [...line.querySelectorAll('[class*="dt-"]')].map(span =>
+    [[...span.classList].filter(c => c.startsWith('dt-')).join(' '), span.textContent]))"""
+
+
+def test_every_probe_description_of_real_scripts_starts_with_its_provider(
+    browser: Any, harness_url: str
+) -> None:
+    """The sample scripts and the bpftrace tools Debian installs, each shown whole."""
+    assert any(p.suffix == ".d" for p in REAL_SCRIPTS), "no D sample scripts found"
+    context = browser.new_context(viewport={"width": 1000, "height": 4000})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.goto(harness_url)
+    pg.wait_for_selector("body[data-ready='1']", state="attached")
+    pg.evaluate("() => { document.getElementById('editor').style.height = 'auto'; }")
+    problems: list[str] = []
+    for path in REAL_SCRIPTS:
+        language = "d" if path.suffix == ".d" else "bpftrace"
+        start(pg, path.read_text(encoding="utf-8"), language=language, compile=None)
+        pg.wait_for_function(
+            "n => document.querySelectorAll('.cm-content .cm-line').length === n",
+            arg=path.read_text(encoding="utf-8").count("\n") + 1,
+        )
+        lines: list[list[list[str]]] = pg.evaluate(LINE_TOKENS)
+        for number, spans in enumerate(lines, 1):
+            classes = [cls for cls, _ in spans]
+            if "dt-probe" in classes and "dt-provider" not in classes[: classes.index("dt-probe")]:
+                problems.append(f"{path.name}:{number}: {spans}")
+    context.close()
+    assert errors == []
+    assert problems == []
