@@ -548,3 +548,46 @@ def test_every_probe_description_of_real_scripts_starts_with_its_provider(
     context.close()
     assert errors == []
     assert problems == []
+
+
+@pytest.mark.parametrize("language", ["d", "bpftrace"])
+def test_every_vocabulary_word_has_its_highlight_class_and_hover_help(
+    page: Any, language: str
+) -> None:
+    vocabulary = page.evaluate(
+        f"import('/static/js/vocabulary.js').then(m => m.VOCABULARY['{language}'])"
+    )
+    builtins = list(vocabulary["builtins"])
+    aggregations = list(vocabulary["aggregations"])
+    functions = [f for f in vocabulary["functions"] if f not in vocabulary["aggregations"]]
+    body = [f"    x = {name};" for name in builtins]
+    body += [f"    {name}();" for name in [*aggregations, *functions]]
+    start(page, "BEGIN\n{\n" + "\n".join(body) + "\n}\n", language=language, compile=None)
+    page.evaluate("() => { document.getElementById('editor').style.height = 'auto'; }")
+    page.set_viewport_size({"width": 900, "height": 20 * (len(body) + 8)})
+    page.wait_for_function(
+        "n => document.querySelectorAll('.cm-content .cm-line').length === n",
+        arg=len(body) + 4,
+    )
+    got = token_classes(page)
+    assert [w for w in builtins if w not in got.get("dt-builtin", [])] == []
+    assert [w for w in aggregations if w not in got.get("dt-aggregating", [])] == []
+    assert [w for w in functions if w not in got.get("dt-function", [])] == []
+
+    # Hover help for one of each: its signature and doc come from the vocabulary.
+    for cls, name, entry in [
+        (
+            "dt-builtin",
+            builtins[-1],
+            {"signature": builtins[-1], "doc": vocabulary["builtins"][builtins[-1]]},
+        ),
+        ("dt-aggregating", aggregations[-1], vocabulary["aggregations"][aggregations[-1]]),
+        ("dt-function", functions[-1], vocabulary["functions"][functions[-1]]),
+    ]:
+        page.mouse.move(0, 0)
+        page.wait_for_selector(".dt-hover", state="detached", timeout=3000)
+        page.locator(f".cm-content .{cls}", has_text=name).last.hover()
+        tip = page.wait_for_selector(".dt-hover", timeout=3000)
+        text = tip.text_content()
+        assert entry["signature"] in text
+        assert entry["doc"] in text
