@@ -104,6 +104,7 @@ export class RunView {
       exportMenu: $("export-menu"),
     };
     this.cards = new Map();
+    this.baseTitle = document.title;
     this.ws = null;
     this.timer = null;
     this.renderPending = false;
@@ -164,6 +165,7 @@ export class RunView {
     this.root.dataset.runId = "";
     this.root.dataset.state = "";
     this.root.dataset.snapshots = "0";
+    document.title = this.baseTitle;
     if (this.els.stop) this.els.stop.disabled = true;
   }
 
@@ -187,7 +189,7 @@ export class RunView {
         (err) => {
           this.drawCharts = false;
           this.send({ type: "view", per_interval: this.perInterval, charts: false });
-          this.banner("error", "Charts cannot be drawn: " + err.message, "Every aggregation is shown as a table instead.");
+          this.banner("charts", "Charts cannot be drawn: " + err.message, "Every aggregation is shown as a table instead.");
           this.scheduleRender();
         },
       );
@@ -334,8 +336,11 @@ export class RunView {
     this.setStateLabel(state, STATE_LABEL[state] || state);
     if (this.els.stop) this.els.stop.disabled = this.readOnly || TERMINAL.has(state);
     if (state === "failed") {
-      this.banner("failed", "The run failed" + (msg.error ? ": " + msg.error : "."), null);
+      const kept = this.panels && this.panels.length ? "The last snapshot received stays on screen. " : "";
+      const again = this.readOnly ? "" : "Edit the script or press Run again.";
+      this.banner("failed", "The run failed" + (msg.error ? ": " + msg.error : "."), (kept + again).trim() || null);
     }
+    document.title = `${STATE_LABEL[state] || state} · ${this.baseTitle}`;
     if (TERMINAL.has(state)) {
       clearInterval(this.timer);
       this.timer = null;
@@ -420,7 +425,7 @@ export class RunView {
     node.setAttribute("role", severe ? "alert" : "status");
     const body = el("div", "banner-body");
     body.append(el("strong", "banner-message", message));
-    if (fix) body.append(el("div", "banner-fix", "Fix: " + fix));
+    if (fix) body.append(el("div", "banner-fix", (kind === "error" ? "Fix: " : "") + fix));
     const count = el("span", "banner-count", "");
     const close = el("button", "btn-close", "×");
     close.type = "button";

@@ -409,3 +409,26 @@ def test_a_tracer_option_over_its_cap_is_refused_before_any_run_starts(
     assert page.is_visible("#step-run")
     _, after = live_server.request("GET", "/api/runs")
     assert len(after["runs"]) == len(before["runs"])
+
+
+def test_when_the_tracer_dies_the_last_snapshot_stays_on_screen(
+    page: Any, live_server: LiveServer
+) -> None:
+    import os
+    import signal
+
+    run_id = start_run(page, COUNT_SCRIPT, "0")
+    wait_state(page, "running")
+    page.wait_for_selector(PIE, timeout=RUN_TIMEOUT_MS)
+    labels_before = plotted(page, "@num", "gd.data[0].labels")
+    _, run = live_server.request("GET", f"/api/runs/{run_id}")
+    os.kill(run["pid"], signal.SIGKILL)
+
+    state = wait_state(page, "failed", "finished")
+    assert page.inner_text("#run-state") == state.capitalize()
+    assert page.locator(PIE).count() >= 1
+    assert set(plotted(page, "@num", "gd.data[0].labels")) & set(labels_before)
+    if state == "failed":
+        assert page.locator("#banners .banner-error").count() >= 1
+    assert page.is_disabled("#stop-run")
+    screenshot(page, "wizard-3-output-tracer-died")
