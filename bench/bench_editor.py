@@ -11,6 +11,7 @@ the line's highlighting is the new one and a forced layout is done; "next frame"
 wait for the following animation frame.  The target is a p95 under 16 ms.
 
     .venv/bin/python bench/bench_editor.py [--lines 2000] [--keys 50] [--language bpftrace]
+                                           [--runs 3] [--json]
 """
 
 from __future__ import annotations
@@ -154,14 +155,26 @@ def run(language: str, lines: int, keys: int) -> dict[str, Any]:
     return results
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run whose worst p95 is the median one: other work on the machine makes outliers."""
+    ordered = sorted(runs, key=lambda r: max(r["middle"]["p95_ms"], r["end"]["p95_ms"]))
+    chosen = dict(ordered[len(ordered) // 2])
+    chosen["runs"] = len(runs)
+    chosen["worst_p95_each_run_ms"] = [max(r["middle"]["p95_ms"], r["end"]["p95_ms"]) for r in runs]
+    return chosen
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--lines", type=int, default=2000)
     parser.add_argument("--keys", type=int, default=50)
     parser.add_argument("--language", choices=["bpftrace", "d"], default="bpftrace")
+    parser.add_argument("--runs", type=int, default=3, help="report the median run")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    results = run(args.language, args.lines, args.keys)
+    results = median_run([run(args.language, args.lines, args.keys) for _ in range(args.runs)])
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
+    results["loadavg"] = " ".join(load)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -177,7 +190,11 @@ def main() -> int:
         print(
             f"{name:<8}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['max_ms']:>9}{r['next_frame_p95_ms']:>16}"
         )
-    print(f"worst p95 {worst} ms: {'within' if worst < TARGET_MS else 'OVER'} the target")
+    print(
+        f"worst p95 {worst} ms: {'within' if worst < TARGET_MS else 'OVER'} the target "
+        f"(median of {results['runs']} runs: {results['worst_p95_each_run_ms']}; "
+        f"load average {results['loadavg']})"
+    )
     return 0
 
 
