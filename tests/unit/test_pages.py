@@ -1,0 +1,70 @@
+"""Pages and their assets: templates render, static JS and CSS travel gzipped and cache."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from ide import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
+AUTH = {"Authorization": "Bearer t"}
+
+
+@pytest.fixture
+def client() -> FlaskClient:
+    return create_app({"token": "t", "backend": "bpftrace"}).test_client()
+
+
+def test_static_js_is_gzipped_for_browsers_that_accept_it(client: FlaskClient) -> None:
+    resp = client.get("/static/js/run-view.js", headers={"Accept-Encoding": "gzip, br"})
+    assert resp.status_code == 200
+    assert resp.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in resp.headers["Vary"]
+    original = (ROOT / "static/js/run-view.js").read_bytes()
+    assert gzip.decompress(resp.data) == original
+    assert len(resp.data) < len(original) / 2
+
+
+def test_static_is_plain_without_accept_encoding(client: FlaskClient) -> None:
+    resp = client.get("/static/css/app.css")
+    assert "Content-Encoding" not in resp.headers
+    assert resp.data == (ROOT / "static/css/app.css").read_bytes()
+
+
+def test_a_gzipped_asset_revalidates_to_304(client: FlaskClient) -> None:
+    first = client.get("/static/js/app.js", headers={"Accept-Encoding": "gzip"})
+    etag = first.headers["ETag"]
+    assert etag.startswith("W/")
+    again = client.get(
+        "/static/js/app.js", headers={"Accept-Encoding": "gzip", "If-None-Match": etag}
+    )
+    assert again.status_code == 304
+
+
+def test_the_wizard_page_carries_the_csrf_token_and_no_inline_script(
+    client: FlaskClient,
+) -> None:
+    client.get("/?token=t")
+    html = client.get("/").get_data(as_text=True)
+    assert '<meta name="csrf-token" content="' in html
+    assert 'content=""' not in html.split('name="csrf-token"')[1][:12]
+    for tag in html.split("<script")[1:]:
+        assert 'src="' in tag.split(">")[0], "inline scripts are refused by the page's CSP"
+    for step in ("step-write", "step-run", "step-output"):
+        assert f'id="{step}"' in html
+
+
+def test_the_page_without_the_cookie_says_how_to_sign_in(client: FlaskClient) -> None:
+    resp = client.get("/")
+    assert resp.status_code == 401
+    assert "?token=" in resp.get_data(as_text=True)
+
+
+def test_an_unknown_viewer_link_is_a_404_page(client: FlaskClient) -> None:
+    resp = client.get("/view/nope?key=wrong")
+    assert resp.status_code == 404
+    assert "unknown or expired" in resp.get_data(as_text=True)
