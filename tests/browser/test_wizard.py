@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from ide.charts import AXIS_LABELS_3D
-from tests.conftest import LiveServer, screenshot, tracer_ready
+from tests.conftest import ARTIFACTS, LiveServer, tracer_ready
+from tests.conftest import screenshot as page_screenshot
 
 pytest.importorskip("playwright.sync_api")
 
@@ -31,6 +32,27 @@ LHIST_SCRIPT = "tracepoint:raw_syscalls:sys_enter { @dist[comm] = lhist(args->id
 XSS_SCRIPT = 'BEGIN { printf("<img src=x onerror=alert(1)>\\n"); exit(); }'
 RUN_TIMEOUT_MS = 30_000
 PIE = 'article.panel[data-name="@num"][data-kind="pie"] .chart .main-svg'
+
+
+def screenshot(page: Any, name: str) -> None:
+    """The whole page, with the pointer moved off the charts (no hover labels)."""
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(100)
+    page_screenshot(page, name)
+
+
+def panel_screenshot(page: Any, name: str, aggregation: str) -> None:
+    page.mouse.move(0, 0)
+    card = page.locator(f'article.panel[data-name="{aggregation}"]')
+    card.evaluate("(node) => node.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    out = ARTIFACTS / "screenshots" / f"{name}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    card.screenshot(path=str(out))
+
+
+def set_language(page: Any, language: str) -> None:
+    page.click(f'#language-switch label:has(input[value="{language}"])')
 
 
 def set_script(page: Any, text: str) -> None:
@@ -153,6 +175,7 @@ def test_an_lhist_run_draws_3d_bars_with_one_row_per_process(
     )
     page.wait_for_timeout(500)
     screenshot(page, "wizard-3-output-bars3d")
+    panel_screenshot(page, "panel-bars3d-bpftrace-lhist", "@dist")
 
     keys = snapshot_keys(live_server, run_id, "@dist")
     assert len(keys) >= 2
@@ -432,3 +455,43 @@ def test_when_the_tracer_dies_the_last_snapshot_stays_on_screen(
         assert page.locator("#banners .banner-error").count() >= 1
     assert page.is_disabled("#stop-run")
     screenshot(page, "wizard-3-output-tracer-died")
+
+
+def d_backend_problem(server: LiveServer) -> str | None:
+    _, health = server.request("GET", "/api/health")
+    d = next((b for b in health["backends"] if b["language"] == "d"), None)
+    if d is None or not d["available"]:
+        return (d or {}).get("reason") or "no D backend"
+    return None
+
+
+def test_d_scripts_give_a_pie_of_probefunc_and_3d_bars_of_lquantize(
+    page: Any, live_server: LiveServer
+) -> None:
+    problem = d_backend_problem(live_server)
+    if problem:
+        pytest.skip(f"D is unavailable here: {problem}")
+    page.wait_for_selector("#compile-status.ok", timeout=RUN_TIMEOUT_MS)
+    set_language(page, "d")
+    script = (
+        "syscall:::entry { @num[probefunc] = count(); }\n"
+        "syscall:::entry { @dist[execname] = lquantize(arg0, 0, 12, 2); }\n"
+    )
+    run_id = start_run(page, script, "2")
+    assert wait_state(page, "finished", "failed") == "finished"
+    page.wait_for_selector(PIE)
+    page.wait_for_selector(
+        'article.panel[data-name="@dist"][data-kind="bars3d"] .chart .gl-container canvas',
+        state="attached",
+    )
+    page.wait_for_selector(
+        '#step-output:not([data-rendering]) article.panel[data-name="@dist"]:not([data-pending])'
+    )
+    # System call names, as DTrace's syscall provider reports them.
+    labels = [x for x in plotted(page, "@num", "gd.data[0].labels") if not x.startswith("other")]
+    assert set(labels) <= set(snapshot_keys(live_server, run_id, "@num"))
+    assert {"read", "write", "futex", "epoll_wait", "poll", "close"} & set(labels)
+    rows = plotted(page, "@dist", "new Set(Array.from(gd._fullData[0].y)).size / 2")
+    assert rows == len(snapshot_keys(live_server, run_id, "@dist"))
+    panel_screenshot(page, "panel-pie-d-probefunc", "@num")
+    panel_screenshot(page, "panel-bars3d-d-lquantize", "@dist")
