@@ -64,7 +64,9 @@ class Settings:
     max_output_lines: int = 2000  # kept per run for late viewers and GET
     max_output_bytes_per_s: int = 1024 * 1024
     max_output_messages_per_s: int = 1000
-    max_line_bytes: int = 64 * 1024
+    max_line_bytes: int = 64 * 1024  # one line of the script's output
+    # One JSON line from the tracer: a whole map print (max_map_keys keys of max_strlen).
+    max_tracer_line_bytes: int = 32 << 20
     max_history_snapshots: int = 600  # per run, for late viewers and time series
     viewer_queue_size: int = 64
     compile_timeout_s: float = 20.0

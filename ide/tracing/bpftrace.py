@@ -51,6 +51,7 @@ _LOCATION = re.compile(
 _BARE = re.compile(r"^(?P<sev>ERROR|WARNING):\s*(?P<msg>.*)$")
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 MAX_STDERR_LINES = 200
+MAX_STDERR_LINE_BYTES = 64 * 1024
 
 
 def is_noise(line: str) -> bool:
@@ -220,7 +221,7 @@ class BpftraceBackend:
             proc.stdin.close()
         except BrokenPipeError:
             pass
-        return BpftraceTracer(proc, decls, nonce, self.settings.max_line_bytes)
+        return BpftraceTracer(proc, decls, nonce, self.settings.max_tracer_line_bytes)
 
     def list_probes(self) -> list[str]:
         exe = self._require()
@@ -318,9 +319,10 @@ class BpftraceTracer:
         return self.proc.pid
 
     def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in iter(self.proc.stderr.readline, b""):
-            line = raw[: self.max_line_bytes].decode("utf-8", "replace").rstrip("\n")
+        stderr = self.proc.stderr
+        assert stderr is not None
+        for raw in iter(lambda: stderr.readline(MAX_STDERR_LINE_BYTES), b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
             if line.strip() and not is_noise(line):
                 self.stderr_tail.append(line)
 
@@ -334,12 +336,14 @@ class BpftraceTracer:
         signal_process(self.proc, signal.SIGKILL)
 
     def events(self) -> Iterator[TracerEvent]:
-        assert self.proc.stdout is not None
-        for raw in iter(self.proc.stdout.readline, b""):
-            if len(raw) > self.max_line_bytes and not raw.endswith(b"\n"):
+        stdout = self.proc.stdout
+        assert stdout is not None
+        limit = self.max_line_bytes
+        for raw in iter(lambda: stdout.readline(limit), b""):
+            if len(raw) >= limit and not raw.endswith(b"\n"):
                 # An over-long line: skip the rest of it rather than buffer it.
                 while raw and not raw.endswith(b"\n"):
-                    raw = self.proc.stdout.readline()
+                    raw = stdout.readline(limit)
                 yield Problem("a tracer output line was too long and was dropped")
                 continue
             text = raw.decode("utf-8", "replace").strip()
@@ -354,7 +358,7 @@ class BpftraceTracer:
         code = self.proc.wait()
         self._stderr_thread.join(timeout=2)
         # A finished run stays listed for a while: give its pipes back now, not when it goes.
-        self.proc.stdout.close()
+        stdout.close()
         if self.proc.stderr is not None and not self._stderr_thread.is_alive():
             self.proc.stderr.close()
         yield Tick()

@@ -104,3 +104,12 @@ def test_the_nonce_line_ticks_and_user_printf_is_output() -> None:
     assert events[1] == Output("hi <b>\n")
     assert isinstance(events[4], Problem) and "12 events" in events[4].message
     assert events[-1].code == 0 and events[-1].error is None  # type: ignore[union-attr]
+
+
+def test_a_tracer_line_past_the_cap_is_dropped_without_buffering_it() -> None:
+    big = b'{"type": "printf", "data": "' + b"x" * 5000 + b'"}'
+    lines = big + b'\n{"type": "printf", "data": "after\\n"}\n'
+    tracer = BpftraceTracer(_FakeProc(lines), (), "NONCE", 1024)  # type: ignore[arg-type]
+    events = list(tracer.events())
+    assert isinstance(events[0], Problem) and "too long" in events[0].message
+    assert events[1] == Output("after\n")
