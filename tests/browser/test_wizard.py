@@ -27,7 +27,7 @@ pytestmark = [
 ]
 
 COUNT_SCRIPT = "tracepoint:raw_syscalls:sys_enter { @num[comm] = count(); }"
-BROKEN_SCRIPT = "tracepoint:raw_syscalls:sys_enter { @num[comm] = cont(); }"
+BROKEN_SCRIPT = "tracepoint:raw_syscalls:sys_enter\n{\n    @num[comm] = cont();\n}\n"
 LHIST_SCRIPT = "tracepoint:raw_syscalls:sys_enter { @dist[comm] = lhist(args->id, 0, 300, 20); }"
 XSS_SCRIPT = 'BEGIN { printf("<img src=x onerror=alert(1)>\\n"); exit(); }'
 RUN_TIMEOUT_MS = 30_000
@@ -128,7 +128,13 @@ def test_the_whole_wizard_shows_a_compile_error_then_runs_to_a_pie_of_process_na
     assert page.is_disabled("#next-write")
     assert page.get_attribute("#tab-run", "aria-disabled") == "true"
     assert "1 error" in page.inner_text("#compile-status")
+    assert diagnostic.inner_text().split()[1].startswith("3:")
     screenshot(page, "wizard-1-write-error")
+    # The problem list jumps to the line.
+    page.keyboard.press("Control+Home")
+    diagnostic.click()
+    if page.locator("#editor .cm-content").count():
+        assert "cont()" in page.inner_text("#editor .cm-activeLine")
 
     run_id = start_run(page, COUNT_SCRIPT, "2")
     assert wait_state(page, "finished", "failed") == "finished"
@@ -495,3 +501,54 @@ def test_d_scripts_give_a_pie_of_probefunc_and_3d_bars_of_lquantize(
     assert rows == len(snapshot_keys(live_server, run_id, "@dist"))
     panel_screenshot(page, "panel-pie-d-probefunc", "@num")
     panel_screenshot(page, "panel-bars3d-d-lquantize", "@dist")
+
+
+def test_a_language_whose_backend_is_missing_is_greyed_out_with_the_reason(
+    browser: Any, live_server: LiveServer
+) -> None:
+    import json
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        reason = "libdtrace was not found: install DTrace"
+
+        def health(route: Any) -> None:
+            _, body = live_server.request("GET", "/api/health")
+            for b in body["backends"]:
+                if b["language"] == "d":
+                    b.update(available=False, version=None, reason=reason)
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+        page.route("**/api/health", health)
+        page.goto(live_server.url)
+        page.wait_for_selector("#compile-status.ok", timeout=RUN_TIMEOUT_MS)
+        assert page.is_disabled('#language-switch input[value="d"]')
+        assert page.is_enabled('#language-switch input[value="bpftrace"]')
+        assert reason in page.inner_text("#language-notes")
+        assert reason in page.get_attribute('#language-switch label:has(input[value="d"])', "title")
+        screenshot(page, "wizard-1-write-d-unavailable")
+    finally:
+        context.close()
+
+
+def test_a_run_kept_running_outlives_its_tab(browser: Any, live_server: LiveServer) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(live_server.url)
+    set_script(page, COUNT_SCRIPT)
+    wait_compiles(page)
+    page.click("#next-write")
+    page.check("#keep-running")
+    page.click('#duration-presets label:has(input[value="0"])')
+    page.click("#start-run")
+    wait_state(page, "running")
+    run_id = page.get_attribute("#step-output", "data-run-id")
+    page.close()
+    context.close()
+    try:
+        time.sleep(3)
+        _, run = live_server.request("GET", f"/api/runs/{run_id}")
+        assert run["state"] == "running" and run["keep_running"] is True
+    finally:
+        live_server.request("DELETE", f"/api/runs/{run_id}")
