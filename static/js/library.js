@@ -305,12 +305,12 @@ class Library {
       const id = Number(fromUrl);
       const keepDraft = remembered && remembered.kind === "snippet" && remembered.id === id && this.textDiffers(remembered);
       if (!keepDraft) await this.openSnippet(id, { force: true });
-    } else if (remembered && remembered.kind === "snippet") {
-      this.setUrl(remembered.id);
-    } else if (!remembered) {
+    }
+    if (!this.current) {
       // First visit: the editor's text (a starter or an older draft) is the baseline.
       this.setCurrent(this.draft(null, this.host.getScript()));
     }
+    this.setUrl(this.current.kind === "snippet" ? this.current.id : null);
     await Promise.all([examples, snippets]);
     this.renderCurrent();
     this.checkDirty(true);

@@ -362,3 +362,13 @@ def test_a_typed_draft_is_unsaved_and_new_asks_before_dropping_it(page: Any) -> 
     ready(page)
     page.wait_for_selector("#library .lib-dirty:not([hidden])")  # still unsaved after a reload
     assert word in editor_text(page)
+
+
+def test_a_link_to_a_missing_snippet_says_so_and_leaves_the_draft(
+    page: Any, live_server: LiveServer
+) -> None:
+    page.goto(f"{live_server.base}/?snippet=987654321")
+    ready(page)
+    page.wait_for_selector("#library .lib-toast:has-text('987654321 does not exist')")
+    assert "snippet=" not in page.url
+    assert page.locator("#library .lib-current-title").inner_text() == "Unsaved script"
