@@ -127,6 +127,9 @@ export class RunView {
       this.export(button.dataset.export);
       e.exportMenu.open = false;
     });
+    document.addEventListener("click", (ev) => {
+      if (e.exportMenu.open && !e.exportMenu.contains(ev.target)) e.exportMenu.open = false;
+    });
     e.exportMenu.addEventListener("keydown", (ev) => {
       if (ev.key === "Escape") {
         e.exportMenu.open = false;

@@ -552,3 +552,14 @@ def test_a_run_kept_running_outlives_its_tab(browser: Any, live_server: LiveServ
         assert run["state"] == "running" and run["keep_running"] is True
     finally:
         live_server.request("DELETE", f"/api/runs/{run_id}")
+
+
+def test_ctrl_enter_in_the_editor_runs_the_script_at_once(page: Any) -> None:
+    set_script(page, COUNT_SCRIPT)
+    wait_compiles(page)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#step-output:not([hidden])")
+    assert wait_state(page, "running", "finished") in {"running", "finished"}
+    assert page.get_attribute("#tab-output", "aria-selected") == "true"
+    page.click("#stop-run")
+    wait_state(page, "stopped", "finished")
