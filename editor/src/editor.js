@@ -263,7 +263,6 @@ export function createEditor(parent, options = {}) {
   let compileSeq = 0;
 
   const compileSource = async (view) => {
-    if (!compile) return [];
     const seq = ++compileSeq;
     const state = view.state;
     const text = state.doc.toString();
@@ -339,11 +338,14 @@ export function createEditor(parent, options = {}) {
     ]),
     languageSlot.of(active.extension),
     hoverHelp(current),
-    linter(compileSource, {
-      delay: compileDelay,
-      needsRefresh: (update) =>
-        update.transactions.some((tr) => tr.effects.some((e) => e.is(languageSwitched))),
-    }),
+    // Without a compile callback, diagnostics come only from setDiagnostics and stay put.
+    compile
+      ? linter(compileSource, {
+          delay: compileDelay,
+          needsRefresh: (update) =>
+            update.transactions.some((tr) => tr.effects.some((e) => e.is(languageSwitched))),
+        })
+      : [],
     EditorView.updateListener.of((update) => {
       if (update.docChanged && onChange) onChange(update.state.doc.toString());
     }),

@@ -399,6 +399,13 @@ def test_set_diagnostics_and_reveal_line(page: Any) -> None:
         " const line = v.state.doc.lineAt(head); return [line.number, head - line.from + 1]; })()"
     )
     assert (line, column) == (250, 4)
+    # Without a compile callback nothing replaces them; edits above move them along.
+    place_cursor(page, 0)
+    page.keyboard.type("// top\n", delay=10)
+    page.wait_for_timeout(600)
+    page.evaluate("window.harness.editor.revealLine(251)")
+    marked = page.wait_for_selector(".cm-lintRange-warning", timeout=3000)
+    assert marked.text_content() == "p"
 
 
 def test_diagnostics_outside_the_text_are_clamped(page: Any) -> None:
