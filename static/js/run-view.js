@@ -217,8 +217,11 @@ export class RunView {
       return;
     }
     this.ws = ws;
+    const again = this.reconnects > 0;
     ws.onopen = () => {
       this.reconnects = 0;
+      // A joining viewer is sent the recent output again: start the console afresh.
+      if (again) this.clearConsole();
       this.clearBanner("connection");
       if (this.perInterval || !this.drawCharts) {
         this.send({ type: "view", per_interval: this.perInterval, charts: this.drawCharts });
