@@ -58,6 +58,7 @@ LIBRARY_CANDIDATES = (
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 MAX_PROTOCOL_LINE = 64 << 20  # one aggregation per line; rows are capped by the worker
 STOP_DEADLINE_S = 10.0  # after ``stop``, the final snapshot must come within this
+CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE}
 MAX_STDERR_LINES = 200
 
 
@@ -420,6 +421,8 @@ def _failure(msgs: list[dict[str, Any]]) -> str:
 
 
 def _exit_text(code: int | None) -> str:
+    if code is not None and -code in CRASH_SIGNALS:
+        return f"libdtrace crashed ({signal.Signals(-code).name}); the server is unaffected"
     if code is not None and code < 0:
         try:
             name = signal.Signals(-code).name
@@ -458,6 +461,7 @@ class LibdtraceTracer:
         self.stderr_tail: deque[str] = deque(maxlen=MAX_STDERR_LINES)
         self._stopping = False
         self._killed = False
+        self._overdue = False
         self._exited = threading.Event()
         self._stderr_thread = threading.Thread(
             target=self._read_stderr, name=f"libdtrace-stderr-{proc.pid}", daemon=True
@@ -491,6 +495,7 @@ class LibdtraceTracer:
 
     def _stop_overdue(self) -> None:
         if not self._exited.is_set():
+            self._overdue = True
             self.kill()
 
     def kill(self) -> None:
@@ -539,6 +544,11 @@ class LibdtraceTracer:
         ).start()
 
     def _error(self, code: int) -> str | None:
+        if self._overdue:
+            return (
+                f"libdtrace did not finish within {self.stop_deadline_s:g} s of the stop "
+                "request; its worker was killed"
+            )
         if self._killed:
             return None
         tail = [ln for ln in self.stderr_tail if ln.strip()][-3:]

@@ -235,3 +235,16 @@ def test_a_continuous_run_through_the_api_stops_promptly(live_server: LiveServer
     body = wait_for(live_server, run_id, lambda b: b["state"] != "running", timeout=10)
     assert time.monotonic() - asked < 5  # not the ~25 s libdtrace takes to detach
     assert body["state"] in {"stopped", "finished"}, body
+
+
+def test_a_fault_in_libdtrace_ends_only_its_run(backend: LibdtraceBackend) -> None:
+    # usym() keys make Oracle's libdtrace crash inside this consumer (dtrace(1) survives
+    # them); whatever the library does, the run ends with one Exited and the next one works.
+    tracer = backend.start("syscall::read:entry { @u[usym(arg1)] = count(); }", RunSpec())
+    events = run_for(tracer, 3.0)
+    last = events[-1]
+    assert isinstance(last, Exited) and sum(isinstance(e, Exited) for e in events) == 1
+    if last.error is not None:
+        assert "libdtrace crashed" in last.error
+    after = run_for(backend.start("BEGIN { @c = count(); exit(0); }", RunSpec()), 20)
+    assert after[-1] == Exited(0, None)

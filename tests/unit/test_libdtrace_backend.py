@@ -401,3 +401,35 @@ def test_probe_error_messages_are_bounded_per_snapshot() -> None:
     problems.report(lambda kind, **f: sent.append(f["message"]))
     assert len(sent) == worker.MAX_ERROR_KINDS + 1
     assert sent[-1] == "5 more probe errors"
+
+
+def test_a_crash_in_libdtrace_is_named_and_contained() -> None:
+    code = "import os, signal; print('{\"type\":\"attached\",\"probes\":1}', flush=True); " \
+        "os.kill(os.getpid(), signal.SIGSEGV)"  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    *_, last = LibdtraceTracer(proc, 5.0).events()
+    assert isinstance(last, Exited) and last.code == -11
+    assert last.error is not None and "libdtrace crashed (SIGSEGV)" in last.error
+
+
+def test_a_worker_that_does_not_stop_in_time_is_killed_with_an_error() -> None:
+    code = "import sys, time; print('{\"type\":\"attached\",\"probes\":1}', flush=True); " \
+        "time.sleep(60)"  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    tracer = LibdtraceTracer(proc, 0.5)
+    events = tracer.events()
+    assert next(events) == Attached(1)
+    tracer.stop()
+    [last] = list(events)
+    assert isinstance(last, Exited) and last.code == -9
+    assert last.error is not None and "did not finish within 0.5 s" in last.error
