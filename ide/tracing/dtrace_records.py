@@ -169,8 +169,7 @@ def decode_key_part(key: RawKey) -> KeyPart:
     if key.text is not None:
         return key.text
     if key.action in STACK_ACTIONS:
-        frames = [f"{pc:#x}" for pc in _uwords(key.data) if pc]
-        return "\n".join(frames)
+        return "\n".join(f"{pc:#x}" for pc in stack_frames(key))
     if key.action in USER_ADDRESS_ACTIONS and key.size == 16:
         return f"{_uwords(key.data)[1]:#x}"
     if key.action in KERNEL_ADDRESS_ACTIONS and key.size == 8:
@@ -181,6 +180,14 @@ def decode_key_part(key: RawKey) -> KeyPart:
     end = key.data.find(b"\0")
     text = key.data if end < 0 else key.data[:end]
     return text.decode("utf-8", "replace")
+
+
+def stack_frames(key: RawKey) -> list[int]:
+    """The program counters of a stack key; a user stack's first word is its process id."""
+    words = _uwords(key.data)
+    if key.action != ACT_STACK:
+        words = words[1:]
+    return [pc for pc in words if pc]
 
 
 def decode_key(keys: Iterable[RawKey]) -> Key:

@@ -31,6 +31,7 @@ from typing import Any
 from .dtrace_records import (
     ACT_DIFEXPR,
     ACT_MOD,
+    ACT_STACK,
     ACT_SYM,
     AGGREGATING_ACTIONS,
     AggregationStore,
@@ -39,6 +40,7 @@ from .dtrace_records import (
     RawRecord,
     RecordError,
     decode_record,
+    stack_frames,
 )
 
 DTRACE_VERSION = 3
@@ -438,6 +440,7 @@ class Run:
         self.traced = False
         self.sink: MemoryStream | None = None
         self.problems = Problems()
+        self._symbols: dict[int, str] = {}
 
     # callbacks --------------------------------------------------------------------------
 
@@ -501,16 +504,28 @@ class Run:
         return illumos_raw_record(aggdata)
 
     def _symbolize(self, key: RawKey) -> str | None:
+        """Kernel addresses as ``module`symbol`` (user addresses stay hexadecimal: resolving
+        them makes libdtrace grab the traced processes)."""
+        if key.action == ACT_STACK:
+            return "\n".join(self._kernel_symbol(pc) for pc in stack_frames(key))
         if key.action not in (ACT_SYM, ACT_MOD) or key.size != 8:
             return None
-        addr = int.from_bytes(key.data[:8], "little")
-        buf = ctypes.create_string_buffer(256)
-        if self.lib.dtrace_addr2str(self.h, addr, buf, 255) < 0:
-            return None
-        text = buf.value.decode("utf-8", "replace")
+        text = self._kernel_symbol(int.from_bytes(key.data[:8], "little"))
         if key.action == ACT_MOD:
             return text.split("`", 1)[0]
         return text.split("+", 1)[0]
+
+    def _kernel_symbol(self, addr: int) -> str:
+        hit = self._symbols.get(addr)
+        if hit is None:
+            buf = ctypes.create_string_buffer(256)
+            if self.lib.dtrace_addr2str(self.h, addr, buf, 255) < 0:
+                hit = f"{addr:#x}"
+            else:
+                hit = buf.value.decode("utf-8", "replace")
+            if len(self._symbols) < 100_000:
+                self._symbols[addr] = hit
+        return hit
 
     # the run ----------------------------------------------------------------------------
 

@@ -340,3 +340,10 @@ def test_the_store_keeps_reporting_an_aggregation_whose_keys_were_truncated() ->
     a, b = store.end()
     assert (a.name, a.rows) == ("@a", ())
     assert (b.name, [r.value for r in b.rows]) == ("@b", [2])
+
+
+def test_stack_keys_list_their_frames_and_a_user_stack_starts_with_its_pid() -> None:
+    pcs = struct.pack("<4Q", 0xFFFFFFFF81000010, 0xFFFFFFFF81000020, 0, 0)
+    assert decode_key_part(RawKey(0x401, 32, pcs)) == "0xffffffff81000010\n0xffffffff81000020"
+    user = struct.pack("<4Q", (1234 << 32) | 1234, 0x7F00000010, 0x55000020, 0)
+    assert decode_key_part(RawKey(0x101, 32, user)) == "0x7f00000010\n0x55000020"
