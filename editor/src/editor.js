@@ -86,6 +86,9 @@ function helpFor(words, name, style) {
   if (kinds.includes(TOKEN.aggregating) && agg) return { signature: agg.signature, doc: agg.doc, kind: "aggregating function" };
   if (kinds.includes(TOKEN.action) && fn) return { signature: fn.signature, doc: fn.doc, kind: "function" };
   if (kinds.includes(TOKEN.builtin) && builtin != null) return { signature: name, doc: builtin, kind: "built-in variable" };
+  if (kinds.includes(TOKEN.option) && words.options.has(name)) {
+    return { signature: `#pragma D option ${name}`, doc: words.options.get(name), kind: "option" };
+  }
   if (kinds.includes(TOKEN.provider) && words.providerDocs.has(name)) {
     return { signature: name, doc: words.providerDocs.get(name), kind: "provider" };
   }
@@ -180,6 +183,17 @@ function probeCompletionSource(current, options) {
 
   return async (context) => {
     const { words, language, tracker } = current();
+    const line = context.state.doc.lineAt(context.pos);
+    const pragma = /^\s*#\s*pragma\s+D\s+option\s+([A-Za-z_][\w-]*)?$/.exec(
+      line.text.slice(0, context.pos - line.from),
+    );
+    if (pragma) {
+      return {
+        from: context.pos - (pragma[1] || "").length,
+        options: [...words.options].map(([name, doc]) => ({ label: name, type: "property", info: doc })),
+        validFor: /^[\w-]*$/,
+      };
+    }
     const ctx = tracker.at(context.state.doc.toString(), context.pos);
     const styles = ctx.style.split(" ");
     const atTop = ctx.depth === 0 && (ctx.phase === "top" || ctx.phase === "probes");

@@ -52,6 +52,7 @@ export const TOKEN = Object.freeze({
   builtin: "builtinVariable", // not "builtin": StreamLanguage maps that legacy name itself
   aggregating: "aggregating",
   action: "action",
+  option: "option",
 });
 
 // D's macro variables besides $1, $2, ...
@@ -311,7 +312,7 @@ function token(stream, state, words) {
     state.pragmaWords -= 1;
     if (stream.match(/^[A-Za-z_][\w-]*/)) {
       if (state.pragmaWords === 0) state.pragmaValue = true;
-      return "option";
+      return TOKEN.option;
     }
   }
   if (state.pragmaValue) {

@@ -598,3 +598,24 @@ def test_every_vocabulary_word_has_its_highlight_class_and_hover_help(
         text = tip.text_content()
         assert entry["signature"] in text
         assert entry["doc"] in text
+
+
+def test_pragma_options_complete_and_explain_themselves(page: Any) -> None:
+    start(page, "", language="d", compile=None)
+    page.locator(".cm-content").click()
+    page.keyboard.type("#pragma D option bufsi", delay=20)
+    page.wait_for_selector(".cm-tooltip-autocomplete", timeout=3000)
+    labels = page.eval_on_selector_all(
+        ".cm-tooltip-autocomplete .cm-completionLabel", "els => els.map(e => e.textContent)"
+    )
+    assert "bufsize" in labels
+    assert "count" not in labels
+    page.wait_for_timeout(150)
+    page.keyboard.press("Enter")
+    assert page.evaluate("window.harness.editor.getText()") == "#pragma D option bufsize"
+    doc = page.evaluate(
+        "import('/static/js/vocabulary.js').then(m => m.VOCABULARY.d.options.bufsize)"
+    )
+    page.locator(".cm-content .dt-option", has_text="bufsize").hover()
+    tip = page.wait_for_selector(".dt-hover", timeout=3000)
+    assert doc in tip.text_content()
