@@ -659,8 +659,11 @@ export class RunView {
       requestAnimationFrame(() => requestAnimationFrame(() => {
         const took = performance.now() - started;
         performance.measure("dtrace-ide:draw:" + (card.panel.kind || "chart"), { start: started, duration: took });
-        card.busyUntil = took > SLOW_DRAW_MS ? performance.now() + 2 * took : 0;
-        card.slow = took > SLOW_NOTE_MS;
+        // The first draw of a chart also sets plotly up: it says little about the next ones.
+        card.draws = (card.draws || 0) + 1;
+        const steady = card.draws > 1;
+        card.busyUntil = steady && took > SLOW_DRAW_MS ? performance.now() + 2 * took : 0;
+        card.slow = steady && took > SLOW_NOTE_MS;
         card.note.textContent = [card.panel.note, card.slow ? "redrawn less often: this browser draws it slowly" : ""].filter(Boolean).join(" · ");
         card.note.hidden = !card.note.textContent;
       })),
