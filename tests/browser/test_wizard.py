@@ -563,3 +563,21 @@ def test_ctrl_enter_in_the_editor_runs_the_script_at_once(page: Any) -> None:
     assert page.get_attribute("#tab-output", "aria-selected") == "true"
     page.click("#stop-run")
     wait_state(page, "stopped", "finished")
+
+
+def test_a_distribution_over_time_is_a_heatmap(page: Any) -> None:
+    start_run(page, LHIST_SCRIPT, "0")
+    wait_state(page, "running")
+    page.wait_for_function(
+        "() => +document.querySelector('#step-output').dataset.snapshots >= 4",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    page.click('article.panel[data-name="@dist"] button[data-mode="series"]')
+    page.wait_for_selector('article.panel[data-name="@dist"][data-mode="series"] .chart .main-svg')
+    page.wait_for_timeout(500)
+    assert plotted(page, "@dist", "gd.data[0].type") == "heatmap"
+    # Seconds along X: one column per snapshot so far.
+    assert len(plotted(page, "@dist", "Array.from(gd._fullData[0].x)")) >= 3
+    panel_screenshot(page, "panel-heatmap-over-time", "@dist")
+    page.click("#stop-run")
+    wait_state(page, "stopped")
