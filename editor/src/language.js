@@ -69,9 +69,37 @@ const TOP_DECLARATIONS = {
   bpftrace: new Set(["struct", "union", "enum", "config", "macro", "import", "let"]),
 };
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*/;
-const NUMBER = /^(?:0[xX][0-9a-fA-F]+|0[bB][01]+|(?:\d[\d_]*)(?:\.\d+)?(?:[eE][+-]?\d+)?)(?:[uU]?[lL]{0,2}|[lL]{1,2}[uU]?|ns|us|ms|s|m|h|d)?/;
-const OPERATORS = /^(?:->|<<=|>>=|\+\+|--|&&|\|\||\^\^|<<|>>|[<>=!+\-*/%&|^]=|[<>=!+\-*/%&|^~?:])/;
+// Sticky patterns, matched at the stream's position without slicing the line (see eat()).
+const IDENT = /[A-Za-z_][A-Za-z0-9_]*/y;
+const NUMBER = /(?:0[xX][0-9a-fA-F]+|0[bB][01]+|(?:\d[\d_]*)(?:\.\d+)?(?:[eE][+-]?\d+)?)(?:[uU]?[lL]{0,2}|[lL]{1,2}[uU]?|ns|us|ms|s|m|h|d)?/y;
+const OPERATORS = /(?:->|<<=|>>=|\+\+|--|&&|\|\||\^\^|<<|>>|[<>=!+\-*/%&|^]=|[<>=!+\-*/%&|^~?:])/y;
+const SELF_VAR = /self\s*->\s*[A-Za-z_]\w*/y;
+const THIS_VAR = /this\s*->\s*[A-Za-z_]\w*/y;
+const DOLLAR = /\$(?:\$?\d+|#|([A-Za-z_]\w*))/y;
+const CALL_AHEAD = /\s*\(/y;
+const PREDICATE_END = /\/\s*(?:$|\{|\/\/|\/\*)/y;
+
+/** Consumes a match of the sticky `pattern` at the stream's position; returns it or null. */
+function eat(stream, pattern) {
+  pattern.lastIndex = stream.pos;
+  const m = pattern.exec(stream.string);
+  if (m) stream.pos += m[0].length;
+  return m;
+}
+
+/** Whether the sticky `pattern` matches at `pos` of the line. */
+function at(stream, pattern, pos) {
+  pattern.lastIndex = pos;
+  return pattern.test(stream.string);
+}
+
+// What precedes a member name: "->" or ".", perhaps with spaces.
+function afterMemberOperator(stream) {
+  let i = stream.start - 1;
+  while (i >= 0 && (stream.string.charCodeAt(i) === 32 || stream.string.charCodeAt(i) === 9)) i -= 1;
+  const c = stream.string.charAt(i);
+  return c === "." || (c === ">" && stream.string.charAt(i - 1) === "-");
+}
 
 // Characters of a probe description: provider:module:function:name with globs, macro
 // variables ($target) and dashes (tick-1s), or bpftrace's kind:target:... with numbers.
@@ -222,7 +250,7 @@ function startProbe(stream, state, words) {
 
 function word(stream, state, words, extra) {
   const text = stream.current();
-  const next = stream.string.slice(stream.pos).match(/^\s*\(/);
+  const next = at(stream, CALL_AHEAD, stream.pos);
   let style;
   if (words.aggregations.has(text) && next) style = TOKEN.aggregating;
   else if (words.functions.has(text) && next) style = TOKEN.action;
@@ -248,27 +276,25 @@ function expression(stream, state, words, extra) {
     stream.match(/^'(?:\\.|[^'\\])*'?/);
     return tag("string");
   }
-  if (stream.match(/^self\s*->\s*[A-Za-z_]\w*/)) return tag("threadLocal");
-  if (stream.match(/^this\s*->\s*[A-Za-z_]\w*/)) return tag("clauseLocal");
+  if (ch === "s" && eat(stream, SELF_VAR)) return tag("threadLocal");
+  if (ch === "t" && eat(stream, THIS_VAR)) return tag("clauseLocal");
   if (ch === "@") {
     stream.next();
-    stream.match(/^[A-Za-z_]\w*/);
+    eat(stream, IDENT);
     return tag("aggregation");
   }
   if (ch === "$") {
-    if (stream.match(/^\$\$?\d+/)) return tag("macroArg");
-    if (stream.match(/^\$#/)) return tag("macroArg");
-    const m = stream.match(/^\$([A-Za-z_]\w*)/);
+    const m = eat(stream, DOLLAR);
+    if (m && !m[1]) return tag("macroArg");
     if (m) return tag(!bpftrace && D_MACROS.has(m[1]) ? "macroArg" : "scratch");
     stream.next();
     return tag("operator");
   }
   if (/\d/.test(ch) || (ch === "." && /\d/.test(stream.string.charAt(stream.pos + 1)))) {
-    if (stream.match(NUMBER)) return tag("number");
+    if (eat(stream, NUMBER)) return tag("number");
   }
-  if (stream.match(IDENT)) {
-    const prev = stream.string.slice(0, stream.start).match(/(?:->|\.)\s*$/);
-    if (prev) return tag("member");
+  if (eat(stream, IDENT)) {
+    if (afterMemberOperator(stream)) return tag("member");
     return word(stream, state, words, extra);
   }
   if (ch === "(" || ch === ")") {
@@ -280,7 +306,7 @@ function expression(stream, state, words, extra) {
     stream.next();
     return tag("bracket");
   }
-  if (stream.match(OPERATORS)) return tag("operator");
+  if (eat(stream, OPERATORS)) return tag("operator");
   stream.next();
   return tag("punctuation");
 }
@@ -374,7 +400,8 @@ function token(stream, state, words) {
       return "punctuation";
     }
     if (state.phase === "top") {
-      const m = stream.match(IDENT, false);
+      IDENT.lastIndex = stream.pos;
+      const m = IDENT.exec(stream.string);
       if (m && (words.declarations.has(m[0]) || words.types.has(m[0]))) {
         state.phase = "decl";
         return expression(stream, state, words, null);
@@ -390,8 +417,7 @@ function token(stream, state, words) {
   if (state.phase === "pred") {
     // The "/" that closes a predicate ends its line or comes before the clause's "{"; any
     // other "/" in a predicate is a division.
-    const closes = /^\/\s*(?:$|\{|\/\/|\/\*)/.test(stream.string.slice(stream.pos));
-    if (ch === "/" && state.parens <= 0 && closes) {
+    if (ch === "/" && state.parens <= 0 && at(stream, PREDICATE_END, stream.pos)) {
       stream.next();
       state.phase = "probes";
       return "predicate operator";
