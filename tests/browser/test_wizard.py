@@ -581,3 +581,14 @@ def test_a_distribution_over_time_is_a_heatmap(page: Any) -> None:
     panel_screenshot(page, "panel-heatmap-over-time", "@dist")
     page.click("#stop-run")
     wait_state(page, "stopped")
+
+
+def test_an_aggregation_keyed_by_stacks_is_a_flame_graph(page: Any) -> None:
+    start_run(page, "profile:hz:199 { @stacks[kstack] = count(); }", "2")
+    assert wait_state(page, "finished", "failed") == "finished"
+    page.wait_for_selector(
+        'article.panel[data-name="@stacks"][data-kind="flame"] .chart .main-svg',
+        timeout=RUN_TIMEOUT_MS,
+    )
+    assert plotted(page, "@stacks", "gd.data[0].type") == "icicle"
+    panel_screenshot(page, "panel-flame-kstack", "@stacks")
