@@ -333,7 +333,15 @@ function bindLanguage() {
 
 // --- drafts --------------------------------------------------------------------------------
 
+let draftTimer = null;
+
+/** Keep the editor's text across reloads (written a moment after typing stops). */
 function saveDraft() {
+  clearTimeout(draftTimer);
+  draftTimer = setTimeout(writeDraft, 300);
+}
+
+function writeDraft() {
   if (!state.editor) return;
   try {
     localStorage.setItem(DRAFT_KEY, JSON.stringify({ language: state.language, script: state.editor.getText() }));

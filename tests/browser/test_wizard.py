@@ -592,3 +592,14 @@ def test_an_aggregation_keyed_by_stacks_is_a_flame_graph(page: Any) -> None:
     )
     assert plotted(page, "@stacks", "gd.data[0].type") == "icicle"
     panel_screenshot(page, "panel-flame-kstack", "@stacks")
+
+
+def test_the_draft_survives_a_reload(page: Any) -> None:
+    script = '// my draft\nBEGIN { printf("kept\\n"); exit(); }\n'
+    set_script(page, script)
+    wait_compiles(page)
+    page.wait_for_timeout(500)
+    page.reload()
+    page.wait_for_selector("#compile-status.ok", timeout=RUN_TIMEOUT_MS)
+    assert "// my draft" in page.inner_text("#editor")
+    assert page.is_checked('#language-switch input[value="bpftrace"]')
