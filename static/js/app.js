@@ -60,9 +60,9 @@ function formatSeconds(s) {
   return s + " s";
 }
 
-function appBanner(message, fix) {
+function appBanner(message, fix, kind = "error") {
   const box = $("app-banners");
-  const node = el("div", "banner banner-error");
+  const node = el("div", "banner banner-" + kind);
   node.setAttribute("role", "alert");
   const body = el("div", "banner-body");
   body.append(el("strong", "banner-message", message));
@@ -585,7 +585,14 @@ async function main() {
     onRun: () => startRun(),
     onSave,
   });
-  if (state.editor.loadError) document.body.classList.add("plain-editor-mode");
+  if (state.editor.loadError) {
+    document.body.classList.add("plain-editor-mode");
+    appBanner(
+      "The code editor could not be loaded: " + state.editor.loadError.message,
+      "A plain text area stands in (no highlighting or completion). Reload to try again.",
+      "warn",
+    );
+  }
   filterOptions();
   refreshDurationUi();
   compileNow();

@@ -603,3 +603,21 @@ def test_the_draft_survives_a_reload(page: Any) -> None:
     page.wait_for_selector("#compile-status.ok", timeout=RUN_TIMEOUT_MS)
     assert "// my draft" in page.inner_text("#editor")
     assert page.is_checked('#language-switch input[value="bpftrace"]')
+
+
+def test_without_the_editor_bundle_a_plain_text_area_stands_in(
+    browser: Any, live_server: LiveServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.route("**/static/vendor/editor.js", lambda route: route.abort())
+        page.goto(live_server.url)
+        page.wait_for_selector("#editor textarea", timeout=RUN_TIMEOUT_MS)
+        assert "code editor could not be loaded" in page.inner_text("#app-banners")
+        page.fill("#editor textarea", BROKEN_SCRIPT)
+        page.wait_for_selector("#diagnostics .diag.error", timeout=RUN_TIMEOUT_MS)
+        page.fill("#editor textarea", COUNT_SCRIPT)
+        wait_compiles(page)
+    finally:
+        context.close()
