@@ -108,6 +108,24 @@ def parse_pipeline(text: str) -> list[Figure]:
         )
     for what, x in growth:
         out.append(Figure("pipeline", f"growth {what} keys", x, "x", note="about 10 when linear"))
+    # The same growth in CPU time, which other work on the machine disturbs less than wall time.
+    cpu = {
+        case: v["cpu p50"]
+        for (case, mode), v in rows.items()
+        if mode == "cumulative" and "cpu p50" in v
+    }
+    for small, big in (("1k", "10k"), ("10k", "100k")):
+        lo, hi = cpu.get(f"count {small} keys"), cpu.get(f"count {big} keys")
+        if lo and hi:
+            out.append(
+                Figure(
+                    "pipeline",
+                    f"growth {big}/{small} keys, CPU",
+                    hi / lo,
+                    "x",
+                    note="CPU p50 ratio; about 10 when linear",
+                )
+            )
     return out
 
 
