@@ -17,7 +17,13 @@ import {
   rectangularSelection,
 } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { bracketMatching, indentOnInput, indentUnit, syntaxTree } from "@codemirror/language";
+import {
+  bracketMatching,
+  forceParsing,
+  indentOnInput,
+  indentUnit,
+  syntaxTree,
+} from "@codemirror/language";
 import { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
 import {
   autocompletion,
@@ -404,6 +410,8 @@ export function createEditor(parent, options = {}) {
       });
       view.focus();
     },
+    /** Highlights the whole text now (normally done while idle); true when it finished. */
+    ensureHighlighted: (timeoutMs = 500) => forceParsing(view, view.state.doc.length, timeoutMs),
     destroy: () => view.destroy(),
   };
 }

@@ -92,6 +92,9 @@ def start(page: Any, doc: str = "", language: str = "bpftrace", **extra: Any) ->
         [doc, language, extra],
     )
     page.wait_for_selector(".cm-content")
+    # The text is highlighted in the background as well as up to the visible lines; the
+    # tests look at every line, so finish it now.
+    assert page.evaluate("window.harness.editor.ensureHighlighted(5000)")
 
 
 def place_cursor(page: Any, offset: int) -> None:
@@ -547,6 +550,8 @@ def test_every_probe_description_of_real_scripts_starts_with_its_provider(
             "n => document.querySelectorAll('.cm-content .cm-line').length === n",
             arg=path.read_text(encoding="utf-8").count("\n") + 1,
         )
+        assert pg.evaluate("window.harness.editor.ensureHighlighted(5000)")
+        pg.wait_for_timeout(50)
         lines: list[list[list[str]]] = pg.evaluate(LINE_TOKENS)
         for number, spans in enumerate(lines, 1):
             classes = [cls for cls, _ in spans]
@@ -576,6 +581,8 @@ def test_every_vocabulary_word_has_its_highlight_class_and_hover_help(
         "n => document.querySelectorAll('.cm-content .cm-line').length === n",
         arg=len(body) + 4,
     )
+    assert page.evaluate("window.harness.editor.ensureHighlighted(5000)")
+    page.wait_for_timeout(100)
     got = token_classes(page)
     assert [w for w in builtins if w not in got.get("dt-builtin", [])] == []
     assert [w for w in aggregations if w not in got.get("dt-aggregating", [])] == []
