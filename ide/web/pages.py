@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import hmac
+import importlib
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,7 @@ def index() -> Response:
         return resp  # type: ignore[return-value]
     if not authenticated():
         return _page("unauthorized.html", 401, reason=None)
+    vendor_brotli("plotly.min.js")  # ready by the time the Run step asks for it
     return _page("index.html", csrf_token=csrf_token())
 
 
@@ -65,6 +68,7 @@ def view(run_id: str) -> Response:
     key = request.args.get("key", "")
     if run is None or not hmac.compare_digest(key.encode(), run.viewer_key.encode()):
         return _page("unauthorized.html", 404, reason="This viewer link is unknown or expired.")
+    vendor_brotli("plotly.min.js")
     return _page(
         "viewer.html",
         csrf_token="",
@@ -120,6 +124,38 @@ def _vendor_file(name: str) -> tuple[bytes, bytes, str]:
     return raw, gzip.compress(raw, 9, mtime=0), hashlib.sha256(raw).hexdigest()[:16]
 
 
+# Brotli at its best setting makes plotly.js a quarter smaller than gzip -9 does (1.11 MB
+# against 1.47 MB), which keeps the first full load under 1.5 MB.  It takes seconds of CPU,
+# so it runs once per process on a thread of its own; gzip is served until it is ready.
+BROTLI_QUALITY = 11
+_brotli: dict[str, bytes] = {}
+_brotli_started: set[str] = set()
+_brotli_lock = threading.Lock()
+
+
+def _compress_brotli(name: str, raw: bytes) -> None:
+    try:
+        brotli: Any = importlib.import_module("brotli")
+    except ImportError:  # optional at run time: gzip serves everyone then
+        return
+    _brotli[name] = brotli.compress(raw, quality=BROTLI_QUALITY)
+
+
+def vendor_brotli(name: str) -> bytes | None:
+    """The brotli copy of a vendored file, or None while it is being made (then started)."""
+    packed = _brotli.get(name)
+    if packed is not None:
+        return packed
+    with _brotli_lock:
+        if name not in _brotli_started:
+            _brotli_started.add(name)
+            raw = _vendor_file(name)[0]
+            threading.Thread(
+                target=_compress_brotli, args=(name, raw), name=f"brotli {name}", daemon=True
+            ).start()
+    return None
+
+
 @bp.get("/static-vendor/<name>")
 @public
 def vendor(name: str) -> Response:
@@ -129,8 +165,14 @@ def vendor(name: str) -> Response:
         raise ApiError(404, "not_found", f"no vendored file {name}") from exc
     if request.if_none_match.contains(etag):
         return Response(status=304)
-    use_gzip = "gzip" in request.headers.get("Accept-Encoding", "")
-    resp = Response(packed if use_gzip else raw, mimetype="text/javascript")
+    accept = request.accept_encodings
+    small = vendor_brotli(name) if accept.quality("br") > 0 else None
+    use_gzip = small is None and accept.quality("gzip") > 0
+    if small is not None:
+        resp = Response(small, mimetype="text/javascript")
+        resp.headers["Content-Encoding"] = "br"
+    else:
+        resp = Response(packed if use_gzip else raw, mimetype="text/javascript")
     if use_gzip:
         resp.headers["Content-Encoding"] = "gzip"
     resp.headers["Vary"] = "Accept-Encoding"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -68,3 +69,36 @@ def test_an_unknown_viewer_link_is_a_404_page(client: FlaskClient) -> None:
     resp = client.get("/view/nope?key=wrong")
     assert resp.status_code == 404
     assert "unknown or expired" in resp.get_data(as_text=True)
+
+
+def test_plotly_is_served_brotli_once_ready_and_gzip_until_then(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import time
+
+    from ide.web import pages
+
+    brotli: Any = importlib.import_module("brotli")  # a dependency; it ships no type hints
+
+    monkeypatch.setattr(pages, "BROTLI_QUALITY", 1)  # the same code path, in milliseconds
+    monkeypatch.setattr(pages, "_brotli", {})
+    monkeypatch.setattr(pages, "_brotli_started", set())
+    raw = pages._vendor_file("plotly.min.js")[0]
+    url = "/static-vendor/plotly.min.js"
+
+    first = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert first.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(first.data) == raw
+    deadline = time.monotonic() + 30
+    while "plotly.min.js" not in pages._brotli and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    ready = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert ready.headers["Content-Encoding"] == "br"
+    assert brotli.decompress(ready.data) == raw
+    assert "Accept-Encoding" in ready.headers["Vary"]
+    no_br = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert no_br.headers["Content-Encoding"] == "gzip"
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers and plain.data == raw
