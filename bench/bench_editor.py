@@ -8,7 +8,9 @@ aggregating-function class: a sample counts only once the DOM shows the new high
 
 A sample is the time from the keydown event to the moment the editor has updated its DOM,
 the line's highlighting is the new one and a forced layout is done; "next frame" adds the
-wait for the following animation frame.  The target is a p95 under 16 ms.
+wait for the following animation frame.  When the highlighting lags the text (the parser ran
+out of its time budget), the sample lasts until a frame shows it; "late" counts those.
+The target is a p95 under 16 ms.
 
     .venv/bin/python bench/bench_editor.py [--lines 2000] [--keys 50] [--language bpftrace]
                                            [--runs 3] [--json]
@@ -91,11 +93,25 @@ async (line) => {
     const down = () => { t0 = performance.now(); };
     document.addEventListener("keydown", down, {capture: true, once: true});
     h.onChangeHook = () => {
-      v.contentDOM.getBoundingClientRect();
-      const ok = highlighted();
-      const t1 = performance.now();
       h.onChangeHook = null;
-      requestAnimationFrame(() => resolve({work: t1 - t0, frame: performance.now() - t0, ok}));
+      v.contentDOM.getBoundingClientRect();
+      if (highlighted()) {
+        const t1 = performance.now();
+        const done = () => resolve({work: t1 - t0, frame: performance.now() - t0, ok: true});
+        requestAnimationFrame(done);
+        return;
+      }
+      // Highlighting lags the text (the parser ran out of its time budget): the sample
+      // lasts until the line shows it, checked at every frame.
+      const poll = () => {
+        if (highlighted()) {
+          const t1 = performance.now();
+          resolve({work: t1 - t0, frame: t1 - t0, ok: true, late: true});
+        } else if (performance.now() - t0 > 5000) {
+          resolve({work: 5000, frame: 5000, ok: false});
+        } else requestAnimationFrame(poll);
+      };
+      requestAnimationFrame(poll);
     };
   });
   return true;
@@ -134,12 +150,14 @@ def run(language: str, lines: int, keys: int) -> dict[str, Any]:
             for name, targets in (("middle", middle), ("end", end)):
                 work: list[float] = []
                 frame: list[float] = []
+                late = 0
                 for n in targets:
                     page.evaluate(MEASURE, n)
                     page.keyboard.press("a")
                     sample = page.evaluate("window.__sample")
                     if not sample["ok"]:
-                        raise SystemExit(f"line {n}: highlighting was not updated with the key")
+                        raise SystemExit(f"line {n}: highlighting not updated within 5 s")
+                    late += bool(sample.get("late"))
                     work.append(sample["work"])
                     frame.append(sample["frame"])
                 results[name] = {
@@ -147,6 +165,7 @@ def run(language: str, lines: int, keys: int) -> dict[str, Any]:
                     "p95_ms": round(percentile(work, 95), 2),
                     "max_ms": round(max(work), 2),
                     "next_frame_p95_ms": round(percentile(frame, 95), 2),
+                    "late": late,
                 }
             browser.close()
     finally:
@@ -182,13 +201,14 @@ def main() -> int:
         f"editor keystroke-to-highlight, {results['language']}, {results['lines']} lines, "
         f"{results['keys']} keys per position (target p95 < {TARGET_MS:g} ms)"
     )
-    print(f"{'where':<8}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'next frame p95':>16}")
+    print(f"{'where':<8}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'next frame p95':>16}{'late':>6}")
     worst = 0.0
     for name in ("middle", "end"):
         r = results[name]
         worst = max(worst, r["p95_ms"])
         print(
-            f"{name:<8}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['max_ms']:>9}{r['next_frame_p95_ms']:>16}"
+            f"{name:<8}{r['p50_ms']:>9}{r['p95_ms']:>9}{r['max_ms']:>9}"
+            f"{r['next_frame_p95_ms']:>16}{r['late']:>6}"
         )
     print(
         f"worst p95 {worst} ms: {'within' if worst < TARGET_MS else 'OVER'} the target "
