@@ -179,6 +179,7 @@ def diagnostic_from_message(message: str, script: str) -> Diagnostic:
     else:
         t = _TAG_ONLY.match(message.strip())
         text_msg = t["msg"] if t else message
+        text_msg = re.sub(r"^in [a-z ]+: ", "", text_msg.strip())  # "in action list: ..."
     text_msg = _clean(text_msg)
     if "near end of input" in text_msg or "end of input" in text_msg.split("near")[-1]:
         return _at_end(lines, text_msg)

@@ -112,6 +112,17 @@ def test_a_message_without_a_line_is_searched_for_in_the_whole_script() -> None:
     assert (d.line, d.column, d.end_column) == (1, 3, 12)
 
 
+def test_message_prefixes_of_libdtrace_are_read_and_dropped() -> None:
+    script = "BEGIN\n{\n  trace(nosuchvar);\n}"
+    d = diagnostic_from_message(
+        "in action list: failed to resolve nosuchvar: Unknown variable name", script
+    )
+    assert (d.line, d.column, d.end_column) == (3, 9, 18)
+    assert d.message == "failed to resolve nosuchvar: Unknown variable name"
+    d = diagnostic_from_message('[D_SYNTAX] "script.d", line 4: syntax error near "}"', script)
+    assert (d.line, d.column, d.end_column, d.message) == (4, 1, 2, 'syntax error near "}"')
+
+
 def test_a_token_that_is_not_on_the_named_line_underlines_the_whole_line() -> None:
     d = diagnostic_from_message('line 1: syntax error near "zzz"', "  BEGIN { x }  \n")
     assert (d.line, d.column, d.end_column) == (1, 3, 14)
