@@ -155,8 +155,15 @@ function providerOptions(words) {
   }));
 }
 
+const PROBE_CACHE_ENTRIES = 256;
+
 function probeCompletionSource(current, options) {
-  const cache = new Map();
+  const cache = new Map(); // "language\0prefix" -> {list, complete} or its pending promise
+  const remember = (key, value) => {
+    cache.delete(key);
+    cache.set(key, value);
+    if (cache.size > PROBE_CACHE_ENTRIES) cache.delete(cache.keys().next().value);
+  };
   async function probesFor(prefix, language) {
     const key = `${language}\u0000${prefix}`;
     if (cache.has(key)) return cache.get(key);
@@ -165,7 +172,7 @@ function probeCompletionSource(current, options) {
       const shorter = cache.get(`${language}\u0000${prefix.slice(0, i)}`);
       if (shorter && shorter.complete) {
         const narrowed = { list: shorter.list.filter((p) => p.startsWith(prefix)), complete: true };
-        cache.set(key, narrowed);
+        remember(key, narrowed);
         return narrowed;
       }
     }
@@ -175,7 +182,7 @@ function probeCompletionSource(current, options) {
         const list = Array.isArray(answer) ? answer : (answer && answer.probes) || [];
         const complete = !Array.isArray(answer) && answer != null && answer.truncated === false;
         const entry = { list: list.map(String), complete };
-        cache.set(key, entry);
+        remember(key, entry);
         return entry;
       },
       () => {
@@ -183,7 +190,7 @@ function probeCompletionSource(current, options) {
         return { list: [], complete: false };
       },
     );
-    cache.set(key, pending);
+    remember(key, pending);
     return pending;
   }
 
@@ -241,7 +248,7 @@ function probeCompletionSource(current, options) {
 }
 
 /**
- * Creates the editor inside `parent`.  See docs or the page (static/js/app.js) for use.
+ * Creates the editor inside `parent`.  editor/README.md describes every option and method.
  *
  * compile(text, language) -> Promise<{ok, diagnostics}> runs after a pause in typing;
  * diagnostics are [{line, column, end_line, end_column, severity, message}], 1-based.
