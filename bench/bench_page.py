@@ -6,7 +6,9 @@ Transfer: a fresh browser profile opens the printed URL and waits for the editor
 first screen needs), then goes to step 2, which fetches plotly.js for the charts; the bytes
 on the wire (gzip where the server compresses) are summed from Chromium's network events.
 A reload in the same profile shows what the cache saves.  Target: <= 1.5 MB for the first
-load; plotly.js alone is about 1.4 MiB gzipped, so it is deferred to step 2.
+load, with and without plotly.js (1.47 MB gzipped, 1.11 MB brotli), which the page
+fetches only when step 2 opens.  The server makes its brotli copy after its first page
+view; the bench waits for it first.
 
 Repaint: a continuous run of the real bpftrace with ``--keys`` distinct keys, one snapshot
 a second, watched by the page.  The page marks each snapshot message as it arrives and
@@ -37,7 +39,33 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--use-gl=swiftshader", "--enable-unsaf
 BUDGET_BYTES = 1.5e6
 
 
+def server_auth(server: Server) -> dict[str, str]:
+    return {"Authorization": f"Bearer {server.token}"}
+
+
+def brotli_ready(server: Server, timeout: float = 60) -> bool:
+    """The server compresses plotly.js with brotli after its first page view; wait for it."""
+    import urllib.request
+
+    page = urllib.request.Request(server.base + "/", headers=server_auth(server))
+    urllib.request.urlopen(page, timeout=30).close()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        req = urllib.request.Request(
+            server.base + "/static-vendor/plotly.min.js",
+            method="HEAD",
+            headers={"Accept-Encoding": "gzip, br"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            if resp.headers.get("Content-Encoding") == "br":
+                return True
+        time.sleep(0.5)
+    return False
+
+
 def transfer(browser: Any, server: Server) -> list[Figure]:
+    if not brotli_ready(server):
+        log("plotly.js is not available brotli-compressed: gzip sizes follow")
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     cdp = context.new_cdp_session(page)
@@ -87,6 +115,7 @@ def transfer(browser: Any, server: Server) -> list[Figure]:
             "first load plus plotly.js (step 2)",
             with_plotly / 1e6,
             "MB",
+            target=f"<= {BUDGET_BYTES / 1e6}",
             note="plotly.js is fetched when the Run step opens, once; cached after",
         ),
         Figure(
