@@ -626,3 +626,14 @@ def test_pragma_options_complete_and_explain_themselves(page: Any) -> None:
     page.locator(".cm-content .dt-option", has_text="bufsize").hover()
     tip = page.wait_for_selector(".dt-hover", timeout=3000)
     assert doc in tip.text_content()
+
+
+def test_tab_indents_and_escape_then_tab_leaves_the_editor(page: Any) -> None:
+    start(page, "BEGIN { }", compile=None)
+    place_cursor(page, 0)
+    page.keyboard.press("Tab")
+    assert page.evaluate("window.harness.editor.getText()") == "    BEGIN { }"
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "after"
+    assert page.evaluate("window.harness.editor.getText()") == "    BEGIN { }"
