@@ -138,7 +138,13 @@ def _compress_brotli(name: str, raw: bytes) -> None:
         brotli: Any = importlib.import_module("brotli")
     except ImportError:  # optional at run time: gzip serves everyone then
         return
-    _brotli[name] = brotli.compress(raw, quality=BROTLI_QUALITY)
+    # In slices: each call lets go of the GIL, so the server answers meanwhile (one call on
+    # the whole file held it for up to half a second).
+    compressor = brotli.Compressor(quality=BROTLI_QUALITY)
+    step = 64 * 1024
+    parts = [compressor.process(raw[i : i + step]) for i in range(0, len(raw), step)]
+    parts.append(compressor.finish())
+    _brotli[name] = b"".join(parts)
 
 
 def vendor_brotli(name: str) -> bytes | None:
