@@ -433,22 +433,44 @@ real_tracer = pytest.mark.skipif(tracer_ready() is not None, reason=str(tracer_r
 
 @pytest.fixture
 def wizard(browser: Any, live_server: LiveServer) -> Iterator[Any]:
-    """The wizard page of the real server, authenticated by its printed URL, on bpftrace."""
+    """The wizard page of the real server, authenticated by its printed URL."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     pg = context.new_page()
     pg.goto(live_server.url)
     pg.wait_for_selector("#editor .cm-content")
-    pg.check('input[name="language"][value="bpftrace"]', force=True)
     yield pg
     context.close()
 
 
+def choose_language(wizard: Any, language: str) -> None:
+    wizard.check(f'input[name="language"][value="{language}"]', force=True)
+    wizard.wait_for_function(
+        f'document.querySelector(\'input[name="language"][value="{language}"]\').checked'
+    )
+
+
+REAL_BROKEN = {
+    "bpftrace": ("kprobe:vfs_read", "Unknown function: cont"),
+    "d": ("syscall::read:entry", "undefined function name: cont"),
+}
+
+
 @real_tracer
-def test_real_compiler_error_is_underlined_under_cont_with_its_message(wizard: Any) -> None:
+@pytest.mark.parametrize("language", ["bpftrace", "d"])
+def test_real_compiler_error_is_underlined_under_cont_with_its_message(
+    wizard: Any, live_server: LiveServer, language: str
+) -> None:
+    probe, message = REAL_BROKEN[language]
+    status, answer = live_server.request(
+        "POST", "/api/compile", {"language": language, "script": f"{probe} {{ }}"}
+    )
+    if status != 200:
+        pytest.skip(f"no {language} compiler on this server: {answer}")
+    choose_language(wizard, language)
     editor = wizard.locator("#editor .cm-content")
     editor.click()
     wizard.keyboard.press("Control+a")
-    wizard.keyboard.insert_text("kprobe:vfs_read\n{\n    \n}\n")
+    wizard.keyboard.insert_text(f"{probe}\n{{\n    \n}}\n")
     wizard.keyboard.press("Control+Home")
     wizard.keyboard.press("ArrowDown")
     wizard.keyboard.press("ArrowDown")
@@ -462,13 +484,14 @@ def test_real_compiler_error_is_underlined_under_cont_with_its_message(wizard: A
     box = underline.bounding_box()
     wizard.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     tooltip = wizard.wait_for_selector(".cm-tooltip-lint", timeout=5000)
-    assert "Unknown function: cont" in tooltip.text_content()
+    assert message in tooltip.text_content()
     ARTIFACTS.mkdir(exist_ok=True)
-    wizard.screenshot(path=str(ARTIFACTS / "editor-real-compile-error.png"))
+    wizard.screenshot(path=str(ARTIFACTS / f"editor-real-compile-error-{language}.png"))
 
 
 @real_tracer
 def test_real_probe_list_completes_tracepoint_names(wizard: Any) -> None:
+    choose_language(wizard, "bpftrace")
     editor = wizard.locator("#editor .cm-content")
     editor.click()
     wizard.keyboard.press("Control+a")
