@@ -85,7 +85,8 @@ function el(tag, className, text) {
 
 // Hover help: what a built-in variable, function or aggregating function is.
 function helpFor(words, name, style) {
-  const kinds = style.split(" ");
+  // A syntax node's name joins the token's names with "_" (predicate_builtinVariable).
+  const kinds = style.split(/[ _]/);
   const builtin = words.builtins.get(name);
   const fn = words.functions.get(name);
   const agg = words.aggregations.get(name);

@@ -236,6 +236,14 @@ def test_hover_over_a_builtin_shows_its_doc(page: Any) -> None:
     assert "aggregating function" in tip.text_content()
 
 
+def test_hover_help_works_inside_a_predicate(page: Any) -> None:
+    start(page, 'syscall::read:entry\n/execname == "sshd"/\n{\n    trace(pid);\n}\n', "d")
+    span = page.locator(".cm-content .dt-predicate.dt-builtin", has_text="execname")
+    span.hover()
+    tip = page.wait_for_selector(".dt-hover", timeout=3000)
+    assert "built-in variable" in tip.text_content()
+
+
 def test_hover_help_text_comes_from_the_vocabulary(page: Any) -> None:
     start(page, 'BEGIN { printf("%d", nsecs); exit(); }\n')
     expected = page.evaluate(
