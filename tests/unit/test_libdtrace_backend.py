@@ -444,3 +444,28 @@ def test_a_worker_that_does_not_stop_in_time_is_killed_with_an_error() -> None:
     [last] = list(events)
     assert isinstance(last, Exited) and last.code == -9
     assert last.error is not None and "did not finish within 0.5 s" in last.error
+
+
+def test_a_library_that_does_not_load_is_reported_with_the_loaders_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = tmp_path / "libdtrace.so.2"
+    fake.write_text("not a shared object")
+    monkeypatch.setenv(ENV_LIBRARY, str(fake))
+    monkeypatch.setattr("ide.tracing.libdtrace.os.geteuid", lambda: 0)
+    status = LibdtraceBackend(Settings()).status()
+    assert status.available is False and status.reason is not None
+    assert status.reason.startswith(f"libdtrace at {fake} cannot be used: cannot load libdtrace")
+
+
+def test_without_root_on_linux_the_reason_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = tmp_path / "libdtrace.so.2"
+    fake.write_text("")
+    monkeypatch.setenv(ENV_LIBRARY, str(fake))
+    monkeypatch.setattr("ide.tracing.libdtrace.sys.platform", "linux")
+    monkeypatch.setattr("ide.tracing.libdtrace.os.geteuid", lambda: 1000)
+    status = LibdtraceBackend(Settings()).status()
+    assert status.available is False and status.reason is not None
+    assert "needs root" in status.reason
