@@ -21,6 +21,7 @@ from ide.tracing.model import (
     Attached,
     Exited,
     Output,
+    Problem,
     Tick,
     TracerEvent,
 )
@@ -248,3 +249,23 @@ def test_a_fault_in_libdtrace_ends_only_its_run(backend: LibdtraceBackend) -> No
         assert "libdtrace crashed" in last.error
     after = run_for(backend.start("BEGIN { @c = count(); exit(0); }", RunSpec()), 20)
     assert after[-1] == Exited(0, None)
+
+
+@pytest.mark.parametrize(
+    ("script", "options", "fix"),
+    [
+        (
+            'syscall:::entry { printf("%s %s %d\\n", execname, probefunc, arg0); }',
+            {"bufsize": 8192},
+            "increase bufsize",
+        ),
+        ("syscall:::entry { @[timestamp] = count(); }", {"aggsize": 4096}, "increase aggsize"),
+    ],
+)
+def test_run_options_apply_and_drops_name_the_option_that_helps(
+    backend: LibdtraceBackend, script: str, options: dict[str, int], fix: str
+) -> None:
+    events = run_for(backend.start(script, RunSpec(interval=0.5, options=options)), 2.0)
+    fixes = {e.fix for e in events if isinstance(e, Problem)}
+    assert any(f and f.startswith(fix) for f in fixes), fixes
+    assert events[-1] == Exited(0, None)
