@@ -18,6 +18,7 @@ import pytest
 from ide.config import Settings
 from ide.tracing import dtrace_worker as worker
 from ide.tracing.backend import BackendUnavailable, RunSpec
+from ide.tracing.dtrace_records import decode_record
 from ide.tracing.libdtrace import (
     ENV_LIBRARY,
     LibdtraceBackend,
@@ -469,3 +470,68 @@ def test_without_root_on_linux_the_reason_says_so(
     status = LibdtraceBackend(Settings()).status()
     assert status.available is False and status.reason is not None
     assert "needs root" in status.reason
+
+
+# --- reading libdtrace's structs, on memory laid out as each family lays it out -------------
+
+
+def test_an_illumos_walk_element_is_read_from_one_buffer_of_records() -> None:
+    # @x[execname, pid] = lquantize(v, 0, 10, 5): records are the variable id, two keys, the
+    # aggregating action; all in one data buffer.
+    n = 4
+    buf = ctypes.create_string_buffer(ctypes.sizeof(worker.IllumosAggDesc) + 3 * 32)
+    desc = worker.IllumosAggDesc.from_buffer(buf)
+    name = ctypes.create_string_buffer(b"x")
+    desc.name = ctypes.cast(name, ctypes.c_char_p)
+    desc.nrecs = n
+    recs = (worker.IllumosRecDesc * n).from_buffer(buf, worker.IllumosAggDesc.rec.offset)
+    arg = (5 << 48) | (2 << 32)
+    layout = [(0x1, 4, 0), (0x1, 16, 8), (0x1, 4, 24), (0x708, 40, 32)]
+    for rec, (action, size, offset) in zip(recs, layout, strict=True):
+        rec.action, rec.size, rec.offset = action, size, offset
+    recs[3].arg = arg
+    data = bytearray(72)
+    data[8:12] = b"bash"
+    data[24:28] = (4321).to_bytes(4, "little")
+    data[32:72] = struct_words(arg, 1, 2, 0, 3)
+    raw_data = ctypes.create_string_buffer(bytes(data), len(data))
+    agd = worker.IllumosAggData()
+    agd.desc = ctypes.pointer(desc)
+    agd.data = ctypes.cast(raw_data, ctypes.c_void_p)
+    raw = worker.illumos_raw_record(ctypes.addressof(agd))
+    assert raw is not None
+    decoded = decode_record(raw)
+    assert (decoded.name, decoded.function, decoded.row.key) == ("@x", "lquantize", ("bash", 4321))
+    assert decoded.params == {"lo": 0, "hi": 10, "step": 5}
+    assert decoded.row.buckets is not None
+    assert [b.count for b in decoded.row.buckets] == [1, 2, 0, 3]
+
+
+def test_an_oracle_walk_element_is_read_from_its_key_and_data_buffers() -> None:
+    krecs = (worker.OracleRecDesc * 2)()
+    krecs[0].action, krecs[0].size, krecs[0].offset = 0x1, 4, 0  # the aggregation id
+    krecs[1].action, krecs[1].size, krecs[1].offset = 0x1, 8, 8
+    drecs = (worker.OracleRecDesc * 2)()
+    drecs[0].action, drecs[0].size, drecs[0].offset = 0x1, 8, 0  # the data generation
+    drecs[1].action, drecs[1].size, drecs[1].offset = 0x708, 8, 8  # sum
+    desc = worker.OracleAggDesc()
+    name = ctypes.create_string_buffer(b"total")
+    desc.name = ctypes.cast(name, ctypes.c_char_p)
+    desc.nkrecs = 2
+    desc.krecs = ctypes.cast(krecs, ctypes.POINTER(worker.OracleRecDesc))
+    desc.drecs = ctypes.cast(drecs, ctypes.POINTER(worker.OracleRecDesc))
+    key = ctypes.create_string_buffer(struct_words(7, -2), 16)
+    data = ctypes.create_string_buffer(struct_words(1, 2**40), 16)
+    agd = worker.OracleAggData()
+    agd.desc = ctypes.pointer(desc)
+    agd.key = ctypes.cast(key, ctypes.c_void_p)
+    agd.data = ctypes.cast(data, ctypes.c_void_p)
+    raw = worker.oracle_raw_record(ctypes.addressof(agd))
+    assert raw is not None
+    decoded = decode_record(raw)
+    assert (decoded.name, decoded.function, decoded.row.key) == ("@total", "sum", (-2,))
+    assert decoded.row.value == 2**40
+
+
+def struct_words(*values: int) -> bytes:
+    return b"".join(v.to_bytes(8, "little", signed=True) for v in values)
