@@ -139,6 +139,11 @@ def _span_in_line(message: str, text: str) -> tuple[int, int] | None:
             i = text.find(word) if word.startswith("@") else _find_word(text, word)
             if i >= 0:
                 return i, i + len(word)
+    m = re.search(r"macro argument (\$+\d+)", message)
+    if m:
+        i = text.find(m.group(1))
+        if i >= 0:
+            return i, i + len(m.group(1))
     m = re.search(r"probe description (\S+) does not match", message)
     if m:
         desc = m.group(1)

@@ -113,6 +113,13 @@ def test_a_message_without_a_line_is_searched_for_in_the_whole_script() -> None:
     assert (d.line, d.column, d.end_column) == (1, 3, 12)
 
 
+def test_an_undefined_macro_argument_is_underlined() -> None:
+    d = diagnostic_from_message(
+        "line 1: macro argument $1 is not defined", "syscall::read:entry /$1 == pid/ { }"
+    )
+    assert (d.line, d.column, d.end_column) == (1, 22, 24)
+
+
 def test_message_prefixes_of_libdtrace_are_read_and_dropped() -> None:
     script = "BEGIN\n{\n  trace(nosuchvar);\n}"
     d = diagnostic_from_message(
