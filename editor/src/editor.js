@@ -221,8 +221,13 @@ function probeCompletionSource(current, options) {
       const from = before ? before.from : context.pos;
       const prefix = before ? before.text : "";
       if (!prefix && !context.explicit) return null;
-      const found = await probesFor(prefix, language);
+      // bpftrace's short provider names (t:, k:, ...) are asked for by their full names
+      // and offered back in the short form the script uses.
+      const short = /^([A-Za-z]+)(:.*)$/.exec(prefix);
+      const full = short ? words.providerAliases.get(short[1]) : undefined;
+      const found = await probesFor(full ? full + short[2] : prefix, language);
       if (context.aborted) return null;
+      const shown = (probe) => (full && probe.startsWith(full) ? short[1] + probe.slice(full.length) : probe);
       const seen = new Set();
       const result = [];
       for (const o of providerOptions(words)) {
@@ -231,7 +236,7 @@ function probeCompletionSource(current, options) {
           result.push(o);
         }
       }
-      for (const probe of found.list) {
+      for (const probe of found.list.map(shown)) {
         if (seen.has(probe)) continue;
         seen.add(probe);
         result.push({ label: probe, type: "probe", detail: "probe" });

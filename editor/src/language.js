@@ -127,6 +127,7 @@ export function languageWords(vocabulary, language) {
     aggregations: wordMap(v.aggregations),
     providers,
     providerDocs: wordMap(v.providers),
+    providerAliases: wordMap(v.providerAliases),
     options: wordMap(v.options),
     declarations: TOP_DECLARATIONS[language] || new Set(),
   };

@@ -189,6 +189,12 @@ def test_completion_after_cou_offers_count(page: Any) -> None:
     assert "@calls = count\n" in page.evaluate("window.harness.editor.getText()")
 
 
+LABELS_JS = (
+    "[...document.querySelectorAll('.cm-tooltip-autocomplete .cm-completionLabel')]"
+    ".map(e => e.textContent)"
+)
+
+
 def test_probe_completion_asks_for_probes_by_prefix_and_caches_them(page: Any) -> None:
     set_impl(
         page,
@@ -200,13 +206,17 @@ def test_probe_completion_asks_for_probes_by_prefix_and_caches_them(page: Any) -
     start(page, "", language="d")
     page.locator(".cm-content").click()
     page.keyboard.type("syscall::rea", delay=30)
-    page.wait_for_selector(".cm-tooltip-autocomplete", timeout=3000)
-    labels = page.eval_on_selector_all(
-        ".cm-tooltip-autocomplete .cm-completionLabel", "els => els.map(e => e.textContent)"
+    page.wait_for_function(
+        "window.harness.probeCalls.some(c => c.prefix === 'syscall::rea')", timeout=3000
     )
-    assert labels == ["syscall::read:entry", "syscall::readv:entry"]
+    # The list shows the answer for the whole prefix once it arrives.
+    page.wait_for_function(
+        f"JSON.stringify({LABELS_JS}) === "
+        """'["syscall::read:entry","syscall::readv:entry"]'""",
+        timeout=3000,
+    )
     calls = page.evaluate("window.harness.probeCalls")
-    assert calls[-1] == {"prefix": "syscall::rea", "language": "d"}
+    assert {"prefix": "syscall::rea", "language": "d"} in calls
     prefixes = [c["prefix"] for c in calls]
     assert len(prefixes) == len(set(prefixes)), "the same prefix was asked twice"
     page.keyboard.press("Backspace")
@@ -668,3 +678,29 @@ def test_tab_indents_and_escape_then_tab_leaves_the_editor(page: Any) -> None:
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "after"
     assert page.evaluate("window.harness.editor.getText()") == "    BEGIN { }"
+
+
+def test_short_provider_names_complete_through_their_full_names(page: Any) -> None:
+    set_impl(
+        page,
+        "probesImpl",
+        """async (prefix) => ["tracepoint:syscalls:sys_enter_read",
+             "tracepoint:syscalls:sys_enter_readv", "kprobe:vfs_read"]
+               .filter(p => p.startsWith(prefix))""",
+    )
+    start(page, "", language="bpftrace", compile=None)
+    page.locator(".cm-content").click()
+    page.keyboard.type("t:syscalls:sys_enter_rea", delay=30)
+    # The full name is asked for...
+    page.wait_for_function(
+        "window.harness.probeCalls.some(c => c.prefix === 'tracepoint:syscalls:sys_enter_rea')",
+        timeout=3000,
+    )
+    # ...and the answers are offered in the short form.
+    page.wait_for_function(
+        f"JSON.stringify({LABELS_JS}) === "
+        """'["t:syscalls:sys_enter_read","t:syscalls:sys_enter_readv"]'""",
+        timeout=3000,
+    )
+    asked = {c["prefix"] for c in page.evaluate("window.harness.probeCalls")}
+    assert not any(p.startswith("t:") for p in asked)
