@@ -469,15 +469,17 @@ async function startRun() {
   button.disabled = true;
   if (o.draw_charts) loadPlotly().catch(() => {});
   try {
+    const script = state.editor.getText();
     const run = await api("POST", "/api/runs", {
       language: state.language,
-      script: state.editor.getText(),
+      script,
       duration: o.duration,
       interval: o.interval,
       options: o.options,
       keep_running: o.keep_running,
     });
     state.runId = run.id;
+    showRunScript(state.language, script);
     runView.start({ id: run.id, viewerUrl: run.viewer_url, streamUrl: run.stream_url || null, drawCharts: o.draw_charts, duration: o.duration });
     showStep("output");
   } catch (err) {
@@ -494,6 +496,15 @@ async function startRun() {
   } finally {
     button.disabled = false;
   }
+}
+
+/** What the Output step is showing: the run's language and its first line of code. */
+function showRunScript(language, script) {
+  const line = script.split("\n").map((l) => l.trim()).find((l) => l && !/^(\/\/|\/\*|\*|#)/.test(l)) || "";
+  const box = $("run-script");
+  box.textContent = `${LANGUAGE_NAME[language]} · ${line.length > 80 ? line.slice(0, 79) + "…" : line}`;
+  box.title = script;
+  box.hidden = false;
 }
 
 const runView = new RunView($("step-output"), {
