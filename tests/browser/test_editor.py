@@ -704,3 +704,21 @@ def test_short_provider_names_complete_through_their_full_names(page: Any) -> No
     )
     asked = {c["prefix"] for c in page.evaluate("window.harness.probeCalls")}
     assert not any(p.startswith("t:") for p in asked)
+
+
+def test_an_empty_script_is_not_compiled_and_a_failing_compile_is_reported(page: Any) -> None:
+    set_impl(page, "compileImpl", "async () => { throw new Error('server unreachable'); }")
+    start(page, "   \n")
+    page.wait_for_function("window.harness.diagnostics.length === 1", timeout=3000)
+    assert page.evaluate("window.harness.diagnostics[0]") == {"ok": None, "diagnostics": []}
+    assert page.evaluate("window.harness.compileCalls.length") == 0
+
+    place_cursor(page, 0)
+    page.keyboard.type("BEGIN { exit(); }", delay=5)
+    page.wait_for_function("window.harness.diagnostics.length === 2", timeout=3000)
+    assert page.evaluate("window.harness.diagnostics[1]") == {
+        "ok": False,
+        "diagnostics": [],
+        "error": "server unreachable",
+    }
+    assert page.locator(".cm-lintRange").count() == 0
