@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -65,6 +66,8 @@ WORKER_BOOT = (
 )
 MAX_PROTOCOL_LINE = 64 << 20  # one aggregation per line; rows are capped by the worker
 STOP_DEADLINE_S = 10.0  # after ``stop``, the final snapshot must come within this
+POLL_S = 0.5  # how often a silent worker is looked at
+EXIT_WAIT_S = 1.0  # a worker whose output ended is waited for this long, then read in /proc
 CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE}
 MAX_STDERR_LINES = 200
 
@@ -433,6 +436,25 @@ def _failure(msgs: list[dict[str, Any]]) -> str:
     return "the libdtrace worker ended without an answer"
 
 
+PF_EXITING = 0x4
+
+
+def exiting_status(pid: int, proc_root: str = "/proc") -> int | None:
+    """A process's status as ``Popen.returncode`` would give it, read while it is still
+    exiting (Linux: /proc/PID/stat's flags and exit_code); None when it is not exiting."""
+    try:
+        with open(f"{proc_root}/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    # After the command: state is field 3, flags field 9, exit_code field 52 (Linux >= 3.5).
+    if len(fields) < 50 or not int(fields[6]) & PF_EXITING:
+        return None
+    status = int(fields[49])
+    return -(status & 0x7F) if status & 0x7F else (status >> 8) & 0xFF
+
+
 def _exit_text(code: int | None) -> str:
     if code is not None and -code in CRASH_SIGNALS:
         return f"libdtrace crashed ({signal.Signals(-code).name}); the server is unaffected"
@@ -517,13 +539,9 @@ class LibdtraceTracer:
         signal_process(self.proc, signal.SIGKILL)
 
     def events(self) -> Iterator[TracerEvent]:
-        assert self.proc.stdout is not None
         try:
-            stdout = self.proc.stdout
-            for raw in iter(lambda: stdout.readline(MAX_PROTOCOL_LINE), b""):
-                if not raw.endswith(b"\n") and len(raw) >= MAX_PROTOCOL_LINE:
-                    while raw and not raw.endswith(b"\n"):
-                        raw = stdout.readline(MAX_PROTOCOL_LINE)
+            for raw in self._lines():
+                if raw is None:
                     yield Problem("a message from the libdtrace worker was too long; dropped")
                     continue
                 try:
@@ -539,12 +557,66 @@ class LibdtraceTracer:
                     yield event
                     return
                 yield event
-            code = self.proc.wait()
-            self._stderr_thread.join(timeout=2)
+            code = self._exit_code()
+            self._stderr_thread.join(timeout=0.5)
             self._exited.set()
             yield Exited(code, self._error(code))
         finally:
             self._exited.set()
+
+    def _lines(self) -> Iterator[bytes | None]:
+        """The worker's lines (None for one past MAX_PROTOCOL_LINE), until its output ends
+        or the worker is seen exiting.
+
+        A killed worker's pipe reaches end-of-file only once the kernel has detached its
+        probes (tens of seconds): while nothing comes, look whether it is exiting.
+        """
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        buf = bytearray()
+        skipping = False
+        while True:
+            ready, _, _ = select.select([fd], [], [], POLL_S)
+            if not ready:
+                if self.proc.poll() is not None or exiting_status(self.proc.pid) is not None:
+                    return
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return
+            buf += chunk
+            while True:
+                end = buf.find(b"\n")
+                if end < 0:
+                    break
+                line = bytes(buf[: end + 1])
+                del buf[: end + 1]
+                if skipping:
+                    skipping = False
+                    yield None
+                else:
+                    yield line
+            if len(buf) > MAX_PROTOCOL_LINE:
+                buf.clear()
+                skipping = True
+
+    def _exit_code(self) -> int | None:
+        """The worker's exit status, without waiting for libdtrace's probes to detach.
+
+        A worker killed while tracing stays in the kernel's exit path until its probes are
+        detached (~30 s for every syscall probe); the status it will report is already in
+        /proc/PID/stat, so read it there and reap the process in the background.
+        """
+        code = self.proc.poll()
+        if code is None:
+            code = exiting_status(self.proc.pid)
+            if code is None:
+                try:
+                    return self.proc.wait(timeout=EXIT_WAIT_S)
+                except subprocess.TimeoutExpired:
+                    code = exiting_status(self.proc.pid)
+            self._finish_in_background()
+        return code
 
     def _finish_in_background(self) -> None:
         """The run is over; the worker may still be detaching probes.  Reap it when done."""
@@ -556,7 +628,7 @@ class LibdtraceTracer:
             target=self.proc.wait, name=f"libdtrace-reap-{self.proc.pid}", daemon=True
         ).start()
 
-    def _error(self, code: int) -> str | None:
+    def _error(self, code: int | None) -> str | None:
         if self._overdue:
             return (
                 f"libdtrace did not finish within {self.stop_deadline_s:g} s of the stop "
@@ -564,6 +636,8 @@ class LibdtraceTracer:
             )
         if self._killed:
             return None
+        if code is None:
+            return "the libdtrace worker stopped reporting before the run ended"
         tail = [ln for ln in self.stderr_tail if ln.strip()][-3:]
         detail = (": " + " ".join(tail)) if tail else ""
         return _exit_text(code) + " before the run ended" + detail

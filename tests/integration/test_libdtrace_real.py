@@ -269,3 +269,14 @@ def test_run_options_apply_and_drops_name_the_option_that_helps(
     fixes = {e.fix for e in events if isinstance(e, Problem)}
     assert any(f and f.startswith(fix) for f in fixes), fixes
     assert events[-1] == Exited(0, None)
+
+
+def test_a_dead_worker_fails_the_run_and_keeps_its_last_snapshot(live_server: LiveServer) -> None:
+    run_id = start(live_server, COUNT, interval=0.5)
+    body = wait_for(live_server, run_id, lambda b: b["snapshot"] is not None)
+    os.kill(body["pid"], signal.SIGKILL)
+    body = wait_for(live_server, run_id, lambda b: b["state"] != "running", timeout=10)
+    assert body["state"] == "failed", body
+    assert "SIGKILL" in body["error"]
+    [num] = [a for a in body["snapshot"]["aggregations"] if a["name"] == "@num"]
+    assert num["rows"]

@@ -25,6 +25,7 @@ from ide.tracing.libdtrace import (
     LibdtraceTracer,
     RefusedTracer,
     diagnostic_from_message,
+    exiting_status,
     install_hint,
     translate,
     worker_env,
@@ -542,3 +543,20 @@ def test_an_oracle_walk_element_is_read_from_its_key_and_data_buffers() -> None:
 
 def struct_words(*values: int) -> bytes:
     return b"".join(v.to_bytes(8, "little", signed=True) for v in values)
+
+
+def fake_stat(tmp_path: Path, pid: int, flags: int, exit_code: int) -> str:
+    fields = ["S", "1", *["0"] * 4, str(flags), *["0"] * 42, str(exit_code)]
+    (tmp_path / str(pid)).mkdir()
+    (tmp_path / str(pid) / "stat").write_text(f"{pid} (python3 (x)) " + " ".join(fields) + "\n")
+    return str(tmp_path)
+
+
+def test_the_status_of_a_worker_still_detaching_is_read_from_proc(tmp_path: Path) -> None:
+    root = fake_stat(tmp_path, 41, flags=0x404, exit_code=9)  # PF_EXITING, killed by SIGKILL
+    assert exiting_status(41, root) == -9
+    root = fake_stat(tmp_path, 42, flags=0x4, exit_code=3 << 8)  # exit(3)
+    assert exiting_status(42, root) == 3
+    root = fake_stat(tmp_path, 43, flags=0x0, exit_code=0)  # running
+    assert exiting_status(43, root) is None
+    assert exiting_status(44, root) is None  # gone
