@@ -766,7 +766,11 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
                       "rangemode": "tozero"},
             "aspectmode": "manual",
             "aspectratio": {"x": 1.5, "y": 1.5, "z": 0.7},
-            "camera": {"eye": {"x": 1.6, "y": -1.6, "z": 1.1}},
+            # Far enough back that the whole box (and its key labels) stays inside the panel.
+            "camera": {
+                "eye": {"x": 1.9, "y": -1.9, "z": 1.3},
+                "center": {"x": 0, "y": 0, "z": -0.2},
+            },
         },
     )
     return {"data": [trace], "layout": layout}, "; ".join(filter(None, notes)) or None
@@ -789,7 +793,11 @@ def flame_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, s
         values[0] += value
         node = 0
         for part in row.key:
-            path = reversed(stack_frames(str(part))) if is_stack(part) else (str(part),)
+            if is_stack(part) or part == "":
+                # A sample with no frames (user time under kstack) still needs a label.
+                path = list(reversed(stack_frames(str(part)))) or ["(empty stack)"]
+            else:
+                path = [str(part)]
             for frame in path:
                 child = children.get((node, frame))
                 if child is None:

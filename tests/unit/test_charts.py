@@ -322,6 +322,22 @@ def test_other_key_parts_sit_below_the_stack_in_the_flame_graph() -> None:
     assert trace["labels"].count("main+3") == 2
 
 
+def test_a_sample_with_an_empty_stack_gets_a_labelled_frame() -> None:
+    panel = one(counts({(STACK_A,): 4, ("",): 6}))
+    trace = valid(panel["figure"])["data"][0]
+    value = dict(zip(trace["labels"], trace["values"], strict=True))
+    assert value["(empty stack)"] == 6
+    assert "" not in trace["labels"]
+
+
+def test_the_3d_camera_keeps_the_scene_inside_the_panel() -> None:
+    panel = one(dist({f"k{i}": [(0, 9, i + 1), (10, 19, 2)] for i in range(30)}))
+    assert panel["kind"] == "bars3d"
+    scene = panel["figure"]["layout"]["scene"]
+    assert scene["camera"]["center"]["z"] < 0
+    assert scene["camera"]["eye"]["z"] >= 1.3
+
+
 # --- per-interval values ------------------------------------------------------------------------
 
 
