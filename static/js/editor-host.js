@@ -21,7 +21,7 @@ function createPlainEditor(parent, options) {
       const mine = ++seq;
       try {
         const result = await options.compile(area.value, language);
-        if (mine === seq && options.onDiagnostics) options.onDiagnostics(result?.diagnostics || [], result);
+        if (mine === seq && options.onDiagnostics) options.onDiagnostics({ ok: result?.ok ?? null, diagnostics: result?.diagnostics || [] });
       } catch {
         /* the page shows compile failures itself */
       }
