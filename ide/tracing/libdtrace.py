@@ -11,6 +11,7 @@ python-dtrace is not used.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -653,7 +654,11 @@ def translate(msg: Any) -> TracerEvent | None:
     if kind == "output":
         return Output(str(msg.get("text", "")))
     if kind == "aggregation":
-        return AggregationData(aggregation_from_dict(msg["aggregation"]))
+        data = msg["aggregation"]
+        agg = aggregation_from_dict(data)
+        if data.get("total_rows") is not None:  # the worker kept only the heaviest rows
+            agg = dataclasses.replace(agg, total_rows=int(data["total_rows"]))
+        return AggregationData(agg)
     if kind == "tick":
         return Tick()
     if kind == "problem":

@@ -280,3 +280,11 @@ def test_a_dead_worker_fails_the_run_and_keeps_its_last_snapshot(live_server: Li
     assert "SIGKILL" in body["error"]
     [num] = [a for a in body["snapshot"]["aggregations"] if a["name"] == "@num"]
     assert num["rows"]
+
+
+def test_the_worker_keeps_the_heaviest_rows_within_the_servers_cap() -> None:
+    capped = LibdtraceBackend(Settings(max_rows_per_aggregation=3))
+    events = run_for(capped.start(COUNT, RunSpec(interval=0.5)), 1.5)
+    num = last_aggregations(events)["@num"]
+    assert len(num.rows) == 3
+    assert num.total_rows is not None and num.total_rows > 3

@@ -256,6 +256,15 @@ def test_recorded_printf_output_is_passed_on_as_text() -> None:
     assert text == "hello <b>42</b>\n          7\n"
 
 
+def test_an_aggregation_cut_by_the_worker_keeps_its_true_row_count() -> None:
+    agg = {"name": "@n", "function": "count", "params": {}, "total_rows": 9000,
+           "rows": [{"key": ["read"], "value": 5}]}  # fmt: skip
+    event = translate({"type": "aggregation", "aggregation": agg})
+    assert isinstance(event, AggregationData)
+    assert event.aggregation.total_rows == 9000
+    assert event.aggregation.rows[0].key == ("read",)
+
+
 def test_worker_messages_translate_to_events() -> None:
     assert translate({"type": "problem", "message": "2 drops", "fix": "increase aggsize"}) == (
         Problem("2 drops", "increase aggsize")
