@@ -70,6 +70,7 @@ class Settings:
     max_history_snapshots: int = 600  # per run, for late viewers and time series
     viewer_queue_size: int = 64
     compile_timeout_s: float = 20.0
+    max_concurrent_compiles: int = 2  # a D compile is a ~100 MB worker process
     stop_grace_s: float = 1.5  # SIGINT first, SIGKILL after this
     stop_on_disconnect_s: float = 1.0
     compile_cache_entries: int = 128

@@ -186,11 +186,32 @@ def compile_script() -> Response:
     refusal = refused(script, language, settings())
     if refusal is not None:
         return jsonify(refusal.to_dict())
+    backend = backend_for(language)
     try:
-        result = backend_for(language).compile(script)
+        result = compile_gated(backend, script)
     except BackendUnavailable as exc:
         raise unavailable(exc) from exc
     return jsonify(result.to_dict())
+
+
+def compile_gated(backend: Backend, script: str) -> CompileResult:
+    """Compile, with at most ``max_concurrent_compiles`` at once (each may be a process)."""
+    s = settings()
+    gate: threading.BoundedSemaphore = current_app.extensions["dtrace_ide"].setdefault(
+        "compile_gate", threading.BoundedSemaphore(s.max_concurrent_compiles)
+    )
+    if not gate.acquire(timeout=s.compile_timeout_s):
+        raise ApiError(
+            429,
+            "too_many_compiles",
+            f"{s.max_concurrent_compiles} compiles are already running (max_concurrent_compiles);"
+            " try again in a moment",
+            headers={"Retry-After": "1"},
+        )
+    try:
+        return backend.compile(script)
+    finally:
+        gate.release()
 
 
 @bp.post("/runs")
@@ -215,7 +236,7 @@ def create_run() -> tuple[Response, int]:
         )
     backend = backend_for(language)
     try:
-        result = backend.compile(script)
+        result = compile_gated(backend, script)
         if not result.ok:
             raise ApiError(
                 400,
