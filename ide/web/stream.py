@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hmac
 import json
+import threading
 from collections.abc import Callable
 from typing import Any, cast
 
 from flask import Flask, request
 from flask_sock import Sock
+from simple_websocket import ConnectionClosed
 
+from ..tracing.session import Viewer
 from .api import find_run
 from .auth import authenticated, origin_allowed, public
 from .errors import ApiError
 
-PING_EVERY_S = 15.0
+IDLE_WAIT_S = 30.0
 MAX_CLIENT_MESSAGE = 4096
 View = Callable[..., None]
 
@@ -43,22 +46,37 @@ def register(app: Flask) -> None:
     def stream(ws: Any, run_id: str) -> None:
         run = find_run(run_id)
         viewer = run.add_viewer()
+        # One thread blocks on the socket for the client's messages (and notices it close);
+        # this one blocks until there is something to send. Neither polls.
+        threading.Thread(
+            target=_receive, args=(ws, viewer), name=f"ws-receive-{run_id}", daemon=True
+        ).start()
         try:
             while True:
-                msg = viewer.next_message(timeout=0.25)
+                msg = viewer.next_message(timeout=IDLE_WAIT_S)
                 if msg is not None:
                     ws.send(json.dumps(msg, separators=(",", ":")))
                 elif viewer.closed:
                     break
-                incoming = ws.receive(timeout=0)
-                if incoming is not None:
-                    _client_message(viewer, incoming)
         finally:
             run.remove_viewer(viewer)
             ws.close()
 
 
-def _client_message(viewer: Any, raw: str | bytes) -> None:
+def _receive(ws: Any, viewer: Viewer) -> None:
+    try:
+        while not viewer.closed:
+            incoming = ws.receive()
+            if incoming is None:
+                break
+            _client_message(viewer, incoming)
+    except ConnectionClosed:
+        pass
+    finally:
+        viewer.close()
+
+
+def _client_message(viewer: Viewer, raw: str | bytes) -> None:
     if len(raw) > MAX_CLIENT_MESSAGE:
         return
     try:
