@@ -40,7 +40,7 @@ from .model import (
     TracerEvent,
     aggregation_from_dict,
 )
-from .policy import check_script
+from .policy import check_script, refuse_calls
 from .process import signal_process, spawn
 from .scriptinfo import declared_aggregations
 
@@ -69,6 +69,17 @@ MAX_PROTOCOL_LINE = 64 << 20  # one aggregation per line; rows are capped by the
 STOP_DEADLINE_S = 10.0  # after ``stop``, the final snapshot must come within this
 POLL_S = 0.5  # how often a silent worker is looked at
 EXIT_WAIT_S = 1.0  # a worker whose output ended is waited for this long, then read in /proc
+# Resolving user addresses makes Oracle's libdtrace grab (ptrace) every traced process and
+# plant breakpoints in its run-time linker; it crashed doing so here, which leaves those
+# breakpoints behind and kills the traced processes with SIGTRAP.  Refused on that family.
+_USER_SYMBOL_WHY = (
+    "() makes Oracle's libdtrace attach to every traced process to read its symbols, which "
+    "can crash those processes on this system; aggregate on the address (arg1, uregs[R_PC]) "
+    "or use sym()/mod() for kernel addresses"
+)
+ORACLE_USER_SYMBOL_REASONS = {
+    word: word + _USER_SYMBOL_WHY for word in ("usym", "umod", "uaddr", "ufunc")
+}
 CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE}
 MAX_STDERR_LINES = 200
 
@@ -287,7 +298,11 @@ class LibdtraceBackend:
         return BackendStatus(self.name, self.language, reason is None, version, reason)
 
     def family(self) -> str | None:
-        return self._version.get("family") if self._version else None
+        """"oracle" or "illumos" once the library has been loaded, else None."""
+        path = self.library_path()
+        info = self._version_info(path) if path is not None else None
+        family = info.get("family") if info else None
+        return str(family) if family is not None else None
 
     def _require(self) -> str:
         reason = self.unavailable_reason()
@@ -351,8 +366,12 @@ class LibdtraceBackend:
         return result
 
     def refusals(self, script: str) -> tuple[Diagnostic, ...]:
-        """The server's script policy again, for callers that reach the backend directly."""
-        return tuple(check_script(script, "d", self.settings))
+        """The server's script policy again, for callers that reach the backend directly,
+        and what this family of libdtrace cannot do safely."""
+        found = check_script(script, "d", self.settings)
+        if self.family() == "oracle":
+            found += refuse_calls(script, ORACLE_USER_SYMBOL_REASONS)
+        return tuple(sorted(found, key=lambda d: (d.line, d.column)))
 
     def _compile_uncached(self, script: str) -> CompileResult:
         decls = declared_aggregations(script, "d")

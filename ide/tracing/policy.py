@@ -136,6 +136,16 @@ def check_script(script: str, language: Language, settings: Settings) -> list[Di
     return found
 
 
+def refuse_calls(script: str, reasons: dict[str, str]) -> list[Diagnostic]:
+    """A diagnostic at every call of a word in ``reasons`` (outside comments and strings)."""
+    text = _Text(script)
+    return [
+        text.diagnostic(m.start(1), m.end(1), reasons[m.group(1)])
+        for m in _CALL.finditer(blank_comments_and_strings(script))
+        if m.group(1) in reasons
+    ]
+
+
 def _destructive_calls(text: _Text, blank: str, language: Language) -> list[Diagnostic]:
     words = DESTRUCTIVE[language]
     out = []

@@ -569,3 +569,18 @@ def test_the_status_of_a_worker_still_detaching_is_read_from_proc(tmp_path: Path
     root = fake_stat(tmp_path, 43, flags=0x0, exit_code=0)  # running
     assert exiting_status(43, root) is None
     assert exiting_status(44, root) is None  # gone
+
+
+def test_user_symbol_functions_are_refused_only_on_oracles_library(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script = "syscall::read:entry\n{ @u[usym(arg1)] = count(); printf(\"umod(x)\"); }"
+    backend = LibdtraceBackend(Settings(token="t"))
+    monkeypatch.setattr(backend, "family", lambda: "oracle")
+    [d] = backend.refusals(script)
+    assert (d.line, d.column, d.end_column) == (2, 6, 10)
+    assert d.message.startswith("usym() makes Oracle's libdtrace attach")
+    result = backend.compile(script)
+    assert not result.ok and result.diagnostics == (d,)
+    monkeypatch.setattr(backend, "family", lambda: "illumos")
+    assert backend.refusals(script) == ()
