@@ -341,7 +341,14 @@ function saveDraft() {
   draftTimer = setTimeout(writeDraft, 300);
 }
 
+// A reload or a closed tab right after typing must not lose the last keystrokes.
+window.addEventListener("pagehide", () => {
+  if (draftTimer !== null) writeDraft();
+});
+
 function writeDraft() {
+  clearTimeout(draftTimer);
+  draftTimer = null;
   if (!state.editor) return;
   try {
     localStorage.setItem(DRAFT_KEY, JSON.stringify({ language: state.language, script: state.editor.getText() }));
