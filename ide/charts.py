@@ -766,10 +766,10 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
                       "rangemode": "tozero"},
             "aspectmode": "manual",
             "aspectratio": {"x": 1.5, "y": 1.5, "z": 0.7},
-            # Far enough back that the whole box (and its key labels) stays inside the panel.
+            # Looking a little below the box's middle keeps its front labels inside the panel.
             "camera": {
-                "eye": {"x": 1.9, "y": -1.9, "z": 1.3},
-                "center": {"x": 0, "y": 0, "z": -0.2},
+                "eye": {"x": 1.6, "y": -1.6, "z": 1.1},
+                "center": {"x": 0, "y": 0, "z": -0.35},
             },
         },
     )
