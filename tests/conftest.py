@@ -73,6 +73,17 @@ class LiveServer:
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null")
 
+    def wait_run(self, run_id: str, pred: Any, timeout: float = 20) -> dict[str, Any]:
+        """Poll GET /api/runs/ID until ``pred(body)`` holds; fail with the body after timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, body = self.request("GET", f"/api/runs/{run_id}")
+            assert status == 200, body
+            if pred(body):
+                return dict(body)
+            assert time.monotonic() < deadline, body
+            time.sleep(0.1)
+
 
 def start_server(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> LiveServer:
     port = free_port()

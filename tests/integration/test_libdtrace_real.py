@@ -190,14 +190,7 @@ def start(server: LiveServer, script: str, **fields: Any) -> str:
 
 
 def wait_for(server: LiveServer, run_id: str, pred: Any, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        status, body = server.request("GET", f"/api/runs/{run_id}")
-        assert status == 200
-        if pred(body):
-            return dict(body)
-        assert time.monotonic() < deadline, body
-        time.sleep(0.1)
+    return server.wait_run(run_id, pred, timeout)
 
 
 def test_the_api_reports_the_d_backend_as_available(live_server: LiveServer) -> None:

@@ -28,14 +28,7 @@ def start(server: LiveServer, script: str, **fields: Any) -> str:
 
 
 def wait_for(server: LiveServer, run_id: str, pred: Any, timeout: float = 15) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        status, body = server.request("GET", f"/api/runs/{run_id}")
-        assert status == 200
-        if pred(body):
-            return dict(body)
-        assert time.monotonic() < deadline, body
-        time.sleep(0.1)
+    return server.wait_run(run_id, pred, timeout)
 
 
 def aggregation(body: dict[str, Any], name: str) -> dict[str, Any]:

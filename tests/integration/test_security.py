@@ -90,13 +90,7 @@ def get_run(server: LiveServer, run_id: str) -> dict[str, Any]:
 
 
 def wait_for(server: LiveServer, run_id: str, pred: Any, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = get_run(server, run_id)
-        if pred(body):
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.1)
+    return server.wait_run(run_id, pred, timeout)
 
 
 def stop_all(server: LiveServer) -> None:

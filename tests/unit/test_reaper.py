@@ -2,62 +2,17 @@
 
 from __future__ import annotations
 
-import queue
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from ide.config import Settings
-from ide.tracing.backend import BackendStatus, RunSpec
-from ide.tracing.model import Attached, CompileResult, Exited, TracerEvent
+from ide.tracing.model import Attached
 from ide.tracing.session import REAPER_POLL_S, Run, RunManager
+from tests.unit.scripted import ScriptedBackend
 
 
-class QueueTracer:
-    def __init__(self) -> None:
-        self.events_q: queue.Queue[TracerEvent] = queue.Queue()
-
-    @property
-    def pid(self) -> int | None:
-        return None
-
-    def events(self) -> Iterator[TracerEvent]:
-        while True:
-            ev = self.events_q.get()
-            yield ev
-            if isinstance(ev, Exited):
-                return
-
-    def stop(self) -> None:
-        self.events_q.put(Exited(0))
-
-    def kill(self) -> None:
-        self.events_q.put(Exited(-9))
-
-
-class QueueBackend:
-    name = "queue"
-    language = "bpftrace"
-
-    def __init__(self) -> None:
-        self.tracers: list[QueueTracer] = []
-
-    def status(self) -> BackendStatus:
-        return BackendStatus("queue", "bpftrace", True)
-
-    def compile(self, script: str) -> CompileResult:
-        return CompileResult(True)
-
-    def start(self, script: str, spec: RunSpec) -> QueueTracer:
-        self.tracers.append(QueueTracer())
-        return self.tracers[-1]
-
-    def list_probes(self) -> list[str]:
-        return []
-
-
-def new_run(manager: RunManager, backend: QueueBackend, duration: float = 0) -> Run:
+def new_run(manager: RunManager, backend: ScriptedBackend, duration: float = 0) -> Run:
     return manager.create(
         backend,  # type: ignore[arg-type]
         language="bpftrace",
@@ -68,7 +23,7 @@ def new_run(manager: RunManager, backend: QueueBackend, duration: float = 0) -> 
     )
 
 
-def attach(run: Run, backend: QueueBackend) -> None:
+def attach(run: Run, backend: ScriptedBackend) -> None:
     backend.tracers[-1].events_q.put(Attached(1))
     deadline = time.monotonic() + 3
     while run.attached_at is None:
@@ -78,7 +33,7 @@ def attach(run: Run, backend: QueueBackend) -> None:
 
 def test_with_nothing_due_the_reaper_sleeps_a_whole_beat() -> None:
     settings = Settings(token="t")
-    manager, backend = RunManager(settings), QueueBackend()
+    manager, backend = RunManager(settings), ScriptedBackend()
     run = new_run(manager, backend)
     run.add_viewer()
     attach(run, backend)
@@ -88,7 +43,7 @@ def test_with_nothing_due_the_reaper_sleeps_a_whole_beat() -> None:
 
 
 def test_the_reaper_wakes_when_a_timed_run_is_due() -> None:
-    manager, backend = RunManager(Settings(token="t")), QueueBackend()
+    manager, backend = RunManager(Settings(token="t")), ScriptedBackend()
     run = new_run(manager, backend, duration=30)
     run.add_viewer()
     assert manager.reap(time.monotonic()) == pytest.approx(
@@ -103,7 +58,7 @@ def test_the_reaper_wakes_when_a_timed_run_is_due() -> None:
 
 def test_a_viewer_leaving_stops_the_run_at_its_deadline_not_a_beat_later() -> None:
     settings = Settings(token="t", stop_on_disconnect_s=1.0)
-    manager, backend = RunManager(settings), QueueBackend()
+    manager, backend = RunManager(settings), ScriptedBackend()
     run = new_run(manager, backend)
     attach(run, backend)
     run.remove_viewer(run.add_viewer())
@@ -116,7 +71,7 @@ def test_a_viewer_leaving_stops_the_run_at_its_deadline_not_a_beat_later() -> No
 
 
 def test_a_short_timed_run_ends_on_time_with_the_reaper_running() -> None:
-    manager, backend = RunManager(Settings(token="t")), QueueBackend()
+    manager, backend = RunManager(Settings(token="t")), ScriptedBackend()
     run = new_run(manager, backend, duration=0.3)
     run.add_viewer()
     attach(run, backend)
