@@ -168,6 +168,18 @@ def screenshot(pg: Any, name: str) -> Path:
     return out
 
 
+def set_script(pg: Any, text: str) -> None:
+    """Replace the editor's text as a person would: select all, then type (paste) anew."""
+    pg.wait_for_selector("#editor .cm-content, #editor textarea", timeout=30_000)
+    editor = pg.locator("#editor .cm-content")
+    if editor.count():
+        editor.click()
+        pg.keyboard.press("Control+a")
+        pg.keyboard.insert_text(text)
+    else:
+        pg.fill("#editor textarea", text)
+
+
 def tracer_ready() -> str | None:
     """Why the real bpftrace cannot run here, or None when it can."""
     import shutil

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer, screenshot, tracer_ready
+from tests.conftest import LiveServer, screenshot, set_script, tracer_ready
 
 pytest.importorskip("playwright.sync_api")
 
@@ -23,16 +24,6 @@ TIMEOUT_MS = 30_000
 
 def unique(word: str) -> str:
     return f"{word}{os.urandom(4).hex()}"
-
-
-def set_script(page: Any, text: str) -> None:
-    editor = page.locator("#editor .cm-content")
-    if editor.count():
-        editor.click()
-        page.keyboard.press("Control+a")
-        page.keyboard.insert_text(text)
-    else:
-        page.fill("#editor textarea", text)
 
 
 def editor_text(page: Any) -> str:
@@ -170,7 +161,11 @@ def test_delete_asks_first_and_can_be_undone(page: Any, live_server: LiveServer)
     assert live_server.request("GET", f"/api/snippets/{made['id']}")[0] == 200  # asked first
     item.locator(".lib-confirm-yes").click()
     item.wait_for(state="detached")
-    assert live_server.request("GET", f"/api/snippets/{made['id']}")[0] == 404
+    # The list drops the item as the DELETE goes out; the server answers a moment later.
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while live_server.request("GET", f"/api/snippets/{made['id']}")[0] != 404:
+        assert time.monotonic() < deadline, "the snippet was not deleted"
+        time.sleep(0.05)
     page.click("#library .lib-toast-action:has-text('Undo')")
     item.wait_for(timeout=TIMEOUT_MS)
     assert live_server.request("GET", f"/api/snippets/{made['id']}")[0] == 200

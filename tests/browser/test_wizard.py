@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ide.charts import AXIS_LABELS_3D
-from tests.conftest import ARTIFACTS, LiveServer, tracer_ready
+from tests.conftest import ARTIFACTS, LiveServer, set_script, tracer_ready
 from tests.conftest import screenshot as page_screenshot
 
 pytest.importorskip("playwright.sync_api")
@@ -53,18 +53,6 @@ def panel_screenshot(page: Any, name: str, aggregation: str) -> None:
 
 def set_language(page: Any, language: str) -> None:
     page.click(f'#language-switch label:has(input[value="{language}"])')
-
-
-def set_script(page: Any, text: str) -> None:
-    """Replace the editor's text as a person would: select all, then type (paste) anew."""
-    page.wait_for_selector("#editor .cm-content, #editor textarea", timeout=RUN_TIMEOUT_MS)
-    editor = page.locator("#editor .cm-content")
-    if editor.count():
-        editor.click()
-        page.keyboard.press("Control+a")
-        page.keyboard.insert_text(text)
-    else:
-        page.fill("#editor textarea", text)
 
 
 def wait_compiles(page: Any) -> None:
