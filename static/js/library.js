@@ -178,6 +178,7 @@ class Library {
     this.searchTimer = null;
     this.searchSeq = 0;
     this.dirty = false;
+    this.confirmingId = null; // the snippet whose delete awaits a yes or no
     this.revisionsFor = null;
     this.build();
   }
@@ -489,6 +490,8 @@ class Library {
       button("Delete", "lib-small lib-danger", () => this.askDelete(s, li), "Delete"),
     );
     li.append(main, tools);
+    // A refresh of the list (a search answering late) must not lose an open confirmation.
+    if (this.confirmingId === s.id) this.askDelete(s, li, { focus: false });
     return li;
   }
 
@@ -773,16 +776,23 @@ class Library {
 
   // -- deleting
 
-  askDelete(s, li) {
+  askDelete(s, li, { focus = true } = {}) {
     if (li.querySelector(".lib-confirm")) return;
+    this.confirmingId = s.id;
     const box = el("div", "lib-confirm");
     box.setAttribute("role", "alertdialog");
     box.append(el("span", "", `Delete "${s.title}"?`));
-    const yes = button("Delete", "lib-small lib-danger lib-confirm-yes", () => this.remove(s));
-    const no = button("Keep", "lib-small", () => box.remove());
+    const yes = button("Delete", "lib-small lib-danger lib-confirm-yes", () => {
+      this.confirmingId = null;
+      this.remove(s);
+    });
+    const no = button("Keep", "lib-small", () => {
+      this.confirmingId = null;
+      box.remove();
+    });
     box.append(yes, no);
     li.append(box);
-    yes.focus();
+    if (focus) yes.focus();
   }
 
   async remove(s) {

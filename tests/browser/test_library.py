@@ -171,6 +171,26 @@ def test_delete_asks_first_and_can_be_undone(page: Any, live_server: LiveServer)
     assert live_server.request("GET", f"/api/snippets/{made['id']}")[0] == 200
 
 
+def test_a_pending_delete_confirmation_survives_a_refresh_of_the_list(
+    page: Any, live_server: LiveServer
+) -> None:
+    word = unique("vole")
+    status, made = live_server.request(
+        "POST", "/api/snippets", {"title": word, "language": "d", "script": "BEGIN { exit(0); }"}
+    )
+    assert status == 201
+    ready(page)
+    search(page, word)
+    item = page.locator(f"#library .lib-item[data-id='{made['id']}']")
+    item.wait_for(timeout=TIMEOUT_MS)
+    item.locator("button:has-text('Delete')").click()
+    old = item.element_handle()
+    page.fill("#library .lib-search-input", word + " ")  # the list is fetched and drawn anew
+    page.wait_for_function("el => !el.isConnected", arg=old, timeout=TIMEOUT_MS)
+    item.locator(".lib-confirm-yes").wait_for(timeout=TIMEOUT_MS)
+    assert live_server.request("GET", f"/api/snippets/{made['id']}")[0] == 200
+
+
 def test_import_a_script_file_and_export_all(
     page: Any, live_server: LiveServer, tmp_path: Path
 ) -> None:
