@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import heapq
 import math
+import zlib
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -776,6 +777,15 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
     return {"data": [trace], "layout": layout}, "; ".join(filter(None, notes)) or None
 
 
+def flame_colour(frame: str) -> str:
+    """The classic warm flame-graph colours, chosen by the frame's name so a frame keeps its
+    colour from one snapshot to the next."""
+    if frame == "all":
+        return "hsl(0, 0%, 78%)"
+    h = zlib.crc32(frame.encode("utf-8", "surrogatepass"))
+    return f"hsl({h % 50}, {70 + (h >> 8) % 25}%, {52 + (h >> 16) % 14}%)"
+
+
 def flame_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, str | None]:
     """An icicle of stacks with the root at the bottom; other key parts sit below the stack.
 
@@ -829,7 +839,7 @@ def flame_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, s
         "branchvalues": "total",
         "sort": False,
         "tiling": {"orientation": "v", "flip": "y", "pad": 0},
-        "marker": {"colors": [values[i] for i in keep], "colorscale": SEQUENTIAL,
+        "marker": {"colors": [flame_colour(labels[i]) for i in keep],
                    "line": {"width": 0.5, "color": "rgba(255,255,255,0.7)"}},
         "textinfo": "label",
         "insidetextfont": {"size": 11},

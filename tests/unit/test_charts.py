@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import tracemalloc
 from array import array
@@ -459,9 +460,11 @@ def test_history_memory_stays_bounded_over_ten_thousand_snapshots() -> None:
     try:
         for n in range(2000):
             history.add(snapshot(n))
+        gc.collect()  # count what History keeps, not garbage a collection has not reached yet
         early, _ = tracemalloc.get_traced_memory()
         for n in range(2000, 10_000):
             history.add(snapshot(n))
+        gc.collect()
         late, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -591,3 +594,13 @@ def test_flame_graph_keeps_the_heaviest_frames_as_a_tree() -> None:
     assert kept["all"] == sum(stacks.values())
     assert {"main", "mid0", "mid1", "mid2", "leaf1"} <= set(kept)  # the 2s before the 1s
     assert f"{charts.FLAME_NODES:,} heaviest of 4,005 frames" in panel["note"]
+
+
+def test_flame_frames_keep_a_warm_colour_chosen_by_their_name() -> None:
+    first = valid(one(counts({(STACK_A,): 5, (STACK_C,): 3}))["figure"])["data"][0]
+    later = valid(one(counts({(STACK_C,): 30, (STACK_A,): 1}))["figure"])["data"][0]
+    colour = dict(zip(first["labels"], first["marker"]["colors"], strict=True))
+    assert colour == dict(zip(later["labels"], later["marker"]["colors"], strict=True))
+    for label, c in colour.items():
+        hue = int(c.removeprefix("hsl(").split(",")[0])
+        assert (label == "all" and c.startswith("hsl(0, 0%")) or 0 <= hue < 50
