@@ -168,8 +168,11 @@ function probeCompletionSource(current, options) {
   async function probesFor(prefix, language) {
     const key = `${language}\u0000${prefix}`;
     if (cache.has(key)) return cache.get(key);
-    // A complete (untruncated) answer for a shorter prefix already holds every match.
+    // A complete (untruncated) answer for a shorter prefix already holds every match, unless
+    // the prefix has since left the module out (`proc::`): D then lists names without it.
+    const moduleLeftOut = prefix.indexOf("::");
     for (let i = prefix.length - 1; i >= 0; i -= 1) {
+      if (moduleLeftOut >= 0 && i < moduleLeftOut + 2) break;
       const shorter = cache.get(`${language}\u0000${prefix.slice(0, i)}`);
       if (shorter && shorter.complete) {
         const narrowed = { list: shorter.list.filter((p) => p.startsWith(prefix)), complete: true };

@@ -300,8 +300,16 @@ def delete_run(run_id: str) -> Response:
 
 # --- probes, for completion -------------------------------------------------------------
 
-_probe_cache: dict[str, tuple[float, list[str]]] = {}
+_probe_cache: dict[str, tuple[float, list[str], list[str]]] = {}
 _probe_lock = threading.Lock()
+
+
+def without_module(name: str) -> str:
+    """``syscall:vmlinux:read:entry`` -> ``syscall::read:entry``, the way D scripts name it."""
+    parts = name.split(":")
+    if len(parts) == 4 and parts[1]:
+        parts[1] = ""
+    return ":".join(parts)
 
 
 @bp.get("/probes")
@@ -319,15 +327,24 @@ def probes() -> Response:
         cached = _probe_cache.get(lang)
         if cached is None or time.monotonic() - cached[0] > s.probe_list_cache_s:
             try:
-                cached = (time.monotonic(), sorted(set(backend.list_probes())))
+                names = sorted(set(backend.list_probes()))
             except BackendUnavailable as exc:
                 raise unavailable(exc) from exc
+            short = sorted({without_module(n) for n in names}) if lang == "d" else names
+            cached = (time.monotonic(), names, short)
             _probe_cache[lang] = cached
-    names = cached[1]
+    # `syscall::rea` leaves the module out, as D scripts usually do: match on names without it.
+    names = cached[2] if lang == "d" and _no_module(prefix) else cached[1]
     matches = [p for p in names if p.startswith(prefix)]
     return jsonify(
         {"probes": matches[:MAX_PROBES_RETURNED], "truncated": len(matches) > MAX_PROBES_RETURNED}
     )
+
+
+def _no_module(prefix: str) -> bool:
+    """A D probe prefix whose module field is present and empty (``provider::...``)."""
+    parts = prefix.split(":")
+    return len(parts) >= 3 and parts[1] == ""
 
 
 @bp.route("/highlight", methods=["GET", "POST"])
