@@ -147,17 +147,25 @@ def test_a_snippet_link_opens_it_and_edits_survive_a_reload(
     assert page.locator("#library .lib-current-title").inner_text() == word
 
 
-def test_delete_asks_first_and_can_be_undone(page: Any, live_server: LiveServer) -> None:
-    word = unique("otter")
+def ask_to_delete_a_new_snippet(
+    page: Any, live_server: LiveServer, word: str
+) -> tuple[dict[str, Any], Any]:
+    """Save a snippet through the API, find it in the sidebar and press its Delete."""
+    title = unique(word)
     status, made = live_server.request(
-        "POST", "/api/snippets", {"title": word, "language": "d", "script": "BEGIN { exit(0); }"}
+        "POST", "/api/snippets", {"title": title, "language": "d", "script": "BEGIN { exit(0); }"}
     )
     assert status == 201
     ready(page)
-    search(page, word)
+    search(page, title)
     item = page.locator(f"#library .lib-item[data-id='{made['id']}']")
     item.wait_for(timeout=TIMEOUT_MS)
     item.locator("button:has-text('Delete')").click()
+    return dict(made), item
+
+
+def test_delete_asks_first_and_can_be_undone(page: Any, live_server: LiveServer) -> None:
+    made, item = ask_to_delete_a_new_snippet(page, live_server, "otter")
     assert live_server.request("GET", f"/api/snippets/{made['id']}")[0] == 200  # asked first
     item.locator(".lib-confirm-yes").click()
     item.wait_for(state="detached")
@@ -174,16 +182,8 @@ def test_delete_asks_first_and_can_be_undone(page: Any, live_server: LiveServer)
 def test_a_pending_delete_confirmation_survives_a_refresh_of_the_list(
     page: Any, live_server: LiveServer
 ) -> None:
-    word = unique("vole")
-    status, made = live_server.request(
-        "POST", "/api/snippets", {"title": word, "language": "d", "script": "BEGIN { exit(0); }"}
-    )
-    assert status == 201
-    ready(page)
-    search(page, word)
-    item = page.locator(f"#library .lib-item[data-id='{made['id']}']")
-    item.wait_for(timeout=TIMEOUT_MS)
-    item.locator("button:has-text('Delete')").click()
+    made, item = ask_to_delete_a_new_snippet(page, live_server, "vole")
+    word = made["title"]
     old = item.element_handle()
     page.fill("#library .lib-search-input", word + " ")  # the list is fetched and drawn anew
     page.wait_for_function("el => !el.isConnected", arg=old, timeout=TIMEOUT_MS)
