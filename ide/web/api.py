@@ -300,7 +300,7 @@ def delete_run(run_id: str) -> Response:
 
 # --- probes, for completion -------------------------------------------------------------
 
-_probe_cache: dict[str, tuple[float, list[str], list[str]]] = {}
+ProbeCache = dict[str, tuple[float, list[str], list[str]]]
 _probe_lock = threading.Lock()
 
 
@@ -323,8 +323,10 @@ def probes() -> Response:
     lang: Language = language
     backend = backend_for(lang)
     s = settings()
+    # Per app, like its backends: (when listed, full names, names without the module).
+    cache: ProbeCache = current_app.extensions["dtrace_ide"].setdefault("probe_cache", {})
     with _probe_lock:
-        cached = _probe_cache.get(lang)
+        cached = cache.get(lang)
         if cached is None or time.monotonic() - cached[0] > s.probe_list_cache_s:
             try:
                 names = sorted(set(backend.list_probes()))
@@ -332,7 +334,7 @@ def probes() -> Response:
                 raise unavailable(exc) from exc
             short = sorted({without_module(n) for n in names}) if lang == "d" else names
             cached = (time.monotonic(), names, short)
-            _probe_cache[lang] = cached
+            cache[lang] = cached
     # `syscall::rea` leaves the module out, as D scripts usually do: match on names without it.
     names = cached[2] if lang == "d" and _no_module(prefix) else cached[1]
     matches = [p for p in names if p.startswith(prefix)]

@@ -7,7 +7,6 @@ from typing import Any
 from ide import create_app
 from ide.tracing.backend import BackendStatus
 from ide.tracing.model import CompileResult
-from ide.web import api
 
 D_PROBES = [
     "syscall:vmlinux:read:entry",
@@ -37,7 +36,6 @@ class ListingBackend:
 
 
 def probes(tmp_path: Any, prefix: str) -> list[str]:
-    api._probe_cache.clear()
     app = create_app({"token": "t", "data_dir": str(tmp_path)})
     app.extensions["dtrace_ide"]["backends"].by_language = {"d": ListingBackend()}
     resp = app.test_client().get(
