@@ -15,6 +15,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterator
@@ -175,7 +176,7 @@ class BpftraceBackend:
         return result
 
     def _compile_uncached(self, exe: str, script: str) -> CompileResult:
-        fd, elf = _temp_path()
+        fd, elf = tempfile.mkstemp(prefix="dtrace-ide-", suffix=".elf")
         try:
             res = subprocess.run(
                 [exe, *self._unsafe(), "--emit-elf", elf, "-"],
@@ -229,12 +230,6 @@ class BpftraceBackend:
             [exe, "-l"], capture_output=True, text=True, timeout=60, env=self._env()
         )
         return [ln.strip() for ln in res.stdout.splitlines() if ln.strip()]
-
-
-def _temp_path() -> tuple[int, str]:
-    import tempfile
-
-    return tempfile.mkstemp(prefix="dtrace-ide-", suffix=".elf")
 
 
 def _unlink(path: str) -> None:
