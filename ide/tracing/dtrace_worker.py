@@ -70,6 +70,8 @@ DROP_NAMES = {
     8: "stack string table",
     9: "ERROR probe",
 }
+# dtrace_go failures that another consumer's teardown causes and that a new attempt avoids.
+TRANSIENT_START_ERRORS = frozenset({"Failed to enable probe"})
 MAX_ERROR_KINDS = 20  # distinct probe-error messages reported per snapshot
 DROP_FIXES = {
     0: "increase bufsize (or switchrate)",
@@ -603,7 +605,12 @@ class Run:
         else:
             started = lib.dtrace_go(self.h)
         if started != 0:
-            self.emit("exited", code=1, error="cannot start tracing: " + self._err())
+            why = self._err()
+            # Oracle's BEGIN/END uprobes are shared by every consumer on the box; one that is
+            # closing deletes them under a starting one.  Nothing was traced yet: the server
+            # may start the run again in a fresh worker.
+            retry = self.library.family == "oracle" and why in TRANSIENT_START_ERRORS
+            self.emit("exited", code=1, error="cannot start tracing: " + why, retry=retry)
             return 1
         self.emit("attached", probes=int(info.matches))
         # printf/trace/printa text goes to the FILE* that dtrace_work is given (Oracle's

@@ -20,8 +20,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,8 @@ MAX_PROTOCOL_LINE = 64 << 20  # one aggregation per line; rows are capped by the
 STOP_DEADLINE_S = 10.0  # after ``stop``, the final snapshot must come within this
 POLL_S = 0.5  # how often a silent worker is looked at
 EXIT_WAIT_S = 1.0  # a worker whose output ended is waited for this long, then read in /proc
+START_ATTEMPTS = 3  # workers tried for one run when starting fails for a passing reason
+START_RETRY_PAUSE_S = 0.5  # between those attempts
 # Resolving user addresses makes Oracle's libdtrace grab (ptrace) every traced process and
 # plant breakpoints in its run-time linker; it crashed doing so here, which leaves those
 # breakpoints behind and kills the traced processes with SIGTRAP.  Refused on that family.
@@ -408,8 +411,11 @@ class LibdtraceBackend:
             "max_output_chunk": self.settings.max_line_bytes,
             "destructive": self.settings.allow_destructive,
         }
-        proc = self._spawn("run", request)
-        return LibdtraceTracer(proc, self.settings.stop_grace_s + STOP_DEADLINE_S)
+        return LibdtraceTracer(
+            self._spawn("run", request),
+            self.settings.stop_grace_s + STOP_DEADLINE_S,
+            respawn=lambda: self._spawn("run", request),
+        )
 
     def list_probes(self) -> list[str]:
         self._require()
@@ -510,43 +516,79 @@ class RefusedTracer:
 class LibdtraceTracer:
     """The server's side of one run's worker process."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], stop_deadline_s: float) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        stop_deadline_s: float,
+        respawn: Callable[[], subprocess.Popen[bytes]] | None = None,
+    ) -> None:
         self.proc = proc
         self.stop_deadline_s = stop_deadline_s
         self.stderr_tail: deque[str] = deque(maxlen=MAX_STDERR_LINES)
+        self._respawn = respawn
+        self._starts_left = START_ATTEMPTS - 1 if respawn is not None else 0
+        self._lock = threading.Lock()  # stop() against a new worker taking the old one's place
         self._stopping = False
         self._killed = False
         self._overdue = False
         self._exited = threading.Event()
-        self._stderr_thread = threading.Thread(
-            target=self._read_stderr, name=f"libdtrace-stderr-{proc.pid}", daemon=True
-        )
-        self._stderr_thread.start()
+        self._stderr_thread = self._read_stderr_of(proc)
+
+    def _read_stderr_of(self, proc: subprocess.Popen[bytes]) -> threading.Thread:
+        thread = threading.Thread(
+            target=self._read_stderr, args=(proc,), name=f"libdtrace-stderr-{proc.pid}",
+            daemon=True,
+        )  # fmt: skip
+        thread.start()
+        return thread
 
     @property
     def pid(self) -> int | None:
         return self.proc.pid
 
-    def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in iter(self.proc.stderr.readline, b""):
+    def _read_stderr(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        for raw in iter(proc.stderr.readline, b""):
             line = raw[:4096].decode("utf-8", "replace").rstrip("\n")
             if line.strip():
                 self.stderr_tail.append(line)
 
     def stop(self) -> None:
-        if self._stopping or self._exited.is_set():
-            return
-        self._stopping = True
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(b"stop\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            signal_process(self.proc, signal.SIGTERM)
+        with self._lock:
+            if self._stopping or self._exited.is_set():
+                return
+            self._stopping = True
+            self._ask_to_stop(self.proc)
         timer = threading.Timer(self.stop_deadline_s, self._stop_overdue)
         timer.daemon = True
         timer.start()
+
+    @staticmethod
+    def _ask_to_stop(proc: subprocess.Popen[bytes]) -> None:
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(b"stop\n")
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            signal_process(proc, signal.SIGTERM)
+
+    def _start_again(self, msg: Any) -> bool:
+        """After a worker failed to start for a reason that another attempt avoids (see
+        ``dtrace_worker.TRANSIENT_START_ERRORS``), put a fresh worker in its place."""
+        if not (isinstance(msg, dict) and msg.get("type") == "exited" and msg.get("retry")):
+            return False
+        if self._respawn is None or self._starts_left <= 0 or self._stopping:
+            return False
+        self._starts_left -= 1
+        old = self.proc
+        self._reap_in_background(old)
+        time.sleep(START_RETRY_PAUSE_S)
+        with self._lock:
+            if self._stopping:
+                return False
+            self.proc = self._respawn()
+            self._stderr_thread = self._read_stderr_of(self.proc)
+        return True
 
     def _stop_overdue(self) -> None:
         if not self._exited.is_set():
@@ -568,6 +610,8 @@ class LibdtraceTracer:
                     msg = json.loads(raw)
                 except ValueError:
                     yield Problem("unreadable message from the libdtrace worker")
+                    continue
+                if self._start_again(msg):
                     continue
                 event = translate(msg)
                 if event is None:
@@ -591,11 +635,18 @@ class LibdtraceTracer:
         A killed worker's pipe reaches end-of-file only once the kernel has detached its
         probes (tens of seconds): while nothing comes, look whether it is exiting.
         """
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
+        proc = self.proc
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
         buf = bytearray()
         skipping = False
         while True:
+            if self.proc is not proc:  # a fresh worker took the place of one that failed
+                proc = self.proc
+                assert proc.stdout is not None
+                fd = proc.stdout.fileno()
+                buf.clear()
+                skipping = False
             ready, _, _ = select.select([fd], [], [], POLL_S)
             if not ready:
                 if self.proc.poll() is not None or exiting_status(self.proc.pid) is not None:
@@ -605,7 +656,7 @@ class LibdtraceTracer:
             if not chunk:
                 return
             buf += chunk
-            while True:
+            while self.proc is proc:
                 end = buf.find(b"\n")
                 if end < 0:
                     break
@@ -641,12 +692,14 @@ class LibdtraceTracer:
     def _finish_in_background(self) -> None:
         """The run is over; the worker may still be detaching probes.  Reap it when done."""
         self._exited.set()
-        if self.proc.stdin is not None:
+        self._reap_in_background(self.proc)
+
+    @staticmethod
+    def _reap_in_background(proc: subprocess.Popen[bytes]) -> None:
+        if proc.stdin is not None:
             with contextlib.suppress(OSError):
-                self.proc.stdin.close()
-        threading.Thread(
-            target=self.proc.wait, name=f"libdtrace-reap-{self.proc.pid}", daemon=True
-        ).start()
+                proc.stdin.close()
+        threading.Thread(target=proc.wait, name=f"libdtrace-reap-{proc.pid}", daemon=True).start()
 
     def _error(self, code: int | None) -> str | None:
         if self._overdue:

@@ -21,6 +21,7 @@ from ide.tracing.backend import BackendUnavailable, RunSpec
 from ide.tracing.dtrace_records import decode_record
 from ide.tracing.libdtrace import (
     ENV_LIBRARY,
+    START_ATTEMPTS,
     LibdtraceBackend,
     LibdtraceTracer,
     RefusedTracer,
@@ -584,3 +585,54 @@ def test_user_symbol_functions_are_refused_only_on_oracles_library(
     assert not result.ok and result.diagnostics == (d,)
     monkeypatch.setattr(backend, "family", lambda: "illumos")
     assert backend.refusals(script) == ()
+
+
+# --- a start that fails because another consumer was closing -------------------------------
+
+RACED = (
+    '{"type":"exited","code":1,"error":"cannot start tracing: Failed to enable probe",'
+    '"retry":true}\n'
+)
+STARTED = '{"type":"attached","probes":2}\n{"type":"tick"}\n{"type":"exited","code":0}\n'
+
+
+def printing(text: str) -> subprocess.Popen[bytes]:
+    """A stand-in worker that prints ``text`` and exits."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdout.write(sys.argv[1])", text],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_a_start_that_failed_for_a_passing_reason_is_tried_again_in_a_fresh_worker() -> None:
+    workers = [printing(STARTED)]
+    tracer = LibdtraceTracer(printing(RACED), 5.0, respawn=workers.pop)
+    first = tracer.pid
+    assert list(tracer.events()) == [Attached(2), Tick(), Exited(0, None)]
+    assert tracer.pid != first and not workers
+
+
+def test_a_start_that_keeps_failing_reports_its_error_after_the_last_attempt() -> None:
+    spawned: list[subprocess.Popen[bytes]] = []
+
+    def respawn() -> subprocess.Popen[bytes]:
+        spawned.append(printing(RACED))
+        return spawned[-1]
+
+    events = list(LibdtraceTracer(printing(RACED), 5.0, respawn=respawn).events())
+    assert events == [Exited(1, "cannot start tracing: Failed to enable probe")]
+    assert len(spawned) == START_ATTEMPTS - 1
+
+
+def test_a_failed_start_is_not_tried_again_once_the_run_was_stopped() -> None:
+    tracer = LibdtraceTracer(printing(RACED), 5.0, respawn=lambda: printing(STARTED))
+    tracer.stop()
+    assert list(tracer.events()) == [Exited(1, "cannot start tracing: Failed to enable probe")]
+
+
+def test_other_start_failures_are_reported_at_once() -> None:
+    failed = '{"type":"exited","code":1,"error":"cannot start tracing: Permission denied"}\n'
+    tracer = LibdtraceTracer(printing(failed), 5.0, respawn=lambda: printing(STARTED))
+    assert list(tracer.events()) == [Exited(1, "cannot start tracing: Permission denied")]
