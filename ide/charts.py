@@ -626,8 +626,9 @@ def histogram_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
         bargap=0.08,
         showlegend=len(traces) > 1,
         legend={"orientation": "h", "y": -0.25, "font": {"size": 11}},
+        # Up to a dozen labels plotly tilts only when they would overlap.
         xaxis=_axis("", type="category", categoryorder="array", categoryarray=labels,
-                    tickangle=-45 if len(labels) > 12 else 0),
+                    **({"tickangle": -45} if len(labels) > 12 else {})),
         yaxis=_axis("count", rangemode="tozero"),
     )
     return {"data": traces, "layout": layout}, _showing(len(top), view.total_keys)

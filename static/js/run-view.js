@@ -156,7 +156,7 @@ export class RunView {
     this.reconnects = 0;
     this.consoleLines = 0;
     this.dropped = 0;
-    for (const card of this.cards.values()) card.node.remove();
+    for (const card of this.cards.values()) this.removeCard(card);
     this.cards.clear();
     this.els.banners.replaceChildren();
     this.clearConsole();
@@ -532,7 +532,7 @@ export class RunView {
     }
     for (const [name, card] of this.cards) {
       if (!seen.has(name)) {
-        card.node.remove();
+        this.removeCard(card);
         this.cards.delete(name);
       }
     }
@@ -591,7 +591,29 @@ export class RunView {
     const tableWrap = el("div", "table-wrap");
     node.append(head, chart, tableWrap);
     const card = { node, note, buttons, png, chart, tableWrap, panel, mode: null, userMode: null, drawn: {} };
+    this.chartResizer().observe(chart);
     return card;
+  }
+
+  removeCard(card) {
+    this.chartResizer().unobserve(card.chart);
+    card.node.remove();
+  }
+
+  /** Plotly sizes a chart when it draws it and on window resizes only; a card that changes
+   * width afterwards (it takes a whole row once the layout is known, a table turns into a
+   * chart) gets its chart resized to fit. */
+  chartResizer() {
+    if (!this.resizer) {
+      this.resizer = new ResizeObserver((entries) => {
+        for (const { target, contentRect } of entries) {
+          const drawn = target._fullLayout?.width; // the width plotly last laid the chart out at
+          if (!contentRect.width || !drawn || !window.Plotly || Math.abs(drawn - contentRect.width) < 2) continue;
+          window.Plotly.Plots.resize(target);
+        }
+      });
+    }
+    return this.resizer;
   }
 
   availableModes(panel) {

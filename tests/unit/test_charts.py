@@ -604,3 +604,13 @@ def test_flame_frames_keep_a_warm_colour_chosen_by_their_name() -> None:
     for label, c in colour.items():
         hue = int(c.removeprefix("hsl(").split(",")[0])
         assert (label == "all" and c.startswith("hsl(0, 0%")) or 0 <= hue < 50
+
+
+def test_histogram_labels_tilt_when_many_and_are_left_to_plotly_when_few() -> None:
+    def xaxis(buckets: int) -> dict[str, Any]:
+        power = [(1 << b, (2 << b) - 1, 1) for b in range(buckets)]
+        axis: dict[str, Any] = one(dist({"a": power}, "quantize"))["figure"]["layout"]["xaxis"]
+        return axis
+
+    assert "tickangle" not in xaxis(12)  # plotly tilts them only if they would overlap
+    assert xaxis(13)["tickangle"] == -45
