@@ -180,6 +180,19 @@ def set_script(pg: Any, text: str) -> None:
         pg.fill("#editor textarea", text)
 
 
+def libdtrace_ready() -> str | None:
+    """Why the real libdtrace cannot be used here, or None when it can."""
+    from ide.config import Settings
+    from ide.tracing.libdtrace import LibdtraceBackend, find_library
+
+    if find_library() is None:
+        return "libdtrace is not installed (see docs/backends.md; CI has no libdtrace)"
+    if os.geteuid() != 0:
+        return "libdtrace needs root"
+    status = LibdtraceBackend(Settings()).status()
+    return None if status.available else f"libdtrace cannot be used: {status.reason}"
+
+
 def tracer_ready() -> str | None:
     """Why the real bpftrace cannot run here, or None when it can."""
     import shutil

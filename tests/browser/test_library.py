@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import LiveServer, screenshot, set_script, tracer_ready
+from tests.conftest import LiveServer, libdtrace_ready, screenshot, set_script, tracer_ready
 
 pytest.importorskip("playwright.sync_api")
 
@@ -33,6 +33,19 @@ def editor_text(page: Any) -> str:
         return "\n".join(lines)
     value: str = page.input_value("#editor textarea")
     return value
+
+
+def wait_chart_fills_its_card(page: Any, chart: str) -> None:
+    """Wait until the chart's drawing is as wide as its place in the card (a chart drawn
+    before its card took a whole row is resized to it)."""
+    page.wait_for_function(
+        """sel => { const div = document.querySelector(sel);
+                    const svg = div && div.querySelector('.main-svg');
+                    return svg && Math.abs(svg.getBoundingClientRect().width - div.clientWidth) < 2
+                        && div.clientWidth > 800; }""",
+        arg=chart,
+        timeout=TIMEOUT_MS,
+    )
 
 
 def ready(page: Any) -> None:
@@ -259,8 +272,49 @@ def test_an_example_runs_straight_to_its_chart(page: Any) -> None:
     example.locator(".lib-run").click()
     page.wait_for_selector("#step-output:not([hidden])", timeout=TIMEOUT_MS)
     page.wait_for_selector('article.panel[data-name="@calls"] .chart .main-svg', timeout=TIMEOUT_MS)
+    card = 'article.panel[data-name="@calls"]'
+    wait_chart_fills_its_card(page, card + " .chart")
     assert "@calls[comm] = count()" in editor_text(page)
     screenshot(page, "library-example-chart")
+    # Once no snapshot comes to redraw it, a chart whose card changes width still fits it.
+    page.click("#stop-run")
+    page.wait_for_selector('#step-output[data-state="stopped"]', timeout=TIMEOUT_MS)
+    page.eval_on_selector(card, "node => node.classList.remove('panel-span')")
+    page.wait_for_function(
+        """sel => { const div = document.querySelector(sel);
+                    const svg = div.querySelector('.main-svg');
+                    return div.clientWidth < 800
+                        && Math.abs(svg.getBoundingClientRect().width - div.clientWidth) < 2; }""",
+        arg=card + " .chart",
+        timeout=TIMEOUT_MS,
+    )
+
+
+@pytest.mark.tracer
+@pytest.mark.skipif(libdtrace_ready() is not None, reason=str(libdtrace_ready()))
+@pytest.mark.parametrize(
+    ("example", "aggregation", "line", "drawn"),
+    [
+        ("d/syscalls_by_process", "@calls", "@calls[execname] = count();", ".pielayer"),
+        ("d/read_sizes", "@bytes", "@bytes[execname] = quantize(arg0);", ".barlayer"),
+    ],
+)
+def test_a_d_example_runs_through_libdtrace_to_its_chart(
+    page: Any, example: str, aggregation: str, line: str, drawn: str
+) -> None:
+    ready(page)
+    page.click("#library .lib-tab[data-tab=examples]")
+    page.wait_for_selector("#library .lib-example")
+    if not page.locator("#library .lib-filter input").is_checked():
+        page.check("#library .lib-filter input")
+    page.locator(f"#library .lib-example[data-example='{example}'] .lib-run").click()
+    page.wait_for_selector("#step-output:not([hidden])", timeout=TIMEOUT_MS)
+    chart = f'article.panel[data-name="{aggregation}"] .chart'
+    page.wait_for_selector(f"{chart} {drawn}", timeout=60_000)
+    wait_chart_fills_its_card(page, chart)
+    assert line in editor_text(page)
+    assert page.locator(f"{chart} {drawn} path").count() > 0
+    screenshot(page, "library-d-example-" + example.split("/")[1])
 
 
 def test_rename_and_save_as_a_copy(page: Any, live_server: LiveServer) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from ide.config import Settings
 from ide.tracing.backend import RunSpec
-from ide.tracing.libdtrace import LibdtraceBackend, LibdtraceTracer, find_library
+from ide.tracing.libdtrace import LibdtraceBackend, LibdtraceTracer
 from ide.tracing.model import (
     AggregationData,
     Attached,
@@ -25,18 +25,7 @@ from ide.tracing.model import (
     Tick,
     TracerEvent,
 )
-from tests.conftest import LiveServer
-
-
-def libdtrace_ready() -> str | None:
-    """Why the real libdtrace cannot be used here, or None when it can."""
-    if find_library() is None:
-        return "libdtrace is not installed (see docs/backends.md; CI has no libdtrace)"
-    if os.geteuid() != 0:
-        return "libdtrace needs root"
-    status = LibdtraceBackend(Settings()).status()
-    return None if status.available else f"libdtrace cannot be used: {status.reason}"
-
+from tests.conftest import LiveServer, libdtrace_ready
 
 REASON = libdtrace_ready()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
