@@ -424,9 +424,13 @@ class _BucketSeries:
 class History:
     """Bounded per-run history for time series/heatmaps; fed every snapshot in order."""
 
-    def __init__(self, max_points: int = 600, max_series_keys: int = 10) -> None:
+    def __init__(self, max_points: int = 600, max_series_keys: int = 10,
+                 reset_by_script: frozenset[str] = frozenset()) -> None:
         self.max_points = max_points
         self.max_series_keys = max_series_keys
+        # Maps the script clears itself (``clear(@x)``): each snapshot already holds only
+        # what came since the script's last clear, so nothing is subtracted from it.
+        self.reset_by_script = reset_by_script
         self._keyed: dict[str, _KeyedSeries] = {}
         self._buckets: dict[str, _BucketSeries] = {}
         self._latest: Snapshot | None = None
@@ -438,6 +442,8 @@ class History:
                 keyed = self._keyed.get(agg.name)
                 if keyed is None:
                     keyed = self._keyed[agg.name] = _KeyedSeries(self.max_points)
+                if agg.name in self.reset_by_script:
+                    keyed.last = {}
                 # Twice the keys drawn: one busy in a few intervals only still has its
                 # values there when it ranks among the busiest of the whole window.
                 keyed.add(snapshot.t, agg, self.max_series_keys * 2)
@@ -445,6 +451,8 @@ class History:
                 dist = self._buckets.get(agg.name)
                 if dist is None:
                     dist = self._buckets[agg.name] = _BucketSeries(self.max_points)
+                if agg.name in self.reset_by_script:
+                    dist.last = []
                 dist.add(snapshot.t, agg)
         self._previous = self._latest
         self._latest = snapshot
@@ -1002,7 +1010,9 @@ def build_panel(agg: Aggregation, history: History | None = None, *,
         note = _showing(min(TABLE_ROWS, len(view.rows)), view.total_keys)
     whole = agg.function in CUMULATIVE_ONLY or (  # bpftrace's avg() comes without a count
         agg.function == "avg" and bool(agg.rows) and agg.rows[0].stats is None)
-    if per_interval and whole:
+    if per_interval and history is not None and agg.name in history.reset_by_script:
+        note = "; ".join(filter(None, [note, "since the script last cleared it"]))
+    elif per_interval and whole:
         note = "; ".join(filter(None, [note, f"{agg.function}() is shown since the start"]))
     series: Figure | None = None
     if history is not None:
@@ -1045,14 +1055,18 @@ def build_panels(snapshot: Snapshot, history: History | None = None, *, per_inte
     base_snapshot: Snapshot | None = None
     if per_interval and history is not None:
         base_snapshot = history.previous() if latest else history.latest()
+    reset = history.reset_by_script if history is not None else frozenset()
     panels = []
     for agg in snapshot.aggregations:
         interval = None
-        if per_interval and latest and history is not None and history.previous() is not None:
+        if agg.name in reset:
+            pass  # the snapshot is already the interval's (see ``History.reset_by_script``)
+        elif per_interval and latest and history is not None and history.previous() is not None:
             keyed = history.keyed_series(agg.name)
             if keyed is not None and agg.function in SERIES_FUNCTIONS:
                 interval = (keyed.keys, keyed.deltas)
-        panels.append(build_panel(agg, history, base=_find(base_snapshot, agg.name),
+        base = None if agg.name in reset else _find(base_snapshot, agg.name)
+        panels.append(build_panel(agg, history, base=base,
                                   interval=interval, per_interval=per_interval,
                                   max_keys=max_keys))
     return panels

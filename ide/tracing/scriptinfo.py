@@ -17,6 +17,9 @@ AGGREGATING = {
 
 _ASSIGN = re.compile(r"(@[A-Za-z0-9_]*)\s*(\[)?")
 _CALL = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+# clear(@x) and zero(@x) empty or zero a whole map; D's trunc(@x) with no count removes every
+# key (trunc(@x, N) keeps the top N and is not a reset).
+_RESET = re.compile(r"\b(?:clear|zero|trunc)\s*\(\s*(@[A-Za-z0-9_]*)\s*\)")
 
 
 def blank_comments_and_strings(text: str) -> str:
@@ -144,3 +147,9 @@ def declared_aggregations(script: str, language: Language) -> tuple[AggregationD
         elif language == "bpftrace":
             found.setdefault(name, AggregationDecl(name, "value", {}, arity))
     return tuple(found.values())
+
+
+def maps_reset_by_script(script: str) -> frozenset[str]:
+    """The maps that the script itself empties or zeroes as it runs (``clear(@x)``, bpftrace's
+    ``zero(@x)``, D's ``trunc(@x)``): their snapshots hold what came since the last reset."""
+    return frozenset(m.group(1) for m in _RESET.finditer(blank_comments_and_strings(script)))

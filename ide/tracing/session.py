@@ -32,6 +32,7 @@ from .model import (
     Tick,
     TracerEvent,
 )
+from .scriptinfo import maps_reset_by_script
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +266,10 @@ class Run:
         if self._history is None:
             from .. import charts
 
-            self._history = charts.History(max_points=self.settings.max_history_snapshots)
+            self._history = charts.History(
+                max_points=self.settings.max_history_snapshots,
+                reset_by_script=maps_reset_by_script(self.script),
+            )
         return self._history
 
     def panels(self, per_interval: bool) -> list[dict[str, Any]]:

@@ -614,3 +614,27 @@ def test_histogram_labels_tilt_when_many_and_are_left_to_plotly_when_few() -> No
 
     assert "tickangle" not in xaxis(12)  # plotly tilts them only if they would overlap
     assert xaxis(13)["tickangle"] == -45
+
+
+def test_a_map_the_script_clears_itself_is_shown_as_it_is_per_interval() -> None:
+    # The script clears @c after each of its prints: a count that grew since the snapshot
+    # before is not "the growth" but the new interval's whole count.
+    history = History(reset_by_script=frozenset({"@c", "@d"}))
+    history.add(Snapshot(1.0, (counts({"a": 5, "b": 3}), dist({"x": [(0, 9, 2)]}))))
+    now = Snapshot(2.0, (counts({"a": 9, "b": 3}), dist({"x": [(0, 9, 6)]})))
+    history.add(now)
+    pie, lq = build_panels(now, history, per_interval=True)
+    values = dict(zip(pie["figure"]["data"][0]["labels"], pie["figure"]["data"][0]["values"],
+                      strict=True))  # fmt: skip
+    assert values == {"a": 9, "b": 3}
+    assert pie["note"] == "since the script last cleared it"
+    assert lq["table"]["rows"] == [["x", "[0, 10)", 6]]
+    # Over time, each point is the snapshot's own total.
+    series = pie["series"]["data"]
+    assert [sum(ys) for ys in zip(*(t["y"] for t in series), strict=True)] == [8, 12]
+    # A map the script does not clear gives its growth instead.
+    plain = History()
+    for t, a in ((1.0, 5), (2.0, 9)):
+        plain.add(Snapshot(t, (counts({"a": a, "b": 3}),)))
+    keyed = plain.keyed_series("@c")
+    assert keyed is not None and [p[1] for p in keyed.points] == [8, 4]

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from ide.tracing.scriptinfo import blank_comments_and_strings, declared_aggregations
+from ide.tracing.scriptinfo import (
+    blank_comments_and_strings,
+    declared_aggregations,
+    maps_reset_by_script,
+)
 
 
 def test_functions_keys_and_params_are_read_from_the_script() -> None:
@@ -61,3 +65,10 @@ def test_blanking_keeps_offsets_and_newlines() -> None:
     assert len(blanked) == len(text)
     assert blanked.count("\n") == text.count("\n")
     assert blanked.replace(" ", "").replace("\n", "") == 'a""b'
+
+
+def test_maps_the_script_clears_or_zeroes_itself() -> None:
+    d = "tick-1s { printa(@a); clear(@a); trunc(@b); trunc(@c, 5); }\n/* clear(@e) */ BEGIN { }"
+    assert maps_reset_by_script(d) == {"@a", "@b"}
+    bt = 'interval:s:1 { print(@x); zero(@y); clear( @ ); printf("clear(@z)"); }'
+    assert maps_reset_by_script(bt) == {"@y", "@"}

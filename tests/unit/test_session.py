@@ -145,3 +145,17 @@ def test_caps_on_concurrent_runs() -> None:
     else:
         raise AssertionError("a fourth run was allowed")
     manager.shutdown()
+
+
+def test_per_interval_panels_of_a_map_the_script_clears_are_not_subtracted() -> None:
+    manager, backend = make()
+    run = start(manager, backend, script="interval:s:1 { print(@c); clear(@c); }")
+    tracer = backend.tracers[0]
+    tracer.events_q.put(Attached(1))
+    for value in (5, 7):
+        tracer.events_q.put(counts(2, value))
+        tracer.events_q.put(Tick())
+    wait(lambda: run.seq == 2)  # type: ignore[attr-defined]
+    [panel] = run.panels(per_interval=True)  # type: ignore[attr-defined]
+    assert panel["note"] == "since the script last cleared it"
+    assert [row[:2] for row in panel["table"]["rows"]] == [["k1", 8], ["k0", 7]]
