@@ -1059,12 +1059,11 @@ def build_panels(snapshot: Snapshot, history: History | None = None, *, per_inte
     panels = []
     for agg in snapshot.aggregations:
         interval = None
-        if agg.name in reset:
-            pass  # the snapshot is already the interval's (see ``History.reset_by_script``)
-        elif per_interval and latest and history is not None and history.previous() is not None:
+        if per_interval and latest and history is not None and history.previous() is not None:
             keyed = history.keyed_series(agg.name)
             if keyed is not None and agg.function in SERIES_FUNCTIONS:
                 interval = (keyed.keys, keyed.deltas)
+        # A map the script resets is already the interval's: nothing to subtract.
         base = None if agg.name in reset else _find(base_snapshot, agg.name)
         panels.append(build_panel(agg, history, base=base,
                                   interval=interval, per_interval=per_interval,
