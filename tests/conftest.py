@@ -186,7 +186,7 @@ def libdtrace_ready() -> str | None:
     from ide.tracing.libdtrace import LibdtraceBackend, find_library
 
     if find_library() is None:
-        return "libdtrace is not installed (see docs/backends.md; CI has no libdtrace)"
+        return "libdtrace is not installed here (docs/backends.md, Installing, says how)"
     if os.geteuid() != 0:
         return "libdtrace needs root"
     status = LibdtraceBackend(Settings()).status()

@@ -1,6 +1,6 @@
 """The libdtrace backend against the real library (Oracle's DTrace for Linux here, built by
 ../shared/tools/build-libdtrace-linux), directly and through the API.  Skipped, with the
-reason, where libdtrace cannot be loaded (CI has none)."""
+reason, where libdtrace cannot be loaded; such a machine runs the recorded-callback tests only."""
 
 from __future__ import annotations
 
