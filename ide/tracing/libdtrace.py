@@ -596,9 +596,10 @@ class LibdtraceTracer:
             self.kill()
 
     def kill(self) -> None:
-        self._stopping = True
-        self._killed = True
-        signal_process(self.proc, signal.SIGKILL)
+        with self._lock:  # never the worker that a fresh one is replacing
+            self._stopping = True
+            self._killed = True
+            signal_process(self.proc, signal.SIGKILL)
 
     def events(self) -> Iterator[TracerEvent]:
         try:

@@ -636,3 +636,18 @@ def test_other_start_failures_are_reported_at_once() -> None:
     failed = '{"type":"exited","code":1,"error":"cannot start tracing: Permission denied"}\n'
     tracer = LibdtraceTracer(printing(failed), 5.0, respawn=lambda: printing(STARTED))
     assert list(tracer.events()) == [Exited(1, "cannot start tracing: Permission denied")]
+
+
+def test_a_failed_start_is_not_tried_again_once_the_run_was_killed() -> None:
+    spawned: list[subprocess.Popen[bytes]] = []
+
+    def respawn() -> subprocess.Popen[bytes]:
+        spawned.append(printing(STARTED))
+        return spawned[-1]
+
+    worker = printing(RACED)
+    worker.wait(timeout=10)  # its "retry" is written before the kill comes
+    tracer = LibdtraceTracer(worker, 5.0, respawn=respawn)
+    tracer.kill()
+    [last] = tracer.events()
+    assert isinstance(last, Exited) and not spawned
