@@ -41,16 +41,7 @@ def backend() -> LibdtraceBackend:
 
 def run_for(tracer: Any, seconds: float) -> list[TracerEvent]:
     """Every event of a run stopped ``seconds`` after its probes attached."""
-    timer = threading.Timer(seconds, tracer.stop)
-    events: list[TracerEvent] = []
-    try:
-        for e in tracer.events():
-            events.append(e)
-            if isinstance(e, Attached):
-                timer.start()
-    finally:
-        timer.cancel()
-    return events
+    return run_until(tracer, lambda _e: False, seconds)
 
 
 def run_until(tracer: Any, done: Any, timeout: float = 30) -> list[TracerEvent]:

@@ -219,16 +219,22 @@ def test_a_worker_pointed_at_a_missing_library_says_so() -> None:
 # --- the worker protocol, replayed through the server's side --------------------------------
 
 
-def replaying(path: Path) -> subprocess.Popen[bytes]:
-    """A stand-in worker that prints a recording and then waits for its stdin to close."""
-    code = "import sys; sys.stdout.write(open(sys.argv[1]).read()); sys.stdout.flush(); " \
-        "sys.stdin.read()"  # fmt: skip
+def stand_in_worker(code: str, *args: str) -> subprocess.Popen[bytes]:
+    """A process run like the libdtrace worker (piped stdin, stdout and stderr) that runs
+    ``code`` instead of libdtrace."""
     return subprocess.Popen(
-        [sys.executable, "-c", code, str(path)],
+        [sys.executable, "-c", code, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+def replaying(path: Path) -> subprocess.Popen[bytes]:
+    """A stand-in worker that prints a recording and then waits for its stdin to close."""
+    code = "import sys; sys.stdout.write(open(sys.argv[1]).read()); sys.stdout.flush(); " \
+        "sys.stdin.read()"  # fmt: skip
+    return stand_in_worker(code, str(path))
 
 
 def run_fixture(name: str) -> list[TracerEvent]:
@@ -284,12 +290,7 @@ def test_a_worker_killed_from_outside_ends_the_run_with_an_error() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
         """
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = stand_in_worker(code)
     events = list(LibdtraceTracer(proc, 5.0).events())
     assert events[:2] == [Attached(3), Tick()]
     last = events[-1]
@@ -312,12 +313,7 @@ STOPPABLE = textwrap.dedent(
 
 
 def test_stop_asks_the_worker_and_exited_comes_before_the_worker_is_gone() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", STOPPABLE, "3"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = stand_in_worker(STOPPABLE, "3")
     tracer = LibdtraceTracer(proc, 5.0)
     events = tracer.events()
     assert next(events) == Attached(1)
@@ -332,12 +328,7 @@ def test_stop_asks_the_worker_and_exited_comes_before_the_worker_is_gone() -> No
 
 
 def test_kill_ends_the_run_at_once_without_an_error() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", STOPPABLE, "0"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = stand_in_worker(STOPPABLE, "0")
     tracer = LibdtraceTracer(proc, 5.0)
     events = tracer.events()
     assert next(events) == Attached(1)
@@ -436,12 +427,7 @@ def test_probe_error_messages_are_bounded_per_snapshot() -> None:
 def test_a_crash_in_libdtrace_is_named_and_contained() -> None:
     code = "import os, signal; print('{\"type\":\"attached\",\"probes\":1}', flush=True); " \
         "os.kill(os.getpid(), signal.SIGSEGV)"  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = stand_in_worker(code)
     *_, last = LibdtraceTracer(proc, 5.0).events()
     assert isinstance(last, Exited) and last.code == -11
     assert last.error is not None and "libdtrace crashed (SIGSEGV)" in last.error
@@ -450,12 +436,7 @@ def test_a_crash_in_libdtrace_is_named_and_contained() -> None:
 def test_a_worker_that_does_not_stop_in_time_is_killed_with_an_error() -> None:
     code = "import sys, time; print('{\"type\":\"attached\",\"probes\":1}', flush=True); " \
         "time.sleep(60)"  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = stand_in_worker(code)
     tracer = LibdtraceTracer(proc, 0.5)
     events = tracer.events()
     assert next(events) == Attached(1)
@@ -598,12 +579,7 @@ STARTED = '{"type":"attached","probes":2}\n{"type":"tick"}\n{"type":"exited","co
 
 def printing(text: str) -> subprocess.Popen[bytes]:
     """A stand-in worker that prints ``text`` and exits."""
-    return subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdout.write(sys.argv[1])", text],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    return stand_in_worker("import sys; sys.stdout.write(sys.argv[1])", text)
 
 
 def test_a_start_that_failed_for_a_passing_reason_is_tried_again_in_a_fresh_worker() -> None:
