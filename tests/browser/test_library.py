@@ -73,6 +73,19 @@ def no_page_errors(page: Any) -> Any:
     assert errors == []
 
 
+def open_new_snippet(page: Any, server: LiveServer, title: str, script: str) -> dict[str, Any]:
+    """Save a bpftrace snippet through the API and open its link, as a shared link is used."""
+    status, made = server.request(
+        "POST", "/api/snippets", {"title": title, "language": "bpftrace", "script": script}
+    )
+    assert status == 201
+    page.goto(f"{server.base}/?snippet={made['id']}")
+    ready(page)
+    wait_current_title(page, title)
+    snippet: dict[str, Any] = made
+    return snippet
+
+
 def find(server: LiveServer, q: str) -> list[dict[str, Any]]:
     status, body = server.request("GET", "/api/snippets?q=" + q)
     assert status == 200
@@ -141,15 +154,7 @@ def test_a_snippet_link_opens_it_and_edits_survive_a_reload(
     page: Any, live_server: LiveServer
 ) -> None:
     word = unique("heron")
-    status, made = live_server.request(
-        "POST",
-        "/api/snippets",
-        {"title": word, "language": "bpftrace", "script": f"// {word}\nBEGIN {{ exit(); }}\n"},
-    )
-    assert status == 201
-    page.goto(f"{live_server.base}/?snippet={made['id']}")
-    ready(page)
-    wait_current_title(page, word)
+    open_new_snippet(page, live_server, word, f"// {word}\nBEGIN {{ exit(); }}\n")
     assert word in editor_text(page)
     set_script(page, f"// {word} draft\nBEGIN {{ exit(); }}\n")
     page.wait_for_selector("#library .lib-dirty:not([hidden])")
@@ -319,13 +324,7 @@ def test_a_d_example_runs_through_libdtrace_to_its_chart(
 
 def test_rename_and_save_as_a_copy(page: Any, live_server: LiveServer) -> None:
     word = unique("vole")
-    status, made = live_server.request(
-        "POST", "/api/snippets", {"title": word, "language": "bpftrace", "script": "BEGIN {}"}
-    )
-    assert status == 201
-    page.goto(f"{live_server.base}/?snippet={made['id']}")
-    ready(page)
-    wait_current_title(page, word)
+    made = open_new_snippet(page, live_server, word, "BEGIN {}")
     search(page, word)
     item = page.locator(f"#library .lib-item[data-id='{made['id']}']")
     item.locator("button:has-text('Rename')").click()
@@ -362,13 +361,7 @@ def test_rename_and_save_as_a_copy(page: Any, live_server: LiveServer) -> None:
 
 def test_saving_over_a_newer_version_asks_first(page: Any, live_server: LiveServer) -> None:
     word = unique("stoat")
-    status, made = live_server.request(
-        "POST", "/api/snippets", {"title": word, "language": "bpftrace", "script": "BEGIN {}"}
-    )
-    assert status == 201
-    page.goto(f"{live_server.base}/?snippet={made['id']}")
-    ready(page)
-    wait_current_title(page, word)
+    made = open_new_snippet(page, live_server, word, "BEGIN {}")
     live_server.request("PUT", f"/api/snippets/{made['id']}", {"script": "// elsewhere\n"})
     set_script(page, f"// {word} here\nBEGIN {{ exit(); }}\n")
     page.once("dialog", lambda dialog: dialog.accept())
