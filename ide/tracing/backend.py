@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .model import CompileResult, Language, TracerEvent
+from .model import CompileResult, Exited, Language, TracerEvent
 
 
 @dataclass(frozen=True)
@@ -80,3 +80,23 @@ class Backend(Protocol):
     def list_probes(self) -> list[str]:
         """Every probe name the tracer knows (for completion)."""
         ...
+
+
+class RefusedTracer:
+    """A run the server refused before starting anything."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    @property
+    def pid(self) -> int | None:
+        return None
+
+    def events(self) -> Iterator[TracerEvent]:
+        yield Exited(None, self.reason)
+
+    def stop(self) -> None:
+        pass
+
+    def kill(self) -> None:
+        pass

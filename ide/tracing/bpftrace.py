@@ -1,4 +1,8 @@
-"""The bpftrace backend (Linux): ``bpftrace --emit-elf`` to compile, ``-f json`` to run.
+"""The bpftrace backend (Linux): ``bpftrace -d`` to compile, ``-f json`` to run.
+
+Compiling is bpftrace's dry run with debug output: it parses, checks and generates code
+without loading anything, and prints its parse (``bpftrace_ast``), from which the server's
+policy and the map facts are read.  What clang would read is judged before bpftrace runs.
 
 bpftrace prints maps only at exit, so a run appends one interval probe that prints every
 aggregation the script defines and then a line carrying a per-run nonce: everything before
@@ -7,7 +11,6 @@ the nonce line belongs to one snapshot, and the nonce tells our output from the 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -15,14 +18,14 @@ import secrets
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from typing import Any
 
 from ..config import Settings
-from .backend import BackendStatus, BackendUnavailable, RunSpec
+from .backend import BackendStatus, BackendUnavailable, RefusedTracer, RunSpec
+from .bpftrace_ast import MapFacts, ProgramFacts, parse_debug_output
 from .model import (
     Aggregation,
     AggregationData,
@@ -41,6 +44,7 @@ from .model import (
     Tick,
     TracerEvent,
 )
+from .policy import bpftrace_refusals, preprocessor_refusals
 from .process import signal_process, spawn
 from .scriptinfo import declared_aggregations
 
@@ -100,7 +104,7 @@ class BpftraceBackend:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._cache: OrderedDict[str, CompileResult] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[CompileResult, ProgramFacts]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._version: str | None = None
 
@@ -162,24 +166,34 @@ class BpftraceBackend:
     # --- compile ------------------------------------------------------------------------
 
     def compile(self, script: str) -> CompileResult:
+        return self.analyse(script)[0]
+
+    def facts(self, script: str) -> ProgramFacts:
+        """What bpftrace's parse says ``script`` does (empty when it did not parse)."""
+        return self.analyse(script)[1]
+
+    def analyse(self, script: str) -> tuple[CompileResult, ProgramFacts]:
+        """The compile result, with the server's refusals, and the parse it came from."""
         exe = self._require()
         with self._cache_lock:
             hit = self._cache.get(script)
             if hit is not None:
                 self._cache.move_to_end(script)
                 return hit
-        result = self._compile_uncached(exe, script)
+        result = self._analyse_uncached(exe, script)
         with self._cache_lock:
             self._cache[script] = result
             while len(self._cache) > self.settings.compile_cache_entries:
                 self._cache.popitem(last=False)
         return result
 
-    def _compile_uncached(self, exe: str, script: str) -> CompileResult:
-        fd, elf = tempfile.mkstemp(prefix="dtrace-ide-", suffix=".elf")
+    def _analyse_uncached(self, exe: str, script: str) -> tuple[CompileResult, ProgramFacts]:
+        refused = preprocessor_refusals(script)
+        if refused:  # bpftrace (clang) never reads the script
+            return CompileResult(False, tuple(refused), refused=True), ProgramFacts()
         try:
             res = subprocess.run(
-                [exe, *self._unsafe(), "--emit-elf", elf, "-"],
+                [exe, *self._unsafe(), "-d", "-"],
                 input=script.encode(),
                 capture_output=True,
                 timeout=self.settings.compile_timeout_s,
@@ -187,25 +201,41 @@ class BpftraceBackend:
             )
         except subprocess.TimeoutExpired:
             diag = Diagnostic(1, 1, 1, 1, "bpftrace took too long to compile this script")
-            return CompileResult(False, (diag,))
-        finally:
-            os.close(fd)
-            _unlink(elf)
+            return CompileResult(False, (diag,)), ProgramFacts()
+        facts = parse_debug_output(res.stdout.decode("utf-8", "replace"))
         stderr = res.stderr.decode("utf-8", "replace")
         diagnostics = parse_diagnostics(stderr, script)
-        ok = res.returncode == 0 and not any(d.severity == "error" for d in diagnostics)
-        if not ok and not any(d.severity == "error" for d in diagnostics):
+        refusals = bpftrace_refusals(script, facts, self.settings)
+        if refusals:
+            # bpftrace's own errors about a refused call ("unsafe function", "can not be used
+            # with BEGIN") are moot: the call may not stay.
+            spans = {(r.line, r.column) for r in refusals}
+            diagnostics = [
+                d for d in diagnostics
+                if (d.line, d.column) not in spans and "unsafe function" not in d.message
+            ]  # fmt: skip
+        diagnostics = sorted([*refusals, *diagnostics], key=lambda d: (d.line, d.column))
+        errors = any(d.severity == "error" for d in diagnostics)
+        ok = res.returncode == 0 and not errors
+        if not ok and not errors:
             text = "; ".join(ln for ln in stderr.splitlines() if ln.strip() and not is_noise(ln))
             diagnostics.append(
                 Diagnostic(1, 1, 1, 1, text or f"bpftrace exited with {res.returncode}")
             )
-        return CompileResult(ok, tuple(diagnostics), declared_aggregations(script, "bpftrace"))
+        # Without a parse (a syntax error), the map names come from the text: for the editor.
+        decls = declarations(facts) if facts.maps else declared_aggregations(script, "bpftrace")
+        result = CompileResult(ok, tuple(diagnostics), decls, bool(refusals))
+        return result, facts
 
     # --- run ----------------------------------------------------------------------------
 
-    def start(self, script: str, spec: RunSpec) -> BpftraceTracer:
+    def start(self, script: str, spec: RunSpec) -> BpftraceTracer | RefusedTracer:
         exe = self._require()
-        decls = declared_aggregations(script, "bpftrace")
+        compiled, facts = self.analyse(script)
+        if not compiled.ok:  # whoever calls, nothing refused or broken starts
+            first = next((d for d in compiled.diagnostics if d.severity == "error"), None)
+            return RefusedTracer(first.message if first else "the script does not compile")
+        decls = declarations(facts)
         nonce = "dtrace-ide-tick-" + secrets.token_hex(8)
         ms = max(1, round(spec.interval * 1000))
         prints = "".join(f" print({d.name});" for d in decls)
@@ -232,9 +262,14 @@ class BpftraceBackend:
         return [ln.strip() for ln in res.stdout.splitlines() if ln.strip()]
 
 
-def _unlink(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
+def declarations(facts: ProgramFacts) -> tuple[AggregationDecl, ...]:
+    """The maps of bpftrace's parse as the backend-neutral declarations."""
+    return tuple(_declaration(m) for m in facts.maps.values())
+
+
+def _declaration(m: MapFacts) -> AggregationDecl:
+    params = dict(zip(("lo", "hi", "step"), m.params, strict=False)) if m.kind == "lhist" else {}
+    return AggregationDecl(m.name, m.kind, params, m.key_arity)
 
 
 # --- parsing bpftrace's JSON output --------------------------------------------------------

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from .backend import BackendStatus, BackendUnavailable, RunSpec
+from .backend import BackendStatus, BackendUnavailable, RefusedTracer, RunSpec
 from .model import (
     AggregationData,
     Attached,
@@ -301,7 +301,7 @@ class LibdtraceBackend:
         return BackendStatus(self.name, self.language, reason is None, version, reason)
 
     def family(self) -> str | None:
-        """"oracle" or "illumos" once the library has been loaded, else None."""
+        """ "oracle" or "illumos" once the library has been loaded, else None."""
         path = self.library_path()
         info = self._version_info(path) if path is not None else None
         family = info.get("family") if info else None
@@ -352,7 +352,7 @@ class LibdtraceBackend:
     def compile(self, script: str) -> CompileResult:
         refused = self.refusals(script)
         if refused:
-            return CompileResult(False, refused, declared_aggregations(script, "d"))
+            return CompileResult(False, refused, declared_aggregations(script, "d"), refused=True)
         if not script.strip():
             return CompileResult(False, (Diagnostic(1, 1, 1, 1, "the script is empty"),))
         self._require()
@@ -373,7 +373,7 @@ class LibdtraceBackend:
         and what this family of libdtrace cannot do safely."""
         found = check_script(script, "d", self.settings)
         if self.family() == "oracle":
-            found += refuse_calls(script, ORACLE_USER_SYMBOL_REASONS)
+            found += refuse_calls(script, "d", ORACLE_USER_SYMBOL_REASONS)
         return tuple(sorted(found, key=lambda d: (d.line, d.column)))
 
     def _compile_uncached(self, script: str) -> CompileResult:
@@ -491,26 +491,6 @@ def _exit_text(code: int | None) -> str:
             name = f"signal {-code}"
         return f"the libdtrace worker was killed by {name}"
     return f"the libdtrace worker exited with status {code}"
-
-
-class RefusedTracer:
-    """A run the server refused before starting anything."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    @property
-    def pid(self) -> int | None:
-        return None
-
-    def events(self) -> Iterator[TracerEvent]:
-        yield Exited(None, self.reason)
-
-    def stop(self) -> None:
-        pass
-
-    def kill(self) -> None:
-        pass
 
 
 class LibdtraceTracer:

@@ -64,12 +64,14 @@ class CompileResult:
     ok: bool
     diagnostics: tuple[Diagnostic, ...] = ()
     aggregations: tuple[AggregationDecl, ...] = ()
+    refused: bool = False  # the server's policy refuses part of the script (see policy.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "diagnostics": [d.to_dict() for d in self.diagnostics],
             "aggregations": [a.to_dict() for a in self.aggregations],
+            "refused": self.refused,
         }
 
 

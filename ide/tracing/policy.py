@@ -1,27 +1,32 @@
-"""What a script may do on this server, checked on the text before any tracer sees it.
+"""What a script may do on this server, decided from what the tracer parsed.
 
-Backend-neutral: the API calls ``check_script`` before ``Backend.compile`` and before a run
-starts, so every backend gets the same policy.  Two kinds of refusal:
+Backend-neutral rules, applied by the backends to the tracer's own account of a script (see
+``bpftrace_ast`` and the libdtrace worker), so every path that compiles or starts a script —
+the API, the stream, the command line — meets the same policy.  Three kinds of refusal:
 
 - Destructive actions (they change the traced system rather than observe it, or read files
   as root) are refused unless the server was started with ``--allow-destructive``.
-- Tracer options a script sets itself (D's ``#pragma D option``, bpftrace's
-  ``config = {...}`` block) must stay within ``ide/config.py``'s ``TRACER_OPTIONS`` caps.
-  A value past a cap is refused, not silently rewritten: the user sees the cap at the line
-  concerned and decides what to ask for.  Options the server does not cap are refused too,
-  because the server, not the script, owns the tracer's resources.
+- Tracer options a script sets itself (D's ``#pragma D option``) must stay within
+  ``ide/config.py``'s ``TRACER_OPTIONS`` caps.  A value past a cap is refused, not silently
+  rewritten: the user sees the cap at the line concerned and decides what to ask for.
+  Options the server does not cap are refused too: the server owns the tracer's resources.
+- What a bpftrace script hands to clang (preprocessor lines, C definitions) may only
+  ``#include <header.h>`` from the system's header directories: any other file is refused
+  before bpftrace sees it, so neither the file's contents nor its existence leak back.
 
-Words inside comments and string literals never count (``printf("system(1)")`` is fine).
+The lexers of ``scripttext`` only *place* a refusal at its line and column (and find what
+clang would read, which must be judged before the tracer runs); what a script calls comes
+from the tracer's parse.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from ..config import Settings, TracerOptionCap, tracer_option
+from .bpftrace_ast import ProgramFacts
 from .model import Diagnostic, Language
-from .scriptinfo import blank_comments_and_strings
+from .scripttext import Positions, Token, bpftrace_tokens, calls, code_only
 
 ENABLE_HINT = "start the server with --allow-destructive to allow it"
 
@@ -46,12 +51,8 @@ DESTRUCTIVE: dict[Language, dict[str, str]] = {
     },
 }
 
-# A call of one of those words: not a map (@x), variable ($x), member (.x, ->x) or longer word.
-_CALL = re.compile(r"(?<![\w@$.>])([A-Za-z_]\w*)\s*\(")
 _PRAGMA = re.compile(r"^[ \t]*#[ \t]*pragma[ \t]+D[ \t]+option[ \t]+(?P<body>[^\n]*)", re.M)
 _OPTION = re.compile(r"(?P<name>[A-Za-z_]\w*)(?:[ \t]*=[ \t]*(?P<value>[^\s]*))?")
-_CONFIG = re.compile(r"(?<![\w@$.>])config\s*=\s*\{")
-_ENTRY = re.compile(r"(?P<key>[A-Za-z_]\w*)\s*=\s*(?P<value>[^;}\s]+)")
 
 # D options that only change how output looks; anything else not capped is refused.
 D_HARMLESS_OPTIONS = frozenset(
@@ -93,75 +94,89 @@ _TIME_SUFFIX_NS = {
     "day": 86_400_000_000_000,
 }
 
-# bpftrace config keys (lower case, ``BPFTRACE_`` dropped) -> (server cap, value -> cap units).
-BPFTRACE_CONFIG: dict[str, tuple[str, int]] = {
-    "max_map_keys": ("max_map_keys", 1),
-    "map_keys_max": ("max_map_keys", 1),
-    "max_strlen": ("max_strlen", 1),
-    "strlen": ("max_strlen", 1),
-    "perf_rb_pages": ("bufsize", 4096),
-}
-BPFTRACE_HARMLESS_CONFIG = frozenset({"stack_mode"})
 
-
-@dataclass(frozen=True)
 class _Text:
     """Offsets in the script to 1-based lines and columns."""
 
-    script: str
-
-    def position(self, offset: int) -> tuple[int, int]:
-        line = self.script.count("\n", 0, offset) + 1
-        start = self.script.rfind("\n", 0, offset) + 1
-        return line, offset - start + 1
+    def __init__(self, script: str) -> None:
+        self.script = script
+        self._positions = Positions(script)
 
     def diagnostic(self, start: int, end: int, message: str) -> Diagnostic:
-        line, col = self.position(start)
-        end_line, end_col = self.position(end)
+        line, col = self._positions.at(start)
+        end_line, end_col = self._positions.at(end)
         return Diagnostic(line, col, end_line, end_col, message, "error")
 
 
 def check_script(script: str, language: Language, settings: Settings) -> list[Diagnostic]:
-    """Every construct of ``script`` this server refuses, at its place in the text."""
+    """What the server refuses of ``script`` before any tracer reads it.
+
+    For bpftrace: anything clang would read beyond the system's headers.  For D: a first
+    warning from the text (libdtrace's compiled program is what the run is refused on).
+    """
     text = _Text(script)
-    blank = blank_comments_and_strings(script)
     found: list[Diagnostic] = []
-    if not settings.allow_destructive:
-        found += _destructive_calls(text, blank, language)
     if language == "d":
-        found += _d_pragmas(text, blank, settings)
+        if not settings.allow_destructive:
+            found += _destructive_calls(text, language)
+        found += _d_pragmas(text, code_only(script, "d"), settings)
     else:
-        found += _bpftrace_config(text, blank)
+        found += preprocessor_refusals(script)
     found.sort(key=lambda d: (d.line, d.column))
     return found
 
 
-def refuse_calls(script: str, reasons: dict[str, str]) -> list[Diagnostic]:
+def bpftrace_refusals(script: str, facts: ProgramFacts, settings: Settings) -> list[Diagnostic]:
+    """The destructive functions that bpftrace's parse of ``script`` calls, each placed at
+    its call in the text (or at the first line when only a macro names it)."""
+    if settings.allow_destructive:
+        return []
+    words = DESTRUCTIVE["bpftrace"]
+    called = {w for w in facts.calls if w in words}
+    if not called:
+        return []
+    text = _Text(script)
+    found = [
+        _destructive(text, tok, script[tok.start : tok.end], words)
+        for tok in calls(script, "bpftrace", called)
+    ]
+    placed = {d.message.split("(", 1)[0] for d in found}
+    for word in sorted(called - placed):
+        found.append(
+            Diagnostic(
+                1, 1, 1, 1,
+                f"{word}() (reached through a macro) {words[word]}: this server refuses "
+                f"destructive actions; {ENABLE_HINT}",
+            )
+        )  # fmt: skip
+    found.sort(key=lambda d: (d.line, d.column))
+    return found
+
+
+def refuse_calls(script: str, language: Language, reasons: dict[str, str]) -> list[Diagnostic]:
     """A diagnostic at every call of a word in ``reasons`` (outside comments and strings)."""
     text = _Text(script)
     return [
-        text.diagnostic(m.start(1), m.end(1), reasons[m.group(1)])
-        for m in _CALL.finditer(blank_comments_and_strings(script))
-        if m.group(1) in reasons
+        text.diagnostic(tok.start, tok.end, reasons[script[tok.start : tok.end]])
+        for tok in calls(script, language, set(reasons))
     ]
 
 
-def _destructive_calls(text: _Text, blank: str, language: Language) -> list[Diagnostic]:
+def _destructive(text: _Text, tok: Token, word: str, words: dict[str, str]) -> Diagnostic:
+    return text.diagnostic(
+        tok.start,
+        tok.end,
+        f"{word}() {words[word]}: this server refuses destructive actions; {ENABLE_HINT}",
+    )
+
+
+def _destructive_calls(text: _Text, language: Language) -> list[Diagnostic]:
     words = DESTRUCTIVE[language]
-    out = []
-    for m in _CALL.finditer(blank):
-        word = m.group(1)
-        why = words.get(word)
-        if why is None:
-            continue
-        out.append(
-            text.diagnostic(
-                m.start(1),
-                m.end(1),
-                f"{word}() {why}: this server refuses destructive actions; {ENABLE_HINT}",
-            )
-        )
-    return out
+    script = text.script
+    return [
+        _destructive(text, tok, script[tok.start : tok.end], words)
+        for tok in calls(script, language, set(words))
+    ]
 
 
 def _d_pragmas(text: _Text, blank: str, settings: Settings) -> list[Diagnostic]:
@@ -244,37 +259,131 @@ def _describe(cap: TracerOptionCap) -> str:
     return str(cap.maximum)
 
 
-def _bpftrace_config(text: _Text, blank: str) -> list[Diagnostic]:
-    out = []
-    for m in _CONFIG.finditer(blank):
-        close = blank.find("}", m.end())
-        close = len(blank) if close < 0 else close
-        for entry in _ENTRY.finditer(blank, m.end(), close):
-            problem = _bpftrace_config_problem(entry.group("key"), entry.group("value"))
-            if problem is not None:
-                out.append(text.diagnostic(entry.start(), entry.end(), problem))
-    return out
+# --- what a bpftrace script hands to clang ---------------------------------------------------
+
+# Directives clang may act on.  #include may name only <header.h> under the system's header
+# directories; everything else that reads files (#include "x", #include_next, #embed,
+# __has_include(), _Pragma("GCC dependency ...")) is refused, so nothing about any other file
+# (its contents or whether it exists) comes back in clang's messages.
+PREPROCESSOR_DIRECTIVES = frozenset(
+    {"define", "undef", "ifdef", "ifndef", "if", "elif", "else", "endif", "include"}
+)
+PREPROCESSOR_WORDS_REFUSED = frozenset(
+    {
+        "include",
+        "include_next",
+        "import",
+        "embed",
+        "__has_include",
+        "__has_include_next",
+        "__has_embed",
+        "_Pragma",
+        "pragma",
+    }
+)
+_SYSTEM_HEADER = re.compile(r"<([A-Za-z0-9_][A-Za-z0-9_+.-]*(?:/[A-Za-z0-9_][A-Za-z0-9_+.-]*)*)>")
+_DIRECTIVE_START = ("#", "%:", "??=")
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+INCLUDE_HINT = (
+    "only #include <header.h> from the system's header directories is allowed (as in "
+    "#include <linux/sched.h>)"
+)
 
 
-def _bpftrace_config_problem(key: str, value: str) -> str | None:
-    name = key.lower().removeprefix("bpftrace_")
-    if name in BPFTRACE_HARMLESS_CONFIG:
-        return None
-    known = BPFTRACE_CONFIG.get(name)
-    if known is None:
+def preprocessor_refusals(script: str) -> list[Diagnostic]:
+    """Every preprocessor line or C definition that clang would read and this server
+    refuses, at the token that carries it.
+
+    bpftrace hands clang its ``#`` tokens and ``struct``/``union``/``enum`` definitions
+    joined by newlines; clang then splices lines and drops comments before it sees
+    directives.  Each piece is judged alone and all of them together, after the same
+    splicing and comment removal, so no arrangement of them reads a file.
+    """
+    text = _Text(script)
+    pieces = [t for t in bpftrace_tokens(script) if t.kind in ("preproc", "cdef")]
+    found: list[Diagnostic] = []
+    for tok in pieces:
+        problem = _clang_problem(script[tok.start : tok.end])
+        if problem is not None:
+            found.append(text.diagnostic(tok.start, tok.end, problem))
+    if not found and len(pieces) > 1:
+        joined = "\n".join(script[t.start : t.end] for t in pieces)
+        problem = _clang_problem(joined)
+        if problem is not None:
+            found.append(text.diagnostic(pieces[0].start, pieces[0].end, problem))
+    return found
+
+
+def _clang_view(text: str) -> str:
+    """``text`` after clang's first phases: spliced lines, each comment one space."""
+    text = text.replace("\\\r\n", "").replace("\\\n", "")
+    out: list[str] = []
+    i, n = 0, len(text)
+    plain = i
+    while i < n:
+        c = text[i]
+        if c == "/" and text.startswith("/*", i):
+            out.append(text[plain:i])
+            j = text.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            out.append(" ")
+            plain = i
+        elif c == "/" and text.startswith("//", i):
+            out.append(text[plain:i])
+            j = text.find("\n", i)
+            i = plain = n if j < 0 else j
+        elif c in "\"'":
+            j = i + 1
+            while j < n and text[j] != c and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            i = min(j + 1, n)
+        else:
+            i += 1
+    out.append(text[plain:])
+    return "".join(out)
+
+
+def _clang_problem(piece: str) -> str | None:
+    for line in _clang_view(piece).split("\n"):
+        rest = line.lstrip(" \t\v\f\r")
+        start = next((s for s in _DIRECTIVE_START if rest.startswith(s)), None)
+        if start is None:
+            problem = _words_problem(rest)
+        else:
+            problem = _directive_problem(rest[len(start) :].lstrip(" \t\v\f\r"))
+        if problem is not None:
+            return problem
+    return None
+
+
+def _directive_problem(body: str) -> str | None:
+    m = _IDENT_RE.match(body)
+    if m is None:
+        if body.strip():
+            return f"this preprocessor line is not allowed: {INCLUDE_HINT}, and #define/#if"
+        return None  # a null directive: "#" alone
+    name, rest = m.group(0), body[m.end() :]
+    if name not in PREPROCESSOR_DIRECTIVES:
         return (
-            f"config {key} is not one a script may set on this server (the server owns the "
-            "tracer's resources); max_map_keys, max_strlen and perf_rb_pages may be set "
-            "within the caps"
+            f"#{name} is not allowed on this server: {INCLUDE_HINT}; #define, #undef and "
+            "#if/#ifdef/#else/#endif may be used"
         )
-    cap_name, unit = known
-    cap = tracer_option(cap_name)
-    assert cap is not None
-    try:
-        amount = int(value, 0)
-    except ValueError:
-        return f"cannot read {key} = {value}: write a whole number"
-    if amount * unit > cap.maximum:
-        limit = cap.maximum // unit
-        return f"{key} = {value} is past this server's cap of {limit} ({cap_name} in the limits)"
+    if name == "include":
+        target = rest.strip(" \t\v\f\r")
+        hit = _SYSTEM_HEADER.fullmatch(target)
+        if hit is None or ".." in hit.group(1).split("/"):
+            return f"this #include is refused: {INCLUDE_HINT}"
+        return None
+    return _words_problem(rest)
+
+
+def _words_problem(text: str) -> str | None:
+    if any(s in text for s in _DIRECTIVE_START):
+        return (
+            "a '#' inside a preprocessor line or C definition is not allowed on this server "
+            "(it could make another directive)"
+        )
+    for m in _IDENT_RE.finditer(text):
+        if m.group(0) in PREPROCESSOR_WORDS_REFUSED:
+            return f"{m.group(0)} is not allowed in a preprocessor line: {INCLUDE_HINT}"
     return None
