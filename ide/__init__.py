@@ -34,13 +34,15 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     from .snippets import routes as snippets
+    from .tracing.pipeline import ScriptPipeline
     from .tracing.registry import Backends
     from .tracing.session import RunManager
     from .web import api, auth, errors, pages, stream
 
     backends = Backends.for_settings(settings)
     runs = RunManager(settings)
-    app.extensions["dtrace_ide"] = {"backends": backends, "runs": runs}
+    pipeline = ScriptPipeline(settings, backends, runs)
+    app.extensions["dtrace_ide"] = {"backends": backends, "runs": runs, "pipeline": pipeline}
 
     errors.register(app)
     auth.install(app)

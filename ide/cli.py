@@ -7,12 +7,13 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from . import __version__
 from .config import Settings
-from .tracing.backend import Backend, BackendUnavailable
-from .tracing.model import Aggregation, Language, Snapshot
+from .tracing.backend import BackendUnavailable
+from .tracing.model import Aggregation, CompileResult, Language, Snapshot
+from .tracing.pipeline import NoBackend, RunRequest, ScriptPipeline, ScriptRejected
 from .tracing.registry import Backends
 from .tracing.session import RunManager
 
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file")
     check.add_argument("--language", choices=["d", "bpftrace"])
     check.add_argument("--json", action="store_true", help="print the API's JSON shape")
+    check.add_argument("--allow-destructive", action="store_true", help="as for serve")
 
     run = sub.add_parser("run", help="run a script headless and print its aggregations")
     run.add_argument("file")
@@ -48,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--duration", type=float, default=0, help="seconds (0: until Ctrl-C)")
     run.add_argument("--interval", type=float, default=1.0, help="seconds between snapshots")
     run.add_argument("--json", action="store_true", help="print NDJSON snapshots")
+    run.add_argument("--allow-destructive", action="store_true", help="as for serve")
 
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -80,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # --- check / run -----------------------------------------------------------------------------
 
 
-def _load(args: argparse.Namespace) -> tuple[str, Language, Backend] | int:
+def _load(args: argparse.Namespace) -> tuple[str, Language, ScriptPipeline] | int:
     path = Path(args.file)
     try:
         script = path.read_text(encoding="utf-8")
@@ -91,29 +94,34 @@ def _load(args: argparse.Namespace) -> tuple[str, Language, Backend] | int:
     if language is None:
         print(f"dtrace-ide: say --language d or bpftrace for {path.name}", file=sys.stderr)
         return 2
-    settings = Settings.from_env({"token": "-"})
-    backend = Backends.for_settings(settings).get(language)
-    if backend is None:
-        print(f"dtrace-ide: no backend for {language}", file=sys.stderr)
-        return 2
-    return script, language, backend
+    overrides: dict[str, Any] = {"token": "-", "max_unwatched_s": 10**9}
+    if args.allow_destructive:
+        overrides["allow_destructive"] = True
+    settings = Settings.from_env(overrides)
+    # The server's own pipeline: the same policy, gate and backends as the API.
+    pipeline = ScriptPipeline(settings, Backends.for_settings(settings), RunManager(settings))
+    return script, language, pipeline
+
+
+def _print_diagnostics(file: str, result: CompileResult, stream: TextIO) -> None:
+    for d in result.diagnostics:
+        print(f"{file}:{d.line}:{d.column}: {d.severity}: {d.message}", file=stream)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     loaded = _load(args)
     if isinstance(loaded, int):
         return loaded
-    script, _, backend = loaded
+    script, language, pipeline = loaded
     try:
-        result = backend.compile(script)
-    except BackendUnavailable as exc:
+        result = pipeline.compile(language, script)
+    except (BackendUnavailable, NoBackend) as exc:
         print(f"dtrace-ide: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
-        for d in result.diagnostics:
-            print(f"{args.file}:{d.line}:{d.column}: {d.severity}: {d.message}")
+        _print_diagnostics(args.file, result, sys.stdout)
     return 0 if result.ok else 1
 
 
@@ -121,28 +129,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     loaded = _load(args)
     if isinstance(loaded, int):
         return loaded
-    script, language, backend = loaded
-    settings = Settings.from_env({"token": "-", "max_unwatched_s": 10**9})
+    script, language, pipeline = loaded
+    manager = pipeline.runs
+    request = RunRequest(
+        language, script, args.duration, args.interval, keep_running=True, client="cli"
+    )
     try:
-        result = backend.compile(script)
-        if not result.ok:
-            for d in result.diagnostics:
-                print(
-                    f"{args.file}:{d.line}:{d.column}: {d.severity}: {d.message}", file=sys.stderr
-                )
-            return 1
-        manager = RunManager(settings)
-        run = manager.create(
-            backend,
-            language=language,
-            script=script,
-            duration=args.duration,
-            interval=args.interval,
-            options={},
-            keep_running=True,
-            client="cli",
-        )
-    except BackendUnavailable as exc:
+        run = pipeline.start(request)
+    except ScriptRejected as exc:
+        _print_diagnostics(args.file, exc.result, sys.stderr)
+        return 1
+    except (BackendUnavailable, NoBackend) as exc:
         print(f"dtrace-ide: {exc}", file=sys.stderr)
         return 2
     viewer = run.add_viewer()

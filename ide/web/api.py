@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -14,7 +16,7 @@ from .. import __version__
 from ..config import TRACER_OPTIONS, Settings, tracer_option
 from ..tracing.backend import Backend, BackendUnavailable
 from ..tracing.model import LANGUAGES, CompileResult, Language
-from ..tracing.policy import check_script
+from ..tracing.pipeline import CompileBusy, NoBackend, RunRequest, ScriptPipeline, ScriptRejected
 from ..tracing.registry import Backends
 from ..tracing.session import LimitExceeded, Run, RunManager
 from .auth import settings
@@ -32,6 +34,11 @@ def backends() -> Backends:
 def runs() -> RunManager:
     r: RunManager = current_app.extensions["dtrace_ide"]["runs"]
     return r
+
+
+def pipeline() -> ScriptPipeline:
+    p: ScriptPipeline = current_app.extensions["dtrace_ide"]["pipeline"]
+    return p
 
 
 # --- request validation ---------------------------------------------------------------------
@@ -117,21 +124,9 @@ def field_options(body: dict[str, Any]) -> dict[str, int]:
     return out
 
 
-def refused(script: str, language: Language, s: Settings) -> CompileResult | None:
-    """The server's script policy (tracing/policy.py), before any backend sees the script."""
-    problems = check_script(script, language, s)
-    if not problems:
-        return None
-    from ..tracing.scriptinfo import declared_aggregations
-
-    return CompileResult(False, tuple(problems), declared_aggregations(script, language))
-
-
 def backend_for(language: Language) -> Backend:
-    backend = backends().get(language)
-    if backend is None:
-        raise ApiError(503, "backend_unavailable", f"no backend serves {language} on this server")
-    return backend
+    with pipeline_errors():
+        return pipeline().backend(language)
 
 
 def unavailable(exc: BackendUnavailable) -> ApiError:
@@ -183,35 +178,34 @@ def compile_script() -> Response:
     body = json_body()
     language = field_language(body)
     script = field_script(body, settings())
-    refusal = refused(script, language, settings())
-    if refusal is not None:
-        return jsonify(refusal.to_dict())
-    backend = backend_for(language)
+    return jsonify(compiled(language, script).to_dict())
+
+
+def compiled(language: Language, script: str) -> CompileResult:
+    with pipeline_errors():
+        return pipeline().compile(language, script)
+
+
+@contextlib.contextmanager
+def pipeline_errors() -> Iterator[None]:
+    """The script pipeline's errors as API errors, in one place."""
     try:
-        result = compile_gated(backend, script)
+        yield
+    except ScriptRejected as exc:
+        raise ApiError(
+            400,
+            "script_refused" if exc.result.refused else "compile_error",
+            str(exc),
+            diagnostics=[d.to_dict() for d in exc.result.diagnostics],
+        ) from exc
+    except NoBackend as exc:
+        raise ApiError(503, "backend_unavailable", str(exc)) from exc
     except BackendUnavailable as exc:
         raise unavailable(exc) from exc
-    return jsonify(result.to_dict())
-
-
-def compile_gated(backend: Backend, script: str) -> CompileResult:
-    """Compile, with at most ``max_concurrent_compiles`` at once (each may be a process)."""
-    s = settings()
-    gate: threading.BoundedSemaphore = current_app.extensions["dtrace_ide"].setdefault(
-        "compile_gate", threading.BoundedSemaphore(s.max_concurrent_compiles)
-    )
-    if not gate.acquire(timeout=s.compile_timeout_s):
-        raise ApiError(
-            429,
-            "too_many_compiles",
-            f"{s.max_concurrent_compiles} compiles are already running (max_concurrent_compiles);"
-            " try again in a moment",
-            headers={"Retry-After": "1"},
-        )
-    try:
-        return backend.compile(script)
-    finally:
-        gate.release()
+    except CompileBusy as exc:
+        raise ApiError(429, "too_many_compiles", str(exc), headers={"Retry-After": "1"}) from exc
+    except LimitExceeded as exc:
+        raise ApiError(429, "too_many_runs", str(exc)) from exc
 
 
 @bp.post("/runs")
@@ -226,38 +220,9 @@ def create_run() -> tuple[Response, int]:
     keep_running = body.get("keep_running", False)
     if not isinstance(keep_running, bool):
         raise ApiError(400, "bad_keep_running", "keep_running must be true or false")
-    refusal = refused(script, language, s)
-    if refusal is not None:
-        raise ApiError(
-            400,
-            "script_refused",
-            "this server refuses part of the script",
-            diagnostics=[d.to_dict() for d in refusal.diagnostics],
-        )
-    backend = backend_for(language)
-    try:
-        result = compile_gated(backend, script)
-        if not result.ok:
-            raise ApiError(
-                400,
-                "compile_error",
-                "the script does not compile",
-                diagnostics=[d.to_dict() for d in result.diagnostics],
-            )
-        run = runs().create(
-            backend,
-            language=language,
-            script=script,
-            duration=duration,
-            interval=interval,
-            options=options,
-            keep_running=keep_running,
-            client=client_id(),
-        )
-    except BackendUnavailable as exc:
-        raise unavailable(exc) from exc
-    except LimitExceeded as exc:
-        raise ApiError(429, "too_many_runs", str(exc)) from exc
+    req = RunRequest(language, script, duration, interval, options, keep_running, client_id())
+    with pipeline_errors():
+        run = pipeline().start(req)
     return jsonify(run_body(run)), 201
 
 

@@ -45,6 +45,7 @@ def test_check_json_gives_the_api_shape_and_exits_0_when_it_compiles(tmp_path: P
         "ok": True,
         "diagnostics": [],
         "aggregations": [{"name": "@num", "function": "count"}],
+        "refused": False,
     }
 
 
