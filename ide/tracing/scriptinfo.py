@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from .model import AggregationDecl, Language
+from .scripttext import code_only
 
 AGGREGATING = {
     "d": ("count", "sum", "min", "max", "avg", "stddev", "quantize", "lquantize", "llquantize"),
@@ -16,51 +17,56 @@ AGGREGATING = {
 }
 
 _ASSIGN = re.compile(r"(@[A-Za-z0-9_]*)\s*(\[)?")
-_CALL = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_CALL = re.compile(r"[ \t\r\n\v\f]*([A-Za-z_][A-Za-z0-9_]*)[ \t\r\n\v\f]*\(")
 # clear(@x) and zero(@x) empty or zero a whole map; D's trunc(@x) with no count removes every
 # key (trunc(@x, N) keeps the top N and is not a reset).
 _RESET = re.compile(r"\b(?:clear|zero|trunc)\s*\(\s*(@[A-Za-z0-9_]*)\s*\)")
 
 
-def blank_comments_and_strings(text: str) -> str:
-    """The text with comments and string literals replaced by spaces (offsets unchanged)."""
-    out = list(text)
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if text.startswith("//", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out[i:j] = " " * (j - i)
-            i = j
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            out[i:j] = [ch if ch == "\n" else " " for ch in text[i:j]]
-            i = j
-        elif c == '"':
-            j = i + 1
-            while j < n and text[j] != '"' and text[j] != "\n":
-                j += 2 if text[j] == "\\" else 1
-            j = min(j + 1, n)
-            out[i + 1 : j - 1] = " " * max(0, j - 1 - (i + 1))
-            i = j
-        else:
-            i += 1
-    return "".join(out)
+def bracket_pairs(text: str) -> dict[int, int]:
+    """Each opening bracket's offset mapped to its closing one's, in one pass (text already
+    blanked of comments and strings).  Unclosed brackets are left out."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    closer = {")": "(", "]": "[", "}": "{"}
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            stack.append(i)
+        elif ch in closer:
+            while stack and text[stack[-1]] != closer[ch]:
+                stack.pop()  # a stray opener: leave it unclosed
+            if stack:
+                pairs[stack.pop()] = i
+    return pairs
 
 
-def _matching(text: str, start: int, open_ch: str, close_ch: str) -> int:
-    """Index of the bracket closing the one at ``start``, or -1."""
-    depth = 0
-    for j in range(start, len(text)):
-        if text[j] == open_ch:
-            depth += 1
-        elif text[j] == close_ch:
-            depth -= 1
-            if depth == 0:
-                return j
-    return -1
+def top_level_spans(
+    text: str, start: int, end: int, pairs: dict[int, int]
+) -> list[tuple[int, int]]:
+    """The comma-separated parts of ``text[start:end]`` (inside one bracket pair), jumping over
+    nested pairs so that every character is looked at by one level only."""
+    spans: list[tuple[int, int]] = []
+    part = start
+    j = start
+    while j < end:
+        ch = text[j]
+        if ch in "([{" and j in pairs:
+            j = pairs[j] + 1
+            continue
+        if ch == ",":
+            spans.append((part, j))
+            part = j + 1
+        j += 1
+    if text[part:end].strip() or spans:
+        spans.append((part, end))
+    return spans
+
+
+def _skip_space(text: str, i: int) -> int:
+    n = len(text)
+    while i < n and text[i] in " \t\r\n\v\f":
+        i += 1
+    return i
 
 
 def split_top_level(args: str) -> list[str]:
@@ -114,9 +120,11 @@ def declared_aggregations(script: str, language: Language) -> tuple[AggregationD
     """Every ``@name[...] = function(...)`` (or ``@name = ...``) in order of first use.
 
     An aggregating function wins over plain assignments to the same map; a bpftrace map that
-    is only ever assigned plain values is reported with function ``"value"``.
+    is only ever assigned plain values is reported with function ``"value"``.  One pass over
+    the script plus one over each bracket level: linear in the script's length.
     """
-    text = blank_comments_and_strings(script)
+    text = code_only(script, language)
+    pairs = bracket_pairs(text)
     aggregating = AGGREGATING[language]
     found: dict[str, AggregationDecl] = {}
     for m in _ASSIGN.finditer(text):
@@ -124,23 +132,22 @@ def declared_aggregations(script: str, language: Language) -> tuple[AggregationD
         pos = m.end()
         arity = 0
         if m.group(2):
-            close = _matching(text, m.end() - 1, "[", "]")
+            close = pairs.get(m.end() - 1, -1)
             if close < 0:
                 continue
-            arity = len(split_top_level(text[m.end() : close]))
+            arity = len(top_level_spans(text, m.end(), close, pairs))
             pos = close + 1
-        rest = text[pos : pos + 3]
-        stripped = rest.lstrip()
-        if not stripped.startswith("=") or stripped.startswith("=="):
-            if language == "bpftrace" and text[pos:].lstrip().startswith(("++", "--", "+=", "-=")):
+        pos = _skip_space(text, pos)
+        if not text.startswith("=", pos) or text.startswith("==", pos):
+            if language == "bpftrace" and text.startswith(("++", "--", "+=", "-="), pos):
                 found.setdefault(name, AggregationDecl(name, "value", {}, arity))
             continue
-        eq = text.index("=", pos)
-        call = _CALL.match(text, eq + 1)
+        call = _CALL.match(text, pos + 1)
         if call and call.group(1) in aggregating:
             function = call.group(1)
-            close = _matching(text, call.end() - 1, "(", ")")
-            args = split_top_level(script[call.end() : close]) if close > 0 else []
+            close = pairs.get(call.end() - 1, -1)
+            spans = top_level_spans(text, call.end(), close, pairs) if close > 0 else []
+            args = [script[a:b].strip() for a, b in spans]
             previous = found.get(name)
             if previous is None or previous.function == "value":
                 found[name] = AggregationDecl(name, function, _params(function, args), arity)
@@ -149,7 +156,7 @@ def declared_aggregations(script: str, language: Language) -> tuple[AggregationD
     return tuple(found.values())
 
 
-def maps_reset_by_script(script: str) -> frozenset[str]:
+def maps_reset_by_script(script: str, language: Language) -> frozenset[str]:
     """The maps that the script itself empties or zeroes as it runs (``clear(@x)``, bpftrace's
     ``zero(@x)``, D's ``trunc(@x)``): their snapshots hold what came since the last reset."""
-    return frozenset(m.group(1) for m in _RESET.finditer(blank_comments_and_strings(script)))
+    return frozenset(m.group(1) for m in _RESET.finditer(code_only(script, language)))

@@ -268,7 +268,7 @@ class Run:
 
             self._history = charts.History(
                 max_points=self.settings.max_history_snapshots,
-                reset_by_script=maps_reset_by_script(self.script),
+                reset_by_script=maps_reset_by_script(self.script, self.language),
             )
         return self._history
 

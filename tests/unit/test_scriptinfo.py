@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import pytest
+
+from ide.tracing.model import Language
 from ide.tracing.scriptinfo import (
-    blank_comments_and_strings,
     declared_aggregations,
     maps_reset_by_script,
 )
+from ide.tracing.scripttext import code_only
 
 
 def test_functions_keys_and_params_are_read_from_the_script() -> None:
@@ -59,16 +62,22 @@ def test_an_aggregating_function_wins_over_a_plain_assignment() -> None:
     assert [d.function for d in declared_aggregations(script, "bpftrace")] == ["count"]
 
 
-def test_blanking_keeps_offsets_and_newlines() -> None:
+@pytest.mark.parametrize("language", ["d", "bpftrace"])
+def test_blanking_keeps_offsets_and_newlines(language: Language) -> None:
     text = 'a /* x\ny */ "s\\"q" // c\nb'
-    blanked = blank_comments_and_strings(text)
+    blanked = code_only(text, language)
     assert len(blanked) == len(text)
     assert blanked.count("\n") == text.count("\n")
     assert blanked.replace(" ", "").replace("\n", "") == 'a""b'
 
 
+def test_a_d_character_constant_is_not_a_comment() -> None:
+    script = "BEGIN { x = '/*'; @a = count(); y = '*/'; }"
+    assert [d.name for d in declared_aggregations(script, "d")] == ["@a"]
+
+
 def test_maps_the_script_clears_or_zeroes_itself() -> None:
     d = "tick-1s { printa(@a); clear(@a); trunc(@b); trunc(@c, 5); }\n/* clear(@e) */ BEGIN { }"
-    assert maps_reset_by_script(d) == {"@a", "@b"}
+    assert maps_reset_by_script(d, "d") == {"@a", "@b"}
     bt = 'interval:s:1 { print(@x); zero(@y); clear( @ ); printf("clear(@z)"); }'
-    assert maps_reset_by_script(bt) == {"@y", "@"}
+    assert maps_reset_by_script(bt, "bpftrace") == {"@y", "@"}
