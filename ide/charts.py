@@ -6,6 +6,10 @@ Figures are built as plain dicts (the JSON plotly.js reads), not through
 ``plotly.graph_objects``: validating every property costs more than the rest of the
 pipeline together, so the tests validate the dicts through ``graph_objects`` instead.
 
+Every string from traced data (keys, frames, bucket bounds) goes into a figure through
+``plotly_text``, which makes plotly draw it as the text it is; tables are drawn by the page
+as text and hold the strings as they are.
+
 Snapshots hold values accumulated since the probes attached.  ``History`` keeps what the
 time series need from each snapshot (per-interval values of the busiest keys and
 per-interval bucket totals of distributions) and only the last two whole snapshots (to
@@ -27,6 +31,7 @@ from itertools import compress
 from operator import add, attrgetter, sub
 from typing import Any, cast
 
+from ide.plotly_text import plotly_text
 from ide.tracing.model import Aggregation, Bucket, Key, KeyPart, Row, Snapshot
 
 Figure = dict[str, Any]
@@ -507,12 +512,13 @@ def _axis(title: str = "", **extra: Any) -> dict[str, Any]:
 
 
 def _name_of(row: Row, view: _View) -> str:
+    """A row's label as traced (not yet plotly text)."""
     return key_label(row.key) if row.key else view.name
 
 
 def pie_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
     top = view.rows[:PIE_SLICES]
-    labels = [_name_of(r, view) for r in top]
+    labels = [plotly_text(_name_of(r, view)) for r in top]
     values: list[float] = [_numeric(r.value) for r in top]
     colors = [COLORWAY[i % len(COLORWAY)] for i in range(len(top))]
     if view.total_keys > len(top):
@@ -547,7 +553,7 @@ def bar_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
         "type": "bar",
         "orientation": "h",
         "x": [_numeric(r.value) for r in top],
-        "y": [_name_of(r, view) for r in top],
+        "y": [plotly_text(_name_of(r, view)) for r in top],
         "marker": {"color": COLORWAY[0]},
         "hovertemplate": "%{y}<br>%{x:,}<extra></extra>",
         "cliponaxis": False,
@@ -613,12 +619,12 @@ def histogram_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
     """Bars over bucket ranges, one stacked trace per busy key, the rest as "other keys"."""
     top = view.rows[:HISTOGRAM_KEYS]
     columns = _Columns(view.every_row)
-    labels = [_span_label(s, view.function) for s in columns.spans]
+    labels = [plotly_text(_span_label(s, view.function)) for s in columns.spans]
     hover = "%{fullData.name}<br>%{x}: %{y:,}<extra></extra>"
     traces = []
     place = {id(row): n for n, row in enumerate(view.every_row)}
     for n, row in enumerate(top):
-        traces.append({"type": "bar", "name": _name_of(row, view), "x": labels,
+        traces.append({"type": "bar", "name": plotly_text(_name_of(row, view)), "x": labels,
                        "y": columns.totals([place[id(row)]]),
                        "marker": {"color": COLORWAY[n % len(COLORWAY)]},
                        "hovertemplate": hover})
@@ -724,6 +730,9 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
 
     bucket_labels = [_span_label(s, view.function) for s in spans]
     key_labels = [_name_of(r, view) for r in rows]
+    # Hover labels are SVG; the scene's tick labels are drawn in WebGL.
+    hover_keys = [plotly_text(label) for label in key_labels]
+    hover_buckets = [plotly_text(label) for label in bucket_labels]
     xs: list[int] = []
     ys: list[int] = []
     zs: list[int] = []
@@ -738,7 +747,7 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
         heights += (count,) * 8
         # Hover shows the text of the vertex nearest the pointer: label the top corners
         # only, which halves the heaviest part of the figure.
-        label = f"{key_labels[ky]}<br>{bucket_labels[bx]}: {count:,}"
+        label = f"{hover_keys[ky]}<br>{hover_buckets[bx]}: {count:,}"
         text += ("", "", "", "", label, label, label, label)
     n = len(cells)
     trace = {
@@ -761,7 +770,7 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
         step = max(1, math.ceil(len(labels) / AXIS_LABELS_3D))
         picked = range(0, len(labels), step)
         return {"tickmode": "array", "tickvals": [i * _CELL + _CELL // 2 for i in picked],
-                "ticktext": [labels[i] for i in picked]}
+                "ticktext": [plotly_text(labels[i], webgl=True) for i in picked]}
 
     scene_axis = {"backgroundcolor": "rgba(0,0,0,0)", "gridcolor": GRID, "showspikes": False,
                   "zerolinecolor": GRID, "tickfont": {"size": 10}}
@@ -842,7 +851,7 @@ def flame_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, s
     trace = {
         "type": "icicle",
         "ids": [str(i) for i in keep],
-        "labels": [labels[i] for i in keep],
+        "labels": [plotly_text(labels[i]) for i in keep],
         "parents": ["" if parents[i] < 0 else str(parents[i]) for i in keep],
         "values": [values[i] for i in keep],
         "branchvalues": "total",
@@ -875,7 +884,7 @@ def keyed_series_figure(series: _KeyedSeries, function: str, uirevision: str,
     for n, key in enumerate(top):
         ys = [p[2].get(key, 0.0) for p in points]
         shown = [a + b for a, b in zip(shown, ys, strict=True)]
-        traces.append(_area(key_label(key), t, ys, COLORWAY[n % len(COLORWAY)]))
+        traces.append(_area(plotly_text(key_label(key)), t, ys, COLORWAY[n % len(COLORWAY)]))
     rest = [p[1] - s for p, s in zip(points, shown, strict=True)]
     if any(abs(r) > 1e-9 for r in rest):
         traces.append(_area("other", t, rest, OTHER_COLOR))
@@ -908,7 +917,7 @@ def heatmap_figure(series: _BucketSeries, function: str, uirevision: str) -> Fig
     for span in order:
         i = series.spans[span]
         z.append([p[1][i] if i < len(p[1]) else 0 for p in points])
-    labels = [_span_label(s, function) for s in order]
+    labels = [plotly_text(_span_label(s, function)) for s in order]
     trace = {
         "type": "heatmap",
         "x": [p[0] for p in points],
