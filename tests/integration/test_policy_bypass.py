@@ -8,7 +8,6 @@ create, and a mode-600 file whose contents ``cat()`` would print.
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -141,12 +140,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     s = start_server(tmp_path_factory.mktemp("bypass"), "--backend", "bpftrace")
     yield s
     stop_server(s)
-
-
-def _server_cpu(server: LiveServer) -> float:
-    with open(f"/proc/{server.proc.pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @pytest.mark.parametrize("name", list(ADVERSARIAL))
