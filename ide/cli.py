@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
 from .config import Settings
 from .tracing.backend import BackendUnavailable
 from .tracing.model import Aggregation, CompileResult, Language, Snapshot
 from .tracing.pipeline import NoBackend, RunRequest, ScriptPipeline, ScriptRejected
 from .tracing.registry import Backends
 from .tracing.session import RunManager
+from .version import __version__
 
 EXTENSIONS: dict[str, Language] = {".d": "d", ".bt": "bpftrace"}
 

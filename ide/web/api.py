@@ -12,13 +12,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import __version__
 from ..config import TRACER_OPTIONS, Settings, tracer_option
 from ..tracing.backend import Backend, BackendUnavailable
 from ..tracing.model import LANGUAGES, CompileResult, Language
 from ..tracing.pipeline import CompileBusy, NoBackend, RunRequest, ScriptPipeline, ScriptRejected
 from ..tracing.registry import Backends
 from ..tracing.session import LimitExceeded, Run, RunManager
+from ..version import __version__
 from .auth import settings
 from .errors import ApiError
 
