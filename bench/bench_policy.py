@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, Figure, Server, cpu_seconds, log, table, tracer_problem, write_json
+from _common import Figure, Server, cpu_seconds, log, table, tracer_problem, write_json
 
 N = 256 * 1024
 ORDINARY = "tracepoint:raw_syscalls:sys_enter { @num[comm] = count(); }  // a counter\n"
@@ -52,11 +53,14 @@ def main() -> int:
         log(f"skipped: {problem}")
         return 0
     figures = []
-    with Server(ROOT / "bench-artifacts" / "policy") as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="dtrace-ide-bench-") as tmp,
+        Server(Path(tmp)) as srv,
+    ):
         ordinary = (ORDINARY * (N // len(ORDINARY) + 1))[: N - 8]
-        baseline = min(compile_cpu(server, ordinary, i) for i in range(3))
+        baseline = min(compile_cpu(srv, ordinary, i) for i in range(3))
         for name, script in ADVERSARIAL.items():
-            cpu = min(compile_cpu(server, script, i) for i in range(3))
+            cpu = min(compile_cpu(srv, script, i) for i in range(3))
             figures.append(
                 Figure(
                     "policy",
