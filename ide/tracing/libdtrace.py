@@ -43,8 +43,8 @@ from .model import (
 )
 from .policy import (
     place_d_refusals,
-    refuse_calls,
     refuse_d_actions,
+    refuse_d_calls,
     refuse_d_compile_options,
     refuse_d_options,
 )
@@ -381,7 +381,10 @@ class LibdtraceBackend:
         libdtrace compiled (``compiled_refusals``)."""
         found = refuse_d_compile_options(script)
         if self.family() == "oracle":
-            found += refuse_calls(script, ORACLE_USER_SYMBOL_REASONS)
+            # Not a security decision but a guard against a crash: the compiled program's
+            # records that name these actions are private to libdtrace, so the calls are
+            # found in the code by D's lexical rules.
+            found += refuse_d_calls(script, ORACLE_USER_SYMBOL_REASONS)
         return tuple(sorted(found, key=lambda d: (d.line, d.column)))
 
     def policy(self) -> dict[str, Any]:

@@ -510,6 +510,17 @@ def place_d_refusals(script: str, refusals: Iterable[DRefusal]) -> list[Diagnost
     return out
 
 
+def refuse_d_calls(script: str, reasons: Mapping[str, str]) -> list[Diagnostic]:
+    """A diagnostic at every call of a word in ``reasons`` in the D code of ``script``:
+    outside comments, strings, character constants and control lines, found in one pass."""
+    text = _Text(script)
+    return [
+        text.diagnostic(m.start(1), m.end(1), reasons[m.group(1)])
+        for m in _CALL.finditer(_d_code_only(script))
+        if m.group(1) in reasons
+    ]
+
+
 def _d_call_place(script: str, action: str) -> tuple[int, int] | None:
     """The first call of ``action`` (any destructive one for ``destructive``) outside comments,
     strings and character constants; placement only."""

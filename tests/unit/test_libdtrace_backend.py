@@ -804,3 +804,14 @@ def test_illumos_actions_are_read_by_kind_and_copyout_by_its_dif_object() -> Non
     sd.action = ctypes.pointer(acts[0])
     sd.action_last = ctypes.pointer(acts[2])
     assert worker.illumos_destructive(ctypes.addressof(sd)) == ["system", "copyout"]
+
+
+def test_user_symbol_calls_after_a_quote_in_a_character_constant_are_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = LibdtraceBackend(Settings(token="t"))
+    monkeypatch.setattr(backend, "family", lambda: "oracle")
+    script = "syscall::read:entry\n{ c = '\"'; @u[ufunc(arg1)] = count(); /* umod( */ }"
+    [d] = backend.refusals(script)
+    assert (d.line, d.column, d.end_column) == (2, 15, 20)
+    assert d.message.startswith("ufunc() makes Oracle's libdtrace attach")
