@@ -311,7 +311,7 @@ def test_run_options_apply_and_drops_name_the_option_that_helps(
 ) -> None:
     events = run_until(
         backend.start(script, RunSpec(interval=0.5, options=options)),
-        lambda e: isinstance(e, Problem) and bool(e.fix) and e.fix.startswith(fix),
+        lambda e: isinstance(e, Problem) and bool(e.fix and e.fix.startswith(fix)),
     )
     fixes = {e.fix for e in events if isinstance(e, Problem)}
     assert any(f and f.startswith(fix) for f in fixes), events
