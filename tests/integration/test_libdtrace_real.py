@@ -478,3 +478,33 @@ def test_a_script_that_truncates_or_clears_while_snapshotting_runs_to_its_end(
     with_rows = [e for e in events if isinstance(e, AggregationData) and e.aggregation.rows]
     assert ticks >= 10, ticks
     assert with_rows, "no snapshot held data"
+
+
+HIDING_PLACES = [
+    "BEGIN {{ x = '/*'; }}\n{pragma}\nBEGIN {{ {call}; y = '*/'; }}\n",
+    "{pragma}\nBEGIN {{ c = '\"'; {call}; }}\n",
+    '{pragma}\nBEGIN {{ s = "\\"/*"; {call}; t = "*/"; }}\n',
+    "/* {pragma_text} */\n{pragma}\nBEGIN {{ {call}; }} /*\n*/\n",
+    "#!/usr/sbin/dtrace -s\n{pragma}\nBEGIN {{ c = '\\''; {call}; }}\n",
+]
+PRAGMAS = [
+    "#pragma\fD\voption destructive",
+    "#  pragma D option destructive=yes",
+    "\v#pragma D option destructive=1",
+]
+CALLS = ['system("touch /nonexistent/x")', "raise(0)", "copyout(0, 0, 0)"]
+
+
+@pytest.mark.parametrize("place", range(len(HIDING_PLACES)))
+def test_destructive_programs_hidden_by_every_lexical_form_are_refused(
+    backend: LibdtraceBackend, place: int
+) -> None:
+    for i, call in enumerate(CALLS):
+        pragma = PRAGMAS[(place + i) % len(PRAGMAS)]
+        script = HIDING_PLACES[place].format(
+            pragma=pragma, pragma_text="#pragma D option quiet", call=call
+        )
+        res = LibdtraceBackend(Settings()).compile(script)
+        assert not res.ok, script
+        lines = {d.line for d in res.diagnostics if "--allow-destructive" in d.message}
+        assert script.split("\n").index(pragma) + 1 in lines, (script, res.diagnostics)
