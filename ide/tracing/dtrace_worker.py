@@ -48,6 +48,7 @@ from .policy import (
     DESTRUCTIVE_ACTION_KINDS,
     DRefusal,
     refuse_d_actions,
+    refuse_d_compile_options,
     refuse_d_options,
 )
 
@@ -456,6 +457,11 @@ class Handle:
 
     def compile(self, script: str) -> int:
         """Compile through a FILE* so that libdtrace's messages carry line numbers."""
+        # Compile-time options act as libdtrace reads them: never let it read a refused one.
+        early = refuse_d_compile_options(script)
+        if early:
+            d = early[0]
+            raise DTraceError(f"line {d.line}: {d.message}")
         lib, libc = self.library.lib, self.library.libc
         data = script.encode("utf-8")
         buf = ctypes.create_string_buffer(data, len(data) + 1)

@@ -508,3 +508,29 @@ def test_destructive_programs_hidden_by_every_lexical_form_are_refused(
         assert not res.ok, script
         lines = {d.line for d in res.diagnostics if "--allow-destructive" in d.message}
         assert script.split("\n").index(pragma) + 1 in lines, (script, res.diagnostics)
+
+
+def test_a_worker_never_lets_libdtrace_read_a_file_creating_option(tmp_path: Any) -> None:
+    # Even a request that reaches the worker without the server's check: ctypes= would
+    # create its file as root when libdtrace reads the pragma.
+    import json
+    import subprocess
+    import sys
+
+    from ide.tracing.libdtrace import WORKER_BOOT, find_library, worker_env
+
+    made = tmp_path / "made-by-libdtrace"
+    for mode in ("compile", "run"):
+        request = {"library": find_library(),
+                   "script": f"#pragma D option ctypes={made}\nBEGIN {{ exit(0); }}\n"}  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-c", WORKER_BOOT, mode],
+            input=json.dumps(request) + "\n",
+            capture_output=True,
+            text=True,
+            env=worker_env(),
+            timeout=120,
+        )
+        last = json.loads(proc.stdout.splitlines()[-1])
+        assert "option ctypes is not one a script may set" in str(last.get("error")), last
+        assert not made.exists()
