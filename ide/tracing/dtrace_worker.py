@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..config import Settings
 from .dtrace_records import (
     ACT_DIFEXPR,
     ACT_MOD,
@@ -42,6 +43,14 @@ from .dtrace_records import (
     decode_record,
     stack_frames,
 )
+from .policy import (
+    D_RUNTIME_OPTIONS,
+    DESTRUCTIVE_ACTION_KINDS,
+    DRefusal,
+    refuse_d_actions,
+    refuse_d_compile_options,
+    refuse_d_options,
+)
 
 DTRACE_VERSION = 3
 DTRACE_C_ETAGS = 0x0100
@@ -55,6 +64,8 @@ WORKSTATUS_DONE = 1
 ACT_EXIT = 2
 AGGWALK_NEXT = 0
 AGGWALK_ABORT = 1
+HANDLE_ABORT = -1
+CLAUSE_DESTRUCTIVE = 32  # Oracle's DT_CLSFLAG_DESTRUCT in dtsd_clauseflags
 PR_SET_PDEATHSIG = 1
 
 # libdtrace's drop kinds: what was dropped, and the option that makes it rarer.
@@ -236,11 +247,78 @@ class ProgInfo(ctypes.Structure):
     ]
 
 
+class OracleStmtDesc(ctypes.Structure):
+    """Oracle's dtrace_stmtdesc_t: actions are compiled to BPF, the clause flags say what
+    kinds of action the clause holds."""
+
+    _fields_ = [
+        ("ecbdesc", ctypes.c_void_p),
+        ("clause", ctypes.c_void_p),
+        ("fmtdata", ctypes.c_void_p),
+        ("descattr", ctypes.c_uint8 * 3),
+        ("stmtattr", ctypes.c_uint8 * 3),
+        ("clauseflags", ctypes.c_int),
+        ("id", ctypes.c_int),
+    ]
+
+
+class IllumosDifo(ctypes.Structure):  # the leading fields of dtrace_difo_t
+    _fields_ = [
+        ("buf", ctypes.c_void_p),
+        ("inttab", ctypes.c_void_p),
+        ("strtab", ctypes.c_void_p),
+        ("vartab", ctypes.c_void_p),
+        ("len", ctypes.c_uint),
+        ("intlen", ctypes.c_uint),
+        ("strlen", ctypes.c_uint),
+        ("varlen", ctypes.c_uint),
+        ("rtype", ctypes.c_uint8 * 8),
+        ("refcnt", ctypes.c_uint),
+        ("destructive", ctypes.c_uint),  # copyout()/copyoutstr() in this DIF object
+    ]
+
+
+class IllumosActDesc(ctypes.Structure):
+    pass
+
+
+IllumosActDesc._fields_ = [
+    ("difo", ctypes.POINTER(IllumosDifo)),
+    ("next", ctypes.POINTER(IllumosActDesc)),
+    ("kind", ctypes.c_uint16),
+    ("ntuple", ctypes.c_uint32),
+    ("arg", ctypes.c_uint64),
+    ("uarg", ctypes.c_uint64),
+    ("refcnt", ctypes.c_int),
+]
+
+
+class IllumosStmtDesc(ctypes.Structure):  # the leading fields of dtrace_stmtdesc_t
+    _fields_ = [
+        ("ecbdesc", ctypes.c_void_p),
+        ("action", ctypes.POINTER(IllumosActDesc)),
+        ("action_last", ctypes.POINTER(IllumosActDesc)),
+    ]
+
+
+class SetoptData(ctypes.Structure):  # dtrace_setoptdata_t, the same in both families
+    _fields_ = [
+        ("handle", ctypes.c_void_p),
+        ("probe", ctypes.c_void_p),
+        ("option", ctypes.c_char_p),
+        ("oldval", ctypes.c_int64),
+        ("newval", ctypes.c_int64),
+    ]
+
+
 CONSUME_PROBE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 CONSUME_REC = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
 HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 AGG_WALK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 PROBE_ITER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+STMT_ITER = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p
+)
 
 
 class DTraceError(Exception):
@@ -264,6 +342,9 @@ class Library:
         lib.dtrace_errmsg.restype = cp
         lib.dtrace_errmsg.argtypes = [vp, i]
         lib.dtrace_setopt.argtypes = [vp, cp, cp]
+        lib.dtrace_getopt.argtypes = [vp, cp, ctypes.POINTER(ctypes.c_int64)]
+        lib.dtrace_stmt_iter.argtypes = [vp, vp, STMT_ITER, vp]
+        lib.dtrace_handle_setopt.argtypes = [vp, HANDLER, vp]
         lib.dtrace_program_fcompile.restype = vp
         lib.dtrace_program_fcompile.argtypes = [vp, vp, ctypes.c_uint, i, vp]
         lib.dtrace_program_exec.argtypes = [vp, vp, ctypes.POINTER(ProgInfo)]
@@ -330,9 +411,57 @@ class Handle:
         # Oracle's handle is set up only after its options: compiling before this crashes.
         if library.family == "oracle" and lib.dtrace_init(h) != 0:
             raise DTraceError("cannot initialise libdtrace: " + library.errmsg(h))
+        # What the server set: a script's pragmas are what differs from this after compiling.
+        self.options_set = self.read_options()
+
+    def read_options(self) -> dict[str, int]:
+        """Every run-time option libdtrace knows, as it stores it (``dtrace_getopt`` reads
+        no compile-time option; a name this family does not have is skipped)."""
+        val = ctypes.c_int64()
+        found = {}
+        for name in D_RUNTIME_OPTIONS:
+            if self.library.lib.dtrace_getopt(self.h, name.encode(), ctypes.byref(val)) == 0:
+                found[name] = int(val.value)
+        return found
+
+    def changed_options(self) -> dict[str, int]:
+        """The options the compiled script set (its ``#pragma D option`` lines)."""
+        now = self.read_options()
+        return {k: v for k, v in now.items() if self.options_set.get(k) != v}
+
+    def destructive_actions(self, prog: int) -> list[str]:
+        """The destructive actions in the compiled program, from its statements."""
+        found: list[str] = []
+
+        def each(_h: int, _prog: int, sdp: int, _arg: int) -> int:
+            try:
+                if self.library.family == "oracle":
+                    found.extend(oracle_destructive(sdp))
+                else:
+                    found.extend(illumos_destructive(sdp))
+            except Exception as exc:  # never unwind through libdtrace
+                found.append(f"unreadable statement ({type(exc).__name__})")
+            return 0
+
+        cb = STMT_ITER(each)
+        if self.library.lib.dtrace_stmt_iter(self.h, prog, cb, None) != 0:
+            raise DTraceError("cannot read the compiled program: " + self.library.errmsg(self.h))
+        return sorted(set(found))
+
+    def refusals(self, prog: int, request: dict[str, Any]) -> list[DRefusal]:
+        """What the server's policy refuses in the compiled program (see ``policy``)."""
+        policy = request_policy(request)
+        return refuse_d_options(self.changed_options(), policy) + refuse_d_actions(
+            self.destructive_actions(prog), policy
+        )
 
     def compile(self, script: str) -> int:
         """Compile through a FILE* so that libdtrace's messages carry line numbers."""
+        # Compile-time options act as libdtrace reads them: never let it read a refused one.
+        early = refuse_d_compile_options(script)
+        if early:
+            d = early[0]
+            raise DTraceError(f"line {d.line}: {d.message}")
         lib, libc = self.library.lib, self.library.libc
         data = script.encode("utf-8")
         buf = ctypes.create_string_buffer(data, len(data) + 1)
@@ -346,6 +475,48 @@ class Handle:
         if not prog:  # a NULL pointer: the message says why
             raise DTraceError(self.library.errmsg(self.h))
         return int(prog)
+
+
+def oracle_destructive(sdp: int) -> list[str]:
+    """Oracle's compiler marks a clause holding a destructive action or subroutine
+    (system, raise, stop, freopen, copyout, copyoutstr, panic, breakpoint, chill); it does
+    not keep which one."""
+    sd = ctypes.cast(sdp, ctypes.POINTER(OracleStmtDesc)).contents
+    return ["destructive"] if sd.clauseflags & CLAUSE_DESTRUCTIVE else []
+
+
+def illumos_destructive(sdp: int) -> list[str]:
+    """illumos keeps each action's kind; copyout()/copyoutstr() mark their DIF object."""
+    sd = ctypes.cast(sdp, ctypes.POINTER(IllumosStmtDesc)).contents
+    found = []
+    ap = sd.action
+    last = ctypes.addressof(sd.action_last.contents) if sd.action_last else 0
+    for _ in range(1 << 16):
+        if not ap:
+            break
+        act = ap.contents
+        if act.kind & 0xFF00 in (0x200, 0x500):
+            found.append(DESTRUCTIVE_ACTION_KINDS.get(act.kind, f"action {act.kind:#x}"))
+        if act.difo and act.difo.contents.destructive:
+            found.append("copyout")
+        if ctypes.addressof(act) == last:
+            break
+        ap = act.next
+    return found
+
+
+def request_policy(request: dict[str, Any]) -> Settings:
+    """The server's policy as the request carries it; without one, the strictest."""
+    policy = request.get("policy") or {}
+    return Settings(
+        token="-",
+        allow_destructive=bool(policy.get("allow_destructive", False)),
+        max_d_strsize=int(policy.get("max_d_strsize", Settings.max_d_strsize)),
+    )
+
+
+def refusal_fields(refused: list[DRefusal]) -> dict[str, Any]:
+    return {"refused": [r.to_dict() for r in refused]}
 
 
 def _privilege_hint() -> str:
@@ -386,11 +557,14 @@ def run_compile(library: Library, request: dict[str, Any], emit: Emitter) -> int
         emit("compiled", ok=False, error=str(exc), setup=True)
         return 0
     try:
-        handle.compile(request["script"])
+        prog = handle.compile(request["script"])
+        options = handle.changed_options()
+        actions = handle.destructive_actions(prog)
     except DTraceError as exc:
         emit("compiled", ok=False, error=str(exc))
         return 0
-    emit("compiled", ok=True)
+    # The facts go to the server, which decides (policy.refuse_d_options/_actions).
+    emit("compiled", ok=True, options=options, actions=actions)
     return 0
 
 
@@ -427,6 +601,9 @@ class Run:
         self.lib = library.lib
         self.emit = emit
         self.script: str = request["script"]
+        self.request = request
+        self.policy = request_policy(request)
+        self.setopt_refused: list[DRefusal] = []
         self.interval = max(0.05, float(request.get("interval", 1.0)))
         self.options: dict[str, str | None] = dict(request.get("options", {}))
         self.options.update(base_options(request))
@@ -486,6 +663,17 @@ class Run:
         d = ctypes.cast(dropdata, ctypes.POINTER(DropData)).contents
         self.problems.drop(d.kind, d.cpu, d.drops)
         return HANDLE_OK
+
+    def _setopt(self, data: int, _arg: int) -> int:
+        """A ``setopt()`` action ran: the same caps hold while tracing."""
+        d = ctypes.cast(data, ctypes.POINTER(SetoptData)).contents
+        name = (d.option or b"").decode("utf-8", "replace")
+        refused = refuse_d_options({name: int(d.newval)}, self.policy)
+        if not refused:
+            return HANDLE_OK
+        self.setopt_refused.extend(refused)
+        self.stop_requested.set()
+        return HANDLE_ABORT
 
     def _walk(self, aggdata: int, _arg: int) -> int:
         try:
@@ -574,8 +762,13 @@ class Run:
             handle = Handle(self.library, self._options())
             self.h = handle.h
             prog = handle.compile(self.script)
+            # Nothing is enabled before the compiled program passes the server's policy.
+            refused = handle.refusals(prog, self.request)
         except DTraceError as exc:
             self.emit("exited", code=1, error=str(exc))
+            return 1
+        if refused:
+            self.emit("exited", code=1, error=refused[0].message, **refusal_fields(refused))
             return 1
         lib = self.lib
         cbs = (
@@ -584,10 +777,11 @@ class Run:
             HANDLER(self._buffered),
             HANDLER(self._error),
             HANDLER(self._drop),
+            HANDLER(self._setopt),
             AGG_WALK(self._walk),
         )
         self._keep.extend(cbs)
-        chew, chewrec, buffered, errh, droph, self._walk_cb = cbs
+        chew, chewrec, buffered, errh, droph, setopth, self._walk_cb = cbs
         info = ProgInfo()
         if lib.dtrace_program_exec(self.h, prog, ctypes.byref(info)) != 0:
             self.emit("exited", code=1, error="cannot enable the probes: " + self._err())
@@ -596,6 +790,7 @@ class Run:
             (lib.dtrace_handle_err, errh),
             (lib.dtrace_handle_drop, droph),
             (lib.dtrace_handle_buffered, buffered),
+            (lib.dtrace_handle_setopt, setopth),
         ):
             if register(self.h, cb, None) != 0:
                 self.emit("exited", code=1, error="cannot set a libdtrace handler: " + self._err())
@@ -628,6 +823,9 @@ class Run:
                     lib.dtrace_sleep(self.h)
                 status = lib.dtrace_work(self.h, sink.fp, chew, chewrec, None)
                 self._collect(sink)
+                if self.setopt_refused:
+                    error = self.setopt_refused[0].message
+                    break
                 if status == WORKSTATUS_ERROR:
                     err = lib.dtrace_errno(self.h)
                     if err != 4:  # EINTR
@@ -648,6 +846,9 @@ class Run:
             self._collect(sink)
             sink.close()
         code = self.exit_status if self.exit_status is not None else (1 if error else 0)
+        if self.setopt_refused:
+            self.emit("exited", code=1, error=error, **refusal_fields(self.setopt_refused))
+            return 1
         self.emit("exited", code=code, error=error)
         return code
 

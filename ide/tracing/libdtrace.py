@@ -41,7 +41,13 @@ from .model import (
     TracerEvent,
     aggregation_from_dict,
 )
-from .policy import check_script, refuse_calls
+from .policy import (
+    place_d_refusals,
+    refuse_d_actions,
+    refuse_d_calls,
+    refuse_d_compile_options,
+    refuse_d_options,
+)
 from .process import signal_process, spawn
 from .scriptinfo import declared_aggregations
 
@@ -369,12 +375,33 @@ class LibdtraceBackend:
         return result
 
     def refusals(self, script: str) -> tuple[Diagnostic, ...]:
-        """The server's script policy again, for callers that reach the backend directly,
-        and what this family of libdtrace cannot do safely."""
-        found = check_script(script, "d", self.settings)
+        """What is refused before libdtrace reads the script: compile-time options (they act
+        as the pragma is read, and ``dtrace_getopt`` cannot read them back) and what this
+        family of libdtrace cannot do safely.  The rest of the policy is decided on what
+        libdtrace compiled (``compiled_refusals``)."""
+        found = refuse_d_compile_options(script)
         if self.family() == "oracle":
-            found += refuse_calls(script, "d", ORACLE_USER_SYMBOL_REASONS)
+            # Not a security decision but a guard against a crash: the compiled program's
+            # records that name these actions are private to libdtrace, so the calls are
+            # found in the code by D's lexical rules.
+            found += refuse_d_calls(script, ORACLE_USER_SYMBOL_REASONS)
         return tuple(sorted(found, key=lambda d: (d.line, d.column)))
+
+    def policy(self) -> dict[str, Any]:
+        """The server's policy as the worker applies it before it enables anything."""
+        return {
+            "allow_destructive": self.settings.allow_destructive,
+            "max_d_strsize": self.settings.max_d_strsize,
+        }
+
+    def compiled_refusals(self, script: str, compiled: dict[str, Any]) -> list[Diagnostic]:
+        """The policy on what libdtrace compiled: the options the script changed (numbers,
+        as libdtrace stores them) and the program's destructive actions."""
+        options = {str(k): int(v) for k, v in dict(compiled.get("options") or {}).items()}
+        actions = [str(a) for a in compiled.get("actions") or []]
+        refused = refuse_d_options(options, self.settings)
+        refused += refuse_d_actions(actions, self.settings)
+        return place_d_refusals(script, refused)
 
     def _compile_uncached(self, script: str) -> CompileResult:
         decls = declared_aggregations(script, "d")
@@ -392,6 +419,9 @@ class LibdtraceBackend:
         if res.get("setup"):
             raise BackendUnavailable(str(res.get("error")))
         if res.get("ok"):
+            refused = self.compiled_refusals(script, res)
+            if refused:
+                return CompileResult(False, tuple(refused), decls, refused=True)
             return CompileResult(True, (), decls)
         diag = diagnostic_from_message(str(res.get("error") or "compile failed"), script)
         return CompileResult(False, (diag,), decls)
@@ -410,6 +440,7 @@ class LibdtraceBackend:
             "max_rows": self.settings.max_rows_per_aggregation,
             "max_output_chunk": self.settings.max_line_bytes,
             "destructive": self.settings.allow_destructive,
+            "policy": self.policy(),
         }
         return LibdtraceTracer(
             self._spawn("run", request),

@@ -22,11 +22,13 @@ from the tracer's parse.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from ..config import Settings, TracerOptionCap, tracer_option
 from .bpftrace_ast import ProgramFacts
 from .model import Diagnostic, Language
-from .scripttext import Positions, Token, bpftrace_tokens, calls, code_only
+from .scripttext import Positions, Token, bpftrace_tokens, calls
 
 ENABLE_HINT = "start the server with --allow-destructive to allow it"
 
@@ -51,49 +53,6 @@ DESTRUCTIVE: dict[Language, dict[str, str]] = {
     },
 }
 
-_PRAGMA = re.compile(r"^[ \t]*#[ \t]*pragma[ \t]+D[ \t]+option[ \t]+(?P<body>[^\n]*)", re.M)
-_OPTION = re.compile(r"(?P<name>[A-Za-z_]\w*)(?:[ \t]*=[ \t]*(?P<value>[^\s]*))?")
-
-# D options that only change how output looks; anything else not capped is refused.
-D_HARMLESS_OPTIONS = frozenset(
-    {
-        "quiet",
-        "flowindent",
-        "aggsortkey",
-        "aggsortkeypos",
-        "aggsortpos",
-        "aggsortrev",
-        "aggpercpu",
-        "rawbytes",
-        "stackindent",
-        "zdefs",
-        "defaultargs",
-        "bufpolicy",
-        "bufresize",
-        "stackframes",
-        "ustackframes",
-    }
-)
-D_RATE_OPTIONS = frozenset({"aggrate", "switchrate"})
-_SIZE_SUFFIX = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_TIME_SUFFIX_NS = {
-    "": 1,
-    "ns": 1,
-    "nsec": 1,
-    "us": 1_000,
-    "usec": 1_000,
-    "ms": 1_000_000,
-    "msec": 1_000_000,
-    "s": 1_000_000_000,
-    "sec": 1_000_000_000,
-    "m": 60_000_000_000,
-    "min": 60_000_000_000,
-    "h": 3_600_000_000_000,
-    "hour": 3_600_000_000_000,
-    "d": 86_400_000_000_000,
-    "day": 86_400_000_000_000,
-}
-
 
 class _Text:
     """Offsets in the script to 1-based lines and columns."""
@@ -109,21 +68,17 @@ class _Text:
 
 
 def check_script(script: str, language: Language, settings: Settings) -> list[Diagnostic]:
-    """What the server refuses of ``script`` before any tracer reads it.
+    """What the server refuses of ``script`` before any tracer reads it: what is judged
+    only afterwards would already have acted.
 
-    For bpftrace: anything clang would read beyond the system's headers.  For D: a first
-    warning from the text (libdtrace's compiled program is what the run is refused on).
+    bpftrace: what clang would read beyond the system's headers.  D: options that act as
+    libdtrace reads the pragma (``ctypes=FILE`` writes FILE) and cannot be read back.  All
+    else is decided on the tracer's parse, in the backends.
     """
-    text = _Text(script)
-    found: list[Diagnostic] = []
+    del settings  # the same for every server: nothing here depends on --allow-destructive
     if language == "d":
-        if not settings.allow_destructive:
-            found += _destructive_calls(text, language)
-        found += _d_pragmas(text, code_only(script, "d"), settings)
-    else:
-        found += preprocessor_refusals(script)
-    found.sort(key=lambda d: (d.line, d.column))
-    return found
+        return refuse_d_compile_options(script)
+    return preprocessor_refusals(script)
 
 
 def bpftrace_refusals(script: str, facts: ProgramFacts, settings: Settings) -> list[Diagnostic]:
@@ -153,15 +108,6 @@ def bpftrace_refusals(script: str, facts: ProgramFacts, settings: Settings) -> l
     return found
 
 
-def refuse_calls(script: str, language: Language, reasons: dict[str, str]) -> list[Diagnostic]:
-    """A diagnostic at every call of a word in ``reasons`` (outside comments and strings)."""
-    text = _Text(script)
-    return [
-        text.diagnostic(tok.start, tok.end, reasons[script[tok.start : tok.end]])
-        for tok in calls(script, language, set(reasons))
-    ]
-
-
 def _destructive(text: _Text, tok: Token, word: str, words: dict[str, str]) -> Diagnostic:
     return text.diagnostic(
         tok.start,
@@ -170,34 +116,109 @@ def _destructive(text: _Text, tok: Token, word: str, words: dict[str, str]) -> D
     )
 
 
-def _destructive_calls(text: _Text, language: Language) -> list[Diagnostic]:
-    words = DESTRUCTIVE[language]
-    script = text.script
-    return [
-        _destructive(text, tok, script[tok.start : tok.end], words)
-        for tok in calls(script, language, set(words))
-    ]
+def _describe(cap: TracerOptionCap) -> str:
+    if cap.name in D_RATE_OPTIONS:
+        return f"{cap.maximum} per second ({cap.maximum}hz)"
+    if cap.maximum >= 1 << 20 and cap.maximum % (1 << 20) == 0:
+        return f"{cap.maximum >> 20}m ({cap.maximum} bytes)"
+    return str(cap.maximum)
 
 
-def _d_pragmas(text: _Text, blank: str, settings: Settings) -> list[Diagnostic]:
+# --- D: the policy on what libdtrace compiled -----------------------------------------------
+
+NANOSEC = 1_000_000_000
+D_OPTION_UNSET = -2  # DTRACEOPT_UNSET: an option that is off or was never set
+# Run-time options of both families' dt_options.c (Oracle dtrace-utils 2.x; illumos, FreeBSD,
+# macOS): the only ones ``dtrace_getopt`` reads back; a name a family lacks fails there.
+D_RUNTIME_OPTIONS = (
+    "aggrate", "aggsize", "agghist", "aggpack", "aggsortkey", "aggsortkeypos",
+    "aggsortpos", "aggsortrev", "aggzoom", "bpflog", "bpflogsize", "bufpolicy",
+    "bufresize", "bufsize", "cleanrate", "cpu", "destructive", "dynvarsize",
+    "flowindent", "grabanon", "jstackframes", "jstackstrsize", "lockmem", "maxframes",
+    "noresolve", "nspec", "pcapsize", "printsize", "quiet", "quietresize", "rawbytes",
+    "scratchsize", "specsize", "stackframes", "stackindent", "statusrate", "strsize",
+    "switchrate", "temporal", "ustackframes", "zone",
+)  # fmt: skip
+# Compile-time options of both families: ``dtrace_getopt`` cannot read them, and some act
+# the moment a pragma sets them (``ctypes=``/``dtypes=`` create a file as root, ``core``
+# changes a resource limit), so these are refused from the script's control lines, found by
+# libdtrace's own rule for them (see ``d_control_words``), before libdtrace compiles.
+D_COMPILE_OPTIONS = frozenset(
+    {
+        "aggpercpu", "amin", "argref", "core", "cpp", "cppargs", "cpphdrs", "cpppath",
+        "ctfpath", "ctypes", "debug", "debugassert", "defaultargs", "define", "disasm",
+        "dofstashpath", "droptags", "dtypes", "empty", "encoding", "errtags", "evaltime",
+        "incdir", "iregs", "kdefs", "knodefs", "late", "lazyload", "ldpath", "libdir",
+        "linkmode", "linknommap", "linktype", "modpath", "nolibs", "pgmax", "preallocate",
+        "procfspath", "pspec", "setenv", "stdc", "strip", "syslibdir", "sysslice", "tree",
+        "tregs", "udefs", "undef", "unodefs", "useruid", "verbose", "version", "zdefs",
+    }
+)  # fmt: skip
+# Compile-time options that only change how this one program is compiled.
+D_HARMLESS_COMPILE_OPTIONS = frozenset(
+    {"aggpercpu", "amin", "argref", "defaultargs", "droptags", "empty", "errtags",
+     "kdefs", "knodefs", "pspec", "udefs", "unodefs", "zdefs", "version"}
+)  # fmt: skip
+# Run-time options that only change how output looks; anything else not capped is refused.
+D_HARMLESS_OPTIONS = frozenset(
+    {
+        "quiet", "flowindent", "aggsortkey", "aggsortkeypos", "aggsortpos", "aggsortrev",
+        "aggpercpu", "agghist", "aggpack", "aggzoom", "rawbytes", "stackindent", "zdefs",
+        "defaultargs", "bufpolicy", "bufresize", "stackframes", "ustackframes",
+        "quietresize", "noresolve",
+    }
+)  # fmt: skip
+D_RATE_OPTIONS = frozenset({"aggrate", "switchrate"})
+# Action kinds of the destructive classes (DTRACEACT_PROC_DESTRUCTIVE 0x200 and
+# DTRACEACT_KERNEL_DESTRUCTIVE 0x500), the same numbers in both families.
+DESTRUCTIVE_ACTION_KINDS = {
+    0x201: "stop",
+    0x202: "raise",
+    0x203: "system",
+    0x204: "freopen",
+    0x501: "breakpoint",
+    0x502: "panic",
+    0x503: "chill",
+}
+
+
+@dataclass(frozen=True)
+class DRefusal:
+    """One thing the policy refuses in a compiled D program: an option the script set (placed
+    on the ``#pragma`` naming it) or a destructive action (placed on its call)."""
+
+    message: str
+    option: str | None = None
+    action: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"message": self.message, "option": self.option, "action": self.action}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> DRefusal:
+        option, action = data.get("option"), data.get("action")
+        return cls(
+            str(data.get("message", "")),
+            None if option is None else str(option),
+            None if action is None else str(action),
+        )
+
+
+def refuse_d_options(changed: Mapping[str, int], settings: Settings) -> list[DRefusal]:
+    """The options a compiled script changed (name -> value as libdtrace stores it: sizes in
+    bytes, rates as periods in ns, switches ``D_OPTION_UNSET`` or a number) that this server
+    refuses."""
     out = []
-    for m in _PRAGMA.finditer(blank):
-        body_start = m.start("body")
-        for opt in _OPTION.finditer(m.group("body")):
-            name = opt.group("name")
-            value = opt.group("value")
-            start = body_start + opt.start()
-            end = body_start + opt.end()
-            problem = _d_option_problem(name, value, settings)
-            if problem is not None:
-                out.append(text.diagnostic(start, end, problem))
-            break  # one option per pragma line, as D reads it
+    for name, value in sorted(changed.items()):
+        problem = d_option_value_problem(name, value, settings)
+        if problem is not None:
+            out.append(DRefusal(problem, option=name))
     return out
 
 
-def _d_option_problem(name: str, value: str | None, settings: Settings) -> str | None:
+def d_option_value_problem(name: str, value: int, settings: Settings) -> str | None:
     if name == "destructive":
-        if settings.allow_destructive:
+        if value == D_OPTION_UNSET or settings.allow_destructive:
             return None
         return (
             "#pragma D option destructive enables actions that change the system: this "
@@ -206,10 +227,7 @@ def _d_option_problem(name: str, value: str | None, settings: Settings) -> str |
     if name in D_HARMLESS_OPTIONS:
         return None
     if name == "strsize":
-        size = _d_size(value or "")
-        if size is None:
-            return f"cannot read strsize={value}: write a number of bytes"
-        if size > settings.max_d_strsize:
+        if value > settings.max_d_strsize:
             return f"strsize={value} is past this server's cap of {settings.max_d_strsize}"
         return None
     cap = tracer_option(name)
@@ -219,44 +237,191 @@ def _d_option_problem(name: str, value: str | None, settings: Settings) -> str |
             "tracer's resources); set bufsize, aggsize, dynvarsize, aggrate or switchrate "
             "within the caps in the run options"
         )
-    if value is None or value == "":
-        return f"option {name} needs a value, at most {_describe(cap)}"
-    amount = _d_rate(value) if name in D_RATE_OPTIONS else _d_size(value)
-    if amount is None:
-        return f"cannot read {name}={value}: write a number (with a k/m/g suffix for sizes)"
-    if amount > cap.maximum:
-        return f"{name}={value} is past this server's cap of {_describe(cap)}"
+    if name in D_RATE_OPTIONS:
+        if value <= 0 or NANOSEC / value > cap.maximum:
+            return f"{name}={_rate_text(value)} is past this server's cap of {_describe(cap)}"
+        return None
+    if value <= 0:
+        return f"option {name} needs a size, at most {_describe(cap)}"
+    if value > cap.maximum:
+        return f"{name}={_size_text(value)} is past this server's cap of {_describe(cap)}"
     return None
 
 
-def _d_size(value: str) -> int | None:
-    m = re.fullmatch(r"(\d+)([kKmMgGtT]?)", value)
-    if m is None:
-        return None
-    return int(m.group(1)) * _SIZE_SUFFIX[m.group(2).lower()]
+def refuse_d_actions(actions: Iterable[str], settings: Settings) -> list[DRefusal]:
+    """The destructive actions of a compiled program (names from ``DESTRUCTIVE_ACTION_KINDS``,
+    ``copyout``, or ``destructive`` where the library does not say which) that are refused."""
+    if settings.allow_destructive:
+        return []
+    out = []
+    for action in sorted(set(actions)):
+        why = DESTRUCTIVE["d"].get(action)
+        if why is not None:
+            message = f"{action}() {why}: this server refuses destructive actions; {ENABLE_HINT}"
+        else:
+            message = (
+                "the script uses a destructive action (system, raise, stop, copyout, "
+                f"copyoutstr, freopen, panic, breakpoint or chill): this server refuses "
+                f"destructive actions; {ENABLE_HINT}"
+            )
+        out.append(DRefusal(message, action=action))
+    return out
 
 
-def _d_rate(value: str) -> float | None:
-    """A D rate option as events per second (a bare number is a period in nanoseconds)."""
-    m = re.fullmatch(r"(\d+)([A-Za-z]*)", value)
-    if m is None:
-        return None
-    number, unit = int(m.group(1)), m.group(2).lower()
-    if unit == "hz":
-        return float(number)
-    scale = _TIME_SUFFIX_NS.get(unit)
-    if scale is None:
-        return None
-    period_ns = number * scale
-    return float("inf") if period_ns == 0 else 1e9 / period_ns
+def _rate_text(period_ns: int) -> str:
+    if period_ns > 0 and NANOSEC % period_ns == 0:
+        return f"{NANOSEC // period_ns}hz"
+    return f"{period_ns}ns"
 
 
-def _describe(cap: TracerOptionCap) -> str:
-    if cap.name in D_RATE_OPTIONS:
-        return f"{cap.maximum} per second ({cap.maximum}hz)"
-    if cap.maximum >= 1 << 20 and cap.maximum % (1 << 20) == 0:
-        return f"{cap.maximum >> 20}m ({cap.maximum} bytes)"
-    return str(cap.maximum)
+def _size_text(size: int) -> str:
+    for suffix, scale in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale}{suffix} ({size} bytes)"
+    return f"{size} bytes"
+
+
+def _d_compile_option_refused(word: str) -> bool:
+    name = word.partition("=")[0]
+    return name in D_COMPILE_OPTIONS and name not in D_HARMLESS_COMPILE_OPTIONS
+
+
+def _d_compile_option_problem(word: str) -> str:
+    name = word.partition("=")[0]
+    return (
+        f"option {name} is not one a script may set on this server (it changes how "
+        "libdtrace itself runs, and some such options write files as root)"
+    )
+
+
+def refuse_d_compile_options(script: str) -> list[Diagnostic]:
+    """Compile-time options in any line libdtrace could read as a control line; checked
+    before libdtrace sees the script, because they act as the pragma is read."""
+    text = _Text(script)
+    return [
+        text.diagnostic(w.start, w.end, _d_compile_option_problem(w.word))
+        for w in d_control_words(script, inside_comments=True)
+        if _d_compile_option_refused(w.word)
+    ]
+
+
+# --- D: where libdtrace reads control lines (#pragma) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class DWord:
+    """A word of a D control line, at [start, end) in the script."""
+
+    word: str
+    start: int
+    end: int
+
+
+# libdtrace's lexer (dt_lex.l): a control line is a line whose first characters other than
+# \f \t \v and space are "#" but not "#!", outside a comment; its words are separated by
+# those characters and end at the newline; comments do not exist inside it.
+_CONTROL = re.compile(r"[\f\t\v ]*#(?!!)")
+_CONTROL_WORD = re.compile(r'"(?:[^"\\\n]|\\[^\n])*"|[^\f\t\v "\n]+')
+
+
+def d_control_words(script: str, *, inside_comments: bool = False) -> list[DWord]:
+    """Every word of every option pragma (``#pragma D option WORD``) in ``script``, in one
+    linear pass.  With ``inside_comments`` lines inside comments count too, which finds every
+    control line libdtrace could see and some it would not."""
+    out = []
+    for words in _d_control_lines(script, inside_comments):
+        if [w.word for w in words[:3]] == ["pragma", "D", "option"] and len(words) > 3:
+            out.append(words[3])
+    return out
+
+
+def d_option_pragmas(script: str) -> list[DWord]:
+    """The option word of each ``#pragma D option`` line libdtrace reads, in order."""
+    return d_control_words(script)
+
+
+def _d_control_lines(script: str, inside_comments: bool) -> Iterator[list[DWord]]:
+    in_comment = False
+    pos = 0
+    n = len(script)
+    while pos <= n:
+        eol = script.find("\n", pos)
+        eol = n if eol < 0 else eol
+        head = _CONTROL.match(script, pos, eol)
+        if head is not None and (inside_comments or not in_comment):
+            yield [
+                DWord(m.group(), m.start(), m.end())
+                for m in _CONTROL_WORD.finditer(script, head.end(), eol)
+            ]
+            if not in_comment:
+                pos = eol + 1
+                continue
+        in_comment = _d_scan_code(script, pos, eol, in_comment)
+        pos = eol + 1
+
+
+def _d_scan_code(script: str, i: int, end: int, in_comment: bool) -> bool:
+    """Whether a comment is open at the end of the code line ``script[i:end]``."""
+    while i < end:
+        if in_comment:
+            close = script.find("*/", i, end)
+            if close < 0:
+                return True
+            in_comment = False
+            i = close + 2
+            continue
+        c = script[i]
+        if c == "/" and script.startswith("/*", i):
+            in_comment = True
+            i += 2
+        elif c in "\"'":
+            i += 1
+            while i < end and script[i] != c:
+                i += 2 if script[i] == "\\" else 1
+            i += 1
+        else:
+            i += 1
+    return in_comment
+
+
+def place_d_refusals(script: str, refusals: Iterable[DRefusal]) -> list[Diagnostic]:
+    """Each refusal at a line and column: an option on the last ``#pragma`` that sets it (the
+    one libdtrace kept), an action on its call; else 1:1, saying that libdtrace gave no place."""
+    text = _Text(script)
+    pragmas: dict[str, DWord] = {}
+    for p in d_option_pragmas(script):
+        pragmas[p.word.partition("=")[0]] = p
+    out = []
+    for r in refusals:
+        spot: tuple[int, int] | None = None
+        if r.option is not None and r.option in pragmas:
+            spot = pragmas[r.option].start, pragmas[r.option].end
+        elif r.action is not None:
+            spot = _d_call_place(script, r.action)
+        if spot is None:
+            where = "libdtrace does not say where in the script"
+            out.append(Diagnostic(1, 1, 1, 1, f"{r.message} ({where})", "error"))
+        else:
+            out.append(text.diagnostic(spot[0], spot[1], r.message))
+    return out
+
+
+def refuse_d_calls(script: str, reasons: Mapping[str, str]) -> list[Diagnostic]:
+    """A diagnostic at every call of a word in ``reasons`` in the D code of ``script``:
+    outside comments, strings, character constants and control lines, found in one pass."""
+    text = _Text(script)
+    return [
+        text.diagnostic(tok.start, tok.end, reasons[script[tok.start : tok.end]])
+        for tok in calls(script, "d", set(reasons))
+    ]
+
+
+def _d_call_place(script: str, action: str) -> tuple[int, int] | None:
+    """The first call of ``action`` (any destructive one for ``destructive``) outside comments,
+    strings and character constants; placement only."""
+    names = set(DESTRUCTIVE["d"]) if action not in DESTRUCTIVE["d"] else {action}
+    tok = next(calls(script, "d", names), None)
+    return None if tok is None else (tok.start, tok.end)
 
 
 # --- what a bpftrace script hands to clang ---------------------------------------------------

@@ -311,7 +311,7 @@ def test_run_options_apply_and_drops_name_the_option_that_helps(
 ) -> None:
     events = run_until(
         backend.start(script, RunSpec(interval=0.5, options=options)),
-        lambda e: isinstance(e, Problem) and bool(e.fix) and e.fix.startswith(fix),
+        lambda e: isinstance(e, Problem) and bool(e.fix and e.fix.startswith(fix)),
     )
     fixes = {e.fix for e in events if isinstance(e, Problem)}
     assert any(f and f.startswith(fix) for f in fixes), events
@@ -339,3 +339,198 @@ def test_the_worker_keeps_the_heaviest_rows_within_the_servers_cap() -> None:
     num = last_aggregations(events)["@num"]
     assert len(num.rows) == 3
     assert num.total_rows is not None and num.total_rows > 3
+
+
+# --- the policy holds on what libdtrace compiled (canaries: files system() would create) ----
+
+CHAR_CONSTANT = (
+    "BEGIN {{ x = '/*'; }}\n#pragma D option destructive\n"
+    "BEGIN {{ system(\"touch {canary}\"); y = '*/'; exit(0); }}\n"
+)
+QUOTE_CONSTANT = (
+    '#pragma D option destructive\nBEGIN {{ c = \'"\'; system("touch {canary}"); exit(0); }}\n'
+)
+VERTICAL_TAB = '#pragma\vD\foption destructive\nBEGIN {{ system("touch {canary}"); exit(0); }}\n'
+BYPASSES = {"char-constant": CHAR_CONSTANT, "quote": QUOTE_CONSTANT, "vertical-tab": VERTICAL_TAB}
+
+
+def finish(tracer: Any) -> list[TracerEvent]:
+    events = run_for(tracer, 20)
+    time.sleep(0.5)  # system() runs in the consumer, after the probe fired
+    return events
+
+
+@pytest.mark.parametrize("name", BYPASSES)
+def test_destructive_scripts_that_passed_the_text_scanner_never_run(
+    backend: LibdtraceBackend, tmp_path: Any, name: str
+) -> None:
+    canary = tmp_path / "canary"
+    script = BYPASSES[name].format(canary=canary)
+    res = backend.compile(script)
+    assert not res.ok
+    assert any("--allow-destructive" in d.message and d.line > 0 for d in res.diagnostics)
+    events = finish(backend.start(script, RunSpec()))
+    last = events[-1]
+    assert isinstance(last, Exited) and last.code == 1 and "destructive" in str(last.error)
+    assert not any(isinstance(e, Attached) for e in events)
+    assert not canary.exists()
+
+
+def test_with_allow_destructive_the_same_script_does_run(tmp_path: Any) -> None:
+    # The canary test above can fail: with the option allowed, system() creates the file.
+    canary = tmp_path / "canary"
+    script = CHAR_CONSTANT.format(canary=canary)
+    allowing = LibdtraceBackend(Settings(allow_destructive=True))
+    assert allowing.compile(script).ok
+    events = finish(allowing.start(script, RunSpec()))
+    assert events[-1] == Exited(0, None)
+    assert canary.exists()
+
+
+def test_a_buffer_past_the_cap_behind_a_vertical_tab_is_refused(backend: LibdtraceBackend) -> None:
+    script = "#pragma\vD option bufsize=2g\nBEGIN { exit(0); }\n"
+    [d] = backend.compile(script).diagnostics
+    assert (d.line, d.column, d.end_column) == (1, 18, 28)
+    assert d.message.startswith("bufsize=2g (2147483648 bytes) is past this server's cap")
+    events = finish(backend.start(script, RunSpec()))
+    assert isinstance(events[-1], Exited) and "bufsize=2g" in str(events[-1].error)
+    assert not any(isinstance(e, Attached) for e in events)
+
+
+def test_a_setopt_action_past_the_caps_ends_the_run(backend: LibdtraceBackend) -> None:
+    script = 'BEGIN { setopt("switchrate", "1000hz"); } tick-100ms { @c = count(); }'
+    assert backend.compile(script).ok  # nothing to refuse until it runs
+    events = finish(backend.start(script, RunSpec(interval=0.2)))
+    last = events[-1]
+    assert isinstance(last, Exited) and last.code == 1
+    assert "switchrate=1000hz is past this server's cap" in str(last.error)
+
+
+def test_oracles_library_itself_refuses_destructive_actions_without_the_option(
+    tmp_path: Any,
+) -> None:
+    # A worker told that destructive actions are allowed, but whose handle does not have the
+    # option set: libdtrace refuses in dtrace_go, and nothing runs.
+    import json
+    import subprocess
+    import sys
+
+    from ide.tracing.libdtrace import WORKER_BOOT, find_library, worker_env
+
+    canary = tmp_path / "canary"
+    request = {"library": find_library(), "policy": {"allow_destructive": True},
+               "script": f'BEGIN {{ system("touch {canary}"); exit(0); }}'}  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", WORKER_BOOT, "run"],
+        input=json.dumps(request) + "\n",
+        capture_output=True,
+        text=True,
+        env=worker_env(),
+        timeout=120,
+    )
+    last = json.loads(proc.stdout.splitlines()[-1])
+    assert last["type"] == "exited" and "Destructive actions not allowed" in last["error"]
+    time.sleep(0.5)
+    assert not canary.exists()
+
+
+def test_the_api_never_runs_a_destructive_script_hidden_behind_a_character_constant(
+    live_server: LiveServer, tmp_path: Any
+) -> None:
+    canary = tmp_path / "canary"
+    script = CHAR_CONSTANT.format(canary=canary)
+    status, body = live_server.request("POST", "/api/compile", {"language": "d", "script": script})
+    assert status == 200 and body["ok"] is False, body
+    status, body = live_server.request("POST", "/api/runs", {"language": "d", "script": script})
+    if status == 201:
+        body = wait_for(live_server, body["id"], lambda b: b["state"] != "running")
+        assert body["state"] == "failed", body
+    else:
+        assert status in (400, 403, 422), body
+    time.sleep(0.5)
+    assert not canary.exists()
+
+
+# --- a script that clears its aggregations while the consumer snapshots --------------------
+
+
+@pytest.mark.parametrize("action", ["trunc(@a)", "clear(@a)", "trunc(@a, 2)"])
+def test_a_script_that_truncates_or_clears_while_snapshotting_runs_to_its_end(
+    backend: LibdtraceBackend, action: str
+) -> None:
+    script = f"syscall:::entry {{ @a[execname] = count(); }}\ntick-10ms {{ {action}; }}\n"
+    stop = threading.Event()
+
+    def load() -> None:  # syscalls to count, from this process
+        while not stop.is_set():
+            os.stat("/")
+            time.sleep(0.001)
+
+    t = threading.Thread(target=load, daemon=True)
+    t.start()
+    try:
+        events = run_for(backend.start(script, RunSpec(interval=0.1)), 5)
+    finally:
+        stop.set()
+    assert events[-1] == Exited(0, None), events[-5:]
+    assert not [e for e in events if isinstance(e, Problem) and "cannot" in e.message]
+    ticks = sum(isinstance(e, Tick) for e in events)
+    with_rows = [e for e in events if isinstance(e, AggregationData) and e.aggregation.rows]
+    assert ticks >= 10, ticks
+    assert with_rows, "no snapshot held data"
+
+
+HIDING_PLACES = [
+    "BEGIN {{ x = '/*'; }}\n{pragma}\nBEGIN {{ {call}; y = '*/'; }}\n",
+    "{pragma}\nBEGIN {{ c = '\"'; {call}; }}\n",
+    '{pragma}\nBEGIN {{ s = "\\"/*"; {call}; t = "*/"; }}\n',
+    "/* {pragma_text} */\n{pragma}\nBEGIN {{ {call}; }} /*\n*/\n",
+    "#!/usr/sbin/dtrace -s\n{pragma}\nBEGIN {{ c = '\\''; {call}; }}\n",
+]
+PRAGMAS = [
+    "#pragma\fD\voption destructive",
+    "#  pragma D option destructive=yes",
+    "\v#pragma D option destructive=1",
+]
+CALLS = ['system("touch /nonexistent/x")', "raise(0)", "copyout(0, 0, 0)"]
+
+
+@pytest.mark.parametrize("place", range(len(HIDING_PLACES)))
+def test_destructive_programs_hidden_by_every_lexical_form_are_refused(
+    backend: LibdtraceBackend, place: int
+) -> None:
+    for i, call in enumerate(CALLS):
+        pragma = PRAGMAS[(place + i) % len(PRAGMAS)]
+        script = HIDING_PLACES[place].format(
+            pragma=pragma, pragma_text="#pragma D option quiet", call=call
+        )
+        res = LibdtraceBackend(Settings()).compile(script)
+        assert not res.ok, script
+        lines = {d.line for d in res.diagnostics if "--allow-destructive" in d.message}
+        assert script.split("\n").index(pragma) + 1 in lines, (script, res.diagnostics)
+
+
+def test_a_worker_never_lets_libdtrace_read_a_file_creating_option(tmp_path: Any) -> None:
+    # Even a request that reaches the worker without the server's check: ctypes= would
+    # create its file as root when libdtrace reads the pragma.
+    import json
+    import subprocess
+    import sys
+
+    from ide.tracing.libdtrace import WORKER_BOOT, find_library, worker_env
+
+    made = tmp_path / "made-by-libdtrace"
+    for mode in ("compile", "run"):
+        request = {"library": find_library(),
+                   "script": f"#pragma D option ctypes={made}\nBEGIN {{ exit(0); }}\n"}  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-c", WORKER_BOOT, mode],
+            input=json.dumps(request) + "\n",
+            capture_output=True,
+            text=True,
+            env=worker_env(),
+            timeout=120,
+        )
+        last = json.loads(proc.stdout.splitlines()[-1])
+        assert "option ctypes is not one a script may set" in str(last.get("error")), last
+        assert not made.exists()

@@ -175,17 +175,26 @@ def test_install_hints_name_each_platform() -> None:
     assert "dtrace-utils" in install_hint("linux")
 
 
-def test_the_script_policy_refuses_destructive_scripts_before_any_library(
+def test_compile_time_options_are_refused_before_any_library(
     missing: LibdtraceBackend,
 ) -> None:
-    res = missing.compile("#pragma D option destructive\nBEGIN { trace(1); }")
-    assert res.ok is False
-    [d] = res.diagnostics
-    assert (d.line, d.column, d.end_column) == (1, 18, 29)
-    tracer = missing.start('BEGIN { system("id"); }', RunSpec())
+    # ctypes= creates its file as root the moment libdtrace reads the pragma, and
+    # dtrace_getopt cannot read compile-time options back: refused before libdtrace runs,
+    # also with a vertical tab between the words, and even inside a comment.
+    for script in (
+        "#pragma D option ctypes=/tmp/x\nBEGIN { trace(1); }",
+        "#pragma\vD\foption ctypes=/tmp/x\nBEGIN { trace(1); }",
+        "/*\n#pragma D option ctypes=/tmp/x\n*/ BEGIN { trace(1); }",
+    ):
+        res = missing.compile(script)
+        assert res.ok is False
+        [d] = res.diagnostics
+        assert "option ctypes is not one a script may set" in d.message
+        assert d.column == 18 and d.end_column == 31
+    tracer = missing.start("#pragma D option cpppath=/tmp/cpp\nBEGIN { }", RunSpec())
     assert isinstance(tracer, RefusedTracer) and tracer.pid is None
     [event] = list(tracer.events())
-    assert isinstance(event, Exited) and event.error and "destructive" in event.error
+    assert isinstance(event, Exited) and event.error and "option cpppath" in event.error
 
 
 def test_an_empty_script_is_a_diagnostic(missing: LibdtraceBackend) -> None:
@@ -556,7 +565,7 @@ def test_the_status_of_a_worker_still_detaching_is_read_from_proc(tmp_path: Path
 def test_user_symbol_functions_are_refused_only_on_oracles_library(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    script = "syscall::read:entry\n{ @u[usym(arg1)] = count(); printf(\"umod(x)\"); }"
+    script = 'syscall::read:entry\n{ @u[usym(arg1)] = count(); printf("umod(x)"); }'
     backend = LibdtraceBackend(Settings(token="t"))
     monkeypatch.setattr(backend, "family", lambda: "oracle")
     [d] = backend.refusals(script)
@@ -627,3 +636,182 @@ def test_a_failed_start_is_not_tried_again_once_the_run_was_killed() -> None:
     tracer.kill()
     [last] = tracer.events()
     assert isinstance(last, Exited) and not spawned
+
+
+# --- the policy on what libdtrace compiled, from answers recorded from the real library ----
+
+COMPILED = json.loads((FIXTURES / "compiled.json").read_text())
+
+
+def compiled(script_start: str) -> tuple[str, dict[str, Any]]:
+    entry = next(e for e in COMPILED if e["script"].startswith(script_start))
+    return entry["script"], entry["compiled"]
+
+
+def answering(
+    monkeypatch: pytest.MonkeyPatch, answer: dict[str, Any], **settings: Any
+) -> tuple[LibdtraceBackend, list[dict[str, Any]]]:
+    """A backend whose compile worker is a stand-in printing ``answer``; the requests it got."""
+    backend = LibdtraceBackend(Settings(token="t", **settings))
+    requests: list[dict[str, Any]] = []
+
+    def spawn(mode: str, request: dict[str, Any]) -> subprocess.Popen[bytes]:
+        requests.append({"mode": mode, **request})
+        return printing(json.dumps(answer) + "\n")
+
+    monkeypatch.setattr(backend, "_require", lambda: "libdtrace.so")
+    monkeypatch.setattr(backend, "family", lambda: "oracle")
+    monkeypatch.setattr(backend, "_spawn", spawn)
+    return backend, requests
+
+
+def test_destructive_set_past_a_character_constant_is_refused_at_its_pragma(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script, answer = compiled("BEGIN { x = '/*'; }")
+    backend, _ = answering(monkeypatch, answer)
+    res = backend.compile(script)
+    assert res.ok is False
+    pragma, action = res.diagnostics
+    assert (pragma.line, pragma.column, pragma.end_column) == (2, 18, 29)
+    assert pragma.message.startswith("#pragma D option destructive enables actions")
+    assert (action.line, action.column, action.end_column) == (3, 9, 15)
+    assert "destructive action" in action.message and "--allow-destructive" in action.message
+
+
+def test_a_destructive_call_after_a_quote_in_a_character_constant_is_placed_on_the_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script, answer = compiled("BEGIN { c = '\"'; system(")
+    backend, _ = answering(monkeypatch, answer)
+    [d] = backend.compile(script).diagnostics
+    assert (d.line, d.column, d.end_column) == (1, 18, 24)
+
+
+def test_with_allow_destructive_the_same_program_compiles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script, answer = compiled("BEGIN { x = '/*'; }")
+    backend, _ = answering(monkeypatch, answer, allow_destructive=True)
+    assert backend.compile(script).ok
+
+
+def test_options_past_the_caps_are_refused_from_libdtraces_numbers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script, answer = compiled("#pragma\vD\foption bufsize=2g")
+    backend, _ = answering(monkeypatch, answer)
+    [d] = backend.compile(script).diagnostics
+    assert (d.line, d.column, d.end_column) == (1, 18, 28)
+    assert (
+        d.message
+        == "bufsize=2g (2147483648 bytes) is past this server's cap of 64m (67108864 bytes)"
+    )
+    script, answer = compiled("#pragma D option aggrate=1000hz")
+    backend, _ = answering(monkeypatch, answer)
+    found = {(d.line, d.message) for d in backend.compile(script).diagnostics}
+    assert found == {
+        (1, "aggrate=1000hz is past this server's cap of 100 per second (100hz)"),
+        (2, "switchrate=1000hz is past this server's cap of 100 per second (100hz)"),
+        (3, "strsize=8192 is past this server's cap of 4096"),
+    }
+
+
+def test_options_within_the_caps_in_any_c_notation_compile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script, answer = compiled("#pragma D option bufsize=0x1000000")
+    backend, _ = answering(monkeypatch, answer)
+    assert backend.compile(script).ok
+
+
+def test_options_the_server_owns_are_refused_and_turning_destructive_off_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script, answer = compiled("#pragma D option nspec=100")
+    backend, _ = answering(monkeypatch, answer)
+    [d] = backend.compile(script).diagnostics
+    assert (d.line, d.column) == (1, 18)
+    assert d.message.startswith("option nspec is not one a script may set on this server")
+
+
+@pytest.mark.parametrize("start", ["BEGIN { copyout(", "BEGIN { raise(", "BEGIN { freopen("])
+def test_every_destructive_action_libdtrace_compiled_is_refused(
+    monkeypatch: pytest.MonkeyPatch, start: str
+) -> None:
+    script, answer = compiled(start)
+    backend, _ = answering(monkeypatch, answer)
+    [d] = backend.compile(script).diagnostics
+    assert (d.line, d.column) == (1, 9) and "refuses destructive actions" in d.message
+
+
+def test_destructive_words_in_a_string_are_not_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    script, answer = compiled('BEGIN { printf("system(1)")')
+    backend, _ = answering(monkeypatch, answer)
+    assert backend.compile(script).ok
+
+
+def test_a_refusal_libdtrace_gives_no_place_for_is_at_1_1_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answer = {"type": "compiled", "ok": True, "options": {"cleanrate": 1000}, "actions": []}
+    backend, _ = answering(monkeypatch, answer)
+    [d] = backend.compile("BEGIN { exit(0); }").diagnostics
+    assert (d.line, d.column) == (1, 1)
+    assert d.message.startswith("option cleanrate") and "libdtrace does not say where" in d.message
+
+
+def test_a_run_request_carries_the_policy_its_worker_applies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend, requests = answering(monkeypatch, {"type": "exited", "code": 0}, max_d_strsize=512)
+    list(backend.start("BEGIN { exit(0); }", RunSpec()).events())
+    [request] = requests
+    assert request["mode"] == "run"
+    assert request["policy"] == {"allow_destructive": False, "max_d_strsize": 512}
+    policy = worker.request_policy(request)
+    assert (policy.allow_destructive, policy.max_d_strsize) == (False, 512)
+
+
+def test_a_request_without_a_policy_gets_the_strictest() -> None:
+    assert worker.request_policy({"destructive": True}).allow_destructive is False
+
+
+def test_oracles_statement_layout_matches_dtrace_utils() -> None:
+    assert offsets(worker.OracleStmtDesc)["clauseflags"] == 32
+    assert ctypes.sizeof(worker.OracleStmtDesc) == 40
+    sd = worker.OracleStmtDesc(clauseflags=worker.CLAUSE_DESTRUCTIVE | 1)
+    assert worker.oracle_destructive(ctypes.addressof(sd)) == ["destructive"]
+    sd.clauseflags = 1 | 64  # data-recording and aggregation only
+    assert worker.oracle_destructive(ctypes.addressof(sd)) == []
+
+
+def test_illumos_actions_are_read_by_kind_and_copyout_by_its_dif_object() -> None:
+    assert offsets(worker.IllumosActDesc)["kind"] == 16
+    assert offsets(worker.IllumosActDesc)["arg"] == 24
+    assert offsets(worker.IllumosDifo)["destructive"] == 60
+    assert offsets(worker.IllumosStmtDesc)["action_last"] == 16
+    difo = worker.IllumosDifo(destructive=1)
+    acts = (worker.IllumosActDesc * 4)()
+    acts[0].kind = 0x1  # trace()
+    acts[1].kind = 0x203  # system()
+    acts[2].kind = 0x1
+    acts[2].difo = ctypes.pointer(difo)  # an expression calling copyout()
+    acts[3].kind = 0x502  # panic(), a later statement's action: not this one's
+    for i in range(3):
+        acts[i].next = ctypes.pointer(acts[i + 1])
+    sd = worker.IllumosStmtDesc()
+    sd.action = ctypes.pointer(acts[0])
+    sd.action_last = ctypes.pointer(acts[2])
+    assert worker.illumos_destructive(ctypes.addressof(sd)) == ["system", "copyout"]
+
+
+def test_user_symbol_calls_after_a_quote_in_a_character_constant_are_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = LibdtraceBackend(Settings(token="t"))
+    monkeypatch.setattr(backend, "family", lambda: "oracle")
+    script = "syscall::read:entry\n{ c = '\"'; @u[ufunc(arg1)] = count(); /* umod( */ }"
+    [d] = backend.refusals(script)
+    assert (d.line, d.column, d.end_column) == (2, 15, 20)
+    assert d.message.startswith("ufunc() makes Oracle's libdtrace attach")
