@@ -15,6 +15,7 @@ import pytest
 
 from ide import charts
 from ide.charts import History, bucket_label, build_panels, key_label
+from ide.charts.figures.bars3d import _CELL
 from ide.tracing.model import Aggregation, Bucket, Row, Snapshot
 
 STACK_A = "\n        a+1\n        b+2\n        main+3\n"
@@ -234,7 +235,7 @@ def test_linear_distribution_is_a_mesh_of_boxes_one_row_per_key() -> None:
     # Keys by weight: bash 11, sshd 6, cron 9.
     assert scene["yaxis"]["ticktext"] == ["bash", "cron", "sshd"]
     assert scene["xaxis"]["ticktext"] == ["(…, 0)", "[0, 10)", "[10, 20)", "[20, 30)", "[30, …)"]
-    rows = {int(y) // charts._CELL for y in ys}
+    rows = {int(y) // _CELL for y in ys}
     assert rows == {0, 1, 2}
     labels = [t for t in trace["text"] if t]
     assert "cron<br>[10, 20): 9" in labels
@@ -247,7 +248,7 @@ def test_every_one_of_a_thousand_keys_gets_a_row_in_the_3d_chart() -> None:
     trace = valid(panel["figure"])["data"][0]
     ys = decode(trace["y"])
     assert len(ys) == 8 * 3000
-    assert len({int(y) // charts._CELL for y in ys}) == 1000
+    assert len({int(y) // _CELL for y in ys}) == 1000
     assert panel["note"] is None
 
 
@@ -257,7 +258,7 @@ def test_a_dense_3d_chart_merges_buckets_before_dropping_keys() -> None:
     trace = valid(panel["figure"])["data"][0]
     ys = decode(trace["y"])
     assert len(ys) <= 8 * charts.MESH_BARS
-    assert len({int(y) // charts._CELL for y in ys}) == 1000
+    assert len({int(y) // _CELL for y in ys}) == 1000
     assert "adjacent buckets per bar" in panel["note"]
     total = sum(decode(trace["z"])[4::8])
     assert total == sum(20 * (1 + i % 3) for i in range(1000))  # nothing lost by merging
