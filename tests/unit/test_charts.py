@@ -153,8 +153,10 @@ def test_bars_rank_negative_sums_by_size() -> None:
 
 
 def test_stats_is_a_table_with_count_average_total() -> None:
-    rows = (Row(("bash",), value=4, stats={"count": 3, "average": 4, "total": 12}),
-            Row(("sshd",), value=1, stats={"count": 9, "average": 1, "total": 9}))
+    rows = (
+        Row(("bash",), value=4, stats={"count": 3, "average": 4, "total": 12}),
+        Row(("sshd",), value=1, stats={"count": 9, "average": 1, "total": 9}),
+    )
     panel = one(Aggregation("@s", "stats", rows))
     assert panel["kind"] == "table"
     assert panel["figure"] is None
@@ -194,16 +196,19 @@ def test_tables_hold_plain_values_and_are_capped_with_the_total() -> None:
 def test_distribution_table_has_one_row_per_non_zero_bucket() -> None:
     panel = one(dist({"bash": [(0, 9, 2), (10, 19, 0), (20, 29, 5)], "sshd": [(0, 9, 1)]}))
     assert panel["table"]["columns"] == ["key", "range", "count"]
-    assert panel["table"]["rows"] == [["bash", "[0, 10)", 2], ["bash", "[20, 30)", 5],
-                                      ["sshd", "[0, 10)", 1]]
+    assert panel["table"]["rows"] == [
+        ["bash", "[0, 10)", 2],
+        ["bash", "[20, 30)", 5],
+        ["sshd", "[0, 10)", 1],
+    ]
     assert panel["table"]["total_rows"] == 3
 
 
 def test_panels_are_json_with_no_nan() -> None:
-    rows = (Row(("x",), value=float("nan"), stats={"count": 0, "average": float("nan"),
-                                                   "total": 0}),)
-    panels = build_panels(Snapshot(1.0, (Aggregation("@a", "avg", rows),
-                                         counts({"a": 1}))))
+    rows = (
+        Row(("x",), value=float("nan"), stats={"count": 0, "average": float("nan"), "total": 0}),
+    )
+    panels = build_panels(Snapshot(1.0, (Aggregation("@a", "avg", rows), counts({"a": 1}))))
     text = json.dumps(panels, allow_nan=False)
     assert json.loads(text)[0]["table"]["rows"][0][2] is None
 
@@ -212,11 +217,13 @@ def test_panels_are_json_with_no_nan() -> None:
 
 
 def test_linear_distribution_is_a_mesh_of_boxes_one_row_per_key() -> None:
-    agg = dist({
-        "bash": [(None, -1, 0), (0, 9, 4), (10, 19, 0), (20, 29, 7)],
-        "sshd": [(0, 9, 1), (10, 19, 2), (30, None, 3)],
-        "cron": [(10, 19, 9)],
-    })
+    agg = dist(
+        {
+            "bash": [(None, -1, 0), (0, 9, 4), (10, 19, 0), (20, 29, 7)],
+            "sshd": [(0, 9, 1), (10, 19, 2), (30, None, 3)],
+            "cron": [(10, 19, 9)],
+        }
+    )
     panel = one(agg)
     assert panel["kind"] == "bars3d"
     trace = valid(panel["figure"])["data"][0]
@@ -228,7 +235,7 @@ def test_linear_distribution_is_a_mesh_of_boxes_one_row_per_key() -> None:
         indices = decode(trace[axis])
         assert len(indices) == 12 * bars
         assert max(indices) < 8 * bars
-    heights = sorted(max(zs[8 * b: 8 * b + 8]) for b in range(bars))
+    heights = sorted(max(zs[8 * b : 8 * b + 8]) for b in range(bars))
     assert heights == [1, 2, 3, 4, 7, 9]
     assert sorted(set(decode(trace["intensity"]))) == [1, 2, 3, 4, 7, 9]
     scene = panel["figure"]["layout"]["scene"]
@@ -242,8 +249,10 @@ def test_linear_distribution_is_a_mesh_of_boxes_one_row_per_key() -> None:
 
 
 def test_every_one_of_a_thousand_keys_gets_a_row_in_the_3d_chart() -> None:
-    per_key = {f"p{i}": [(b * 10, b * 10 + 9, 1 + (i + b) % 5) for b in range(i % 20, i % 20 + 3)]
-               for i in range(1000)}
+    per_key = {
+        f"p{i}": [(b * 10, b * 10 + 9, 1 + (i + b) % 5) for b in range(i % 20, i % 20 + 3)]
+        for i in range(1000)
+    }
     panel = one(dist(per_key, "lhist"))
     trace = valid(panel["figure"])["data"][0]
     ys = decode(trace["y"])
@@ -306,8 +315,9 @@ def test_stack_keyed_count_is_an_icicle_with_the_root_at_the_bottom() -> None:
     assert trace["tiling"]["orientation"] == "v"
     assert trace["tiling"]["flip"] == "y"
     by_id = dict(zip(trace["ids"], trace["labels"], strict=True))
-    parent = {by_id[i]: by_id.get(p, "") for i, p in zip(trace["ids"], trace["parents"],
-                                                         strict=True)}
+    parent = {
+        by_id[i]: by_id.get(p, "") for i, p in zip(trace["ids"], trace["parents"], strict=True)
+    }
     value = dict(zip(trace["labels"], trace["values"], strict=True))
     assert parent == {"all": "", "main+3": "all", "b+2": "main+3", "a+1": "b+2", "c+4": "b+2"}
     assert value == {"all": 10, "main+3": 10, "b+2": 10, "a+1": 7, "c+4": 3}
@@ -318,8 +328,9 @@ def test_other_key_parts_sit_below_the_stack_in_the_flame_graph() -> None:
     panel = one(counts({("bash", STACK_A): 4, ("sshd", STACK_A): 1}, "sum"))
     trace = valid(panel["figure"])["data"][0]
     by_id = dict(zip(trace["ids"], trace["labels"], strict=True))
-    children_of_root = [by_id[i] for i, p in zip(trace["ids"], trace["parents"], strict=True)
-                        if p == "0"]
+    children_of_root = [
+        by_id[i] for i, p in zip(trace["ids"], trace["parents"], strict=True) if p == "0"
+    ]
     assert sorted(children_of_root) == ["bash", "sshd"]
     assert trace["labels"].count("main+3") == 2
 
@@ -378,9 +389,17 @@ def test_per_interval_distribution_subtracts_buckets() -> None:
 
 def test_per_interval_stats_recompute_the_average() -> None:
     def stats(count: int, total: int) -> Aggregation:
-        return Aggregation("@s", "stats", (Row(("x",), value=total / count,
-                                                stats={"count": count, "average": total // count,
-                                                       "total": total}),))
+        return Aggregation(
+            "@s",
+            "stats",
+            (
+                Row(
+                    ("x",),
+                    value=total / count,
+                    stats={"count": count, "average": total // count, "total": total},
+                ),
+            ),
+        )
 
     history = History()
     history.add(Snapshot(1.0, (stats(2, 10),)))
@@ -481,8 +500,13 @@ def test_history_memory_stays_bounded_over_ten_thousand_snapshots() -> None:
 
 def test_layouts_are_transparent_responsive_untitled_and_keep_the_view() -> None:
     history = History()
-    aggs = (counts({"a": 1}), counts({"a": 1}, "sum", "@s"), dist({"x": [(0, 9, 1)]}),
-            dist({"x": [(0, 0, 1)]}, "quantize", "@q"), counts({(STACK_A,): 1}, name="@k"))
+    aggs = (
+        counts({"a": 1}),
+        counts({"a": 1}, "sum", "@s"),
+        dist({"x": [(0, 9, 1)]}),
+        dist({"x": [(0, 0, 1)]}, "quantize", "@q"),
+        counts({(STACK_A,): 1}, name="@k"),
+    )
     for t in (1.0, 2.0):
         history.add(snapshot := Snapshot(t, aggs))
         panels = build_panels(snapshot, history)
@@ -499,7 +523,8 @@ def test_layouts_are_transparent_responsive_untitled_and_keep_the_view() -> None
     assert len(revisions) == len(set(revisions)) == 10  # 5 figures, 3 areas, 2 heatmaps
     again = build_panels(Snapshot(3.0, aggs), history)
     assert [p["figure"]["layout"]["uirevision"] for p in again] == [
-        p["figure"]["layout"]["uirevision"] for p in panels]
+        p["figure"]["layout"]["uirevision"] for p in panels
+    ]
 
 
 def test_panels_follow_snapshot_order_and_have_the_documented_shape() -> None:
@@ -567,13 +592,14 @@ def test_per_interval_avg_without_counts_stays_cumulative_and_says_so() -> None:
 
 
 def test_bucket_totals_add_rows_with_gaps_and_any_order() -> None:
-    rows = dist({
-        "run": [(0, 9, 1), (10, 19, 2), (20, 29, 3)],
-        "gap": [(0, 9, 10), (20, 29, 30)],
-        "shuffled": [(20, 29, 300), (None, -1, 7), (10, 19, 200)],
-    }).rows
-    assert charts.bucket_totals(rows) == {
-        (None, -1): 7, (0, 9): 11, (10, 19): 202, (20, 29): 333}
+    rows = dist(
+        {
+            "run": [(0, 9, 1), (10, 19, 2), (20, 29, 3)],
+            "gap": [(0, 9, 10), (20, 29, 30)],
+            "shuffled": [(20, 29, 300), (None, -1, 7), (10, 19, 200)],
+        }
+    ).rows
+    assert charts.bucket_totals(rows) == {(None, -1): 7, (0, 9): 11, (10, 19): 202, (20, 29): 333}
 
 
 def test_histogram_of_keys_with_different_buckets_lines_them_up() -> None:
