@@ -13,8 +13,8 @@ by the page as text and hold the strings as they are.
 A module per concern: ``labels`` (keys, stacks, bucket ranges, numbers), ``buckets``
 (distributions lined up by bucket), ``intervals`` (per-interval values and the ``History``
 the series keep), ``view`` (an aggregation ranked once per panel), ``figures`` (one module
-per kind of figure), ``tables``, ``panels`` (which figure an aggregation gets) and ``theme`` (fonts, colours,
-layout).
+per kind of figure), ``tables``, ``panels`` (which figure an aggregation gets) and
+``theme`` (fonts, colours, layout).
 """
 
 from __future__ import annotations

@@ -67,6 +67,10 @@ def _merge_linear(spans: list[Span], factor: int) -> tuple[list[Span], list[int]
     return merged, where
 
 
+# Per row (in row order), the bucket indices and counts of its non-zero buckets.
+_RowCells = list[tuple[list[int], list[int]]]
+
+
 def bars3d_figure(view: View, uirevision: str, max_keys: int) -> tuple[Figure, str | None]:
     """Buckets along X, keys along Y, counts as the height of boxes (one mesh3d trace).
 
@@ -76,15 +80,44 @@ def bars3d_figure(view: View, uirevision: str, max_keys: int) -> tuple[Figure, s
     """
     rows = view.rows[:max_keys]
     columns = Columns(rows)
-    spans = columns.spans
-    # Bucket indices and counts of each row's non-zero buckets, in row order.
-    fine: list[tuple[list[int], list[int]]] = []
+    spans, fine, factor = _merge_to_fit(columns.spans, _nonzero_cells(columns))
+    cells = [
+        (bx, y, count)
+        for y, (where, counts) in enumerate(fine)
+        for bx, count in zip(where, counts, strict=True)
+    ]
+    if len(cells) > MESH_BARS:  # still too many: keep the heaviest keys' rows
+        keep = cells[MESH_BARS][1]  # cells are in row order: cut before this row
+        rows = rows[: max(1, keep)]
+        cells = [c for c in cells if c[1] < len(rows)]
+    notes = [showing(len(rows), view.total_keys)]
+    if factor > 1:
+        notes.append(f"{factor} adjacent buckets per bar")
+
+    bucket_labels = [span_label(s, view.function) for s in spans]
+    key_labels = [name_of(r, view) for r in rows]
+    trace = _boxes_trace(cells, key_labels, bucket_labels)
+    layout = base_layout(uirevision, scene=_scene(key_labels, bucket_labels))
+    return {"data": [trace], "layout": layout}, "; ".join(filter(None, notes)) or None
+
+
+def _nonzero_cells(columns: Columns) -> _RowCells:
+    """Bucket indices and counts of each row's non-zero buckets, in row order."""
+    fine: _RowCells = []
     for where, counts in zip(columns.indices, columns.counts, strict=True):
         if 0 in counts:
             nonzero = list(compress(range(len(counts)), counts))
             where = list(map(where.__getitem__, nonzero))
             counts = list(map(counts.__getitem__, nonzero))
         fine.append((where, counts))
+    return fine
+
+
+def _merge_to_fit(spans: list[Span], fine: _RowCells) -> tuple[list[Span], _RowCells, int]:
+    """The fewest adjacent buckets merged for the bars to fit in ``MESH_BARS``.
+
+    Returns the spans and row cells after merging and how many buckets make one bar.
+    """
     factor = 1
     bars = sum(len(counts) for _, counts in fine)
     if bars > MESH_BARS and len(spans) > MIN_BUCKETS_3D:
@@ -101,21 +134,13 @@ def bars3d_figure(view: View, uirevision: str, max_keys: int) -> tuple[Figure, s
             for bx, count in zip(map(group.__getitem__, where), counts, strict=True):
                 summed[bx] = summed.get(bx, 0) + count
             fine[n] = (list(summed), list(summed.values()))
-    cells = [
-        (bx, y, count)
-        for y, (where, counts) in enumerate(fine)
-        for bx, count in zip(where, counts, strict=True)
-    ]
-    if len(cells) > MESH_BARS:  # still too many: keep the heaviest keys' rows
-        keep = cells[MESH_BARS][1]  # cells are in row order: cut before this row
-        rows = rows[: max(1, keep)]
-        cells = [c for c in cells if c[1] < len(rows)]
-    notes = [showing(len(rows), view.total_keys)]
-    if factor > 1:
-        notes.append(f"{factor} adjacent buckets per bar")
+    return spans, fine, factor
 
-    bucket_labels = [span_label(s, view.function) for s in spans]
-    key_labels = [name_of(r, view) for r in rows]
+
+def _boxes_trace(
+    cells: list[tuple[int, int, int]], key_labels: list[str], bucket_labels: list[str]
+) -> dict[str, Any]:
+    """One mesh3d trace of a box per (bucket, key, count) cell, as typed arrays."""
     # Hover labels are SVG; the scene's tick labels are drawn in WebGL.
     hover_keys = [plotly_text(label) for label in key_labels]
     hover_buckets = [plotly_text(label) for label in bucket_labels]
@@ -136,7 +161,7 @@ def bars3d_figure(view: View, uirevision: str, max_keys: int) -> tuple[Figure, s
         label = f"{hover_keys[ky]}<br>{hover_buckets[bx]}: {count:,}"
         text += ("", "", "", "", label, label, label, label)
     n = len(cells)
-    trace = {
+    return {
         "type": "mesh3d",
         "x": _typed(xs),
         "y": _typed(ys),
@@ -154,15 +179,20 @@ def bars3d_figure(view: View, uirevision: str, max_keys: int) -> tuple[Figure, s
         "colorbar": {"thickness": 10, "len": 0.6, "outlinewidth": 0},
     }
 
-    def ticks(labels: list[str]) -> dict[str, Any]:
-        step = max(1, math.ceil(len(labels) / AXIS_LABELS_3D))
-        picked = range(0, len(labels), step)
-        return {
-            "tickmode": "array",
-            "tickvals": [i * _CELL + _CELL // 2 for i in picked],
-            "ticktext": [plotly_text(labels[i], webgl=True) for i in picked],
-        }
 
+def _ticks(labels: list[str]) -> dict[str, Any]:
+    """At most ``AXIS_LABELS_3D`` tick labels, evenly spaced, at the middle of their cells."""
+    step = max(1, math.ceil(len(labels) / AXIS_LABELS_3D))
+    picked = range(0, len(labels), step)
+    return {
+        "tickmode": "array",
+        "tickvals": [i * _CELL + _CELL // 2 for i in picked],
+        "ticktext": [plotly_text(labels[i], webgl=True) for i in picked],
+    }
+
+
+def _scene(key_labels: list[str], bucket_labels: list[str]) -> dict[str, Any]:
+    """The 3D scene: bucket and key axes as wide as their cells, a camera that fits the box."""
     scene_axis = {
         "backgroundcolor": "rgba(0,0,0,0)",
         "gridcolor": GRID,
@@ -170,29 +200,25 @@ def bars3d_figure(view: View, uirevision: str, max_keys: int) -> tuple[Figure, s
         "zerolinecolor": GRID,
         "tickfont": {"size": 10},
     }
-    layout = base_layout(
-        uirevision,
-        scene={
-            "xaxis": {
-                **scene_axis,
-                **ticks(bucket_labels),
-                "title": {"text": "bucket"},
-                "range": [0, max(1, len(spans)) * _CELL],
-            },
-            "yaxis": {
-                **scene_axis,
-                **ticks(key_labels),
-                "title": {"text": "key"},
-                "range": [0, max(1, len(rows)) * _CELL],
-            },
-            "zaxis": {**scene_axis, "title": {"text": "count"}, "rangemode": "tozero"},
-            "aspectmode": "manual",
-            "aspectratio": {"x": 1.5, "y": 1.5, "z": 0.7},
-            # Looking a little below the box's middle keeps its front labels inside the panel.
-            "camera": {
-                "eye": {"x": 1.6, "y": -1.6, "z": 1.1},
-                "center": {"x": 0, "y": 0, "z": -0.35},
-            },
+    return {
+        "xaxis": {
+            **scene_axis,
+            **_ticks(bucket_labels),
+            "title": {"text": "bucket"},
+            "range": [0, max(1, len(bucket_labels)) * _CELL],
         },
-    )
-    return {"data": [trace], "layout": layout}, "; ".join(filter(None, notes)) or None
+        "yaxis": {
+            **scene_axis,
+            **_ticks(key_labels),
+            "title": {"text": "key"},
+            "range": [0, max(1, len(key_labels)) * _CELL],
+        },
+        "zaxis": {**scene_axis, "title": {"text": "count"}, "rangemode": "tozero"},
+        "aspectmode": "manual",
+        "aspectratio": {"x": 1.5, "y": 1.5, "z": 0.7},
+        # Looking a little below the box's middle keeps its front labels inside the panel.
+        "camera": {
+            "eye": {"x": 1.6, "y": -1.6, "z": 1.1},
+            "center": {"x": 0, "y": 0, "z": -0.35},
+        },
+    }

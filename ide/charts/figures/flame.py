@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
+
+from ide.tracing.model import Row
 
 from ..labels import is_stack, numeric, stack_frames
 from ..text import plotly_text
@@ -27,11 +30,42 @@ def flame_figure(view: View, uirevision: str, max_keys: int) -> tuple[Figure, st
     Paths that share a prefix share nodes, so identical frame paths merge; the lightest
     nodes are dropped when there are more than ``FLAME_NODES``.
     """
+    labels, parents, values = _frame_tree(view.rows[:max_keys])
+    keep = list(range(len(labels)))
+    notes = [showing(min(max_keys, len(view.rows)), view.total_keys, "stacks")]
+    if len(labels) > FLAME_NODES:
+        keep = _heaviest_nodes(values)
+        notes.append(f"{len(keep):,} heaviest of {len(labels):,} frames")
+    trace = {
+        "type": "icicle",
+        "ids": [str(i) for i in keep],
+        "labels": [plotly_text(labels[i]) for i in keep],
+        "parents": ["" if parents[i] < 0 else str(parents[i]) for i in keep],
+        "values": [values[i] for i in keep],
+        "branchvalues": "total",
+        "sort": False,
+        "tiling": {"orientation": "v", "flip": "y", "pad": 0},
+        "marker": {
+            "colors": [flame_colour(labels[i]) for i in keep],
+            "line": {"width": 0.5, "color": "rgba(255,255,255,0.7)"},
+        },
+        "textinfo": "label",
+        "insidetextfont": {"size": 11},
+        "hovertemplate": "%{label}<br>%{value:,} (%{percentRoot:.1%})<extra></extra>",
+        "maxdepth": -1,
+    }
+    note = "; ".join(filter(None, notes)) or None
+    return {"data": [trace], "layout": base_layout(uirevision)}, note
+
+
+def _frame_tree(rows: Sequence[Row]) -> tuple[list[str], list[int], list[float]]:
+    """The frames of ``rows`` as a tree: each node's label, parent (-1 for the root "all")
+    and value, parents before their children."""
     labels = ["all"]
     parents = [-1]
     values = [0.0]
     children: dict[tuple[int, str], int] = {}
-    for row in view.rows[:max_keys]:
+    for row in rows:
         value = numeric(row.value)
         if value <= 0:
             continue
@@ -52,37 +86,20 @@ def flame_figure(view: View, uirevision: str, max_keys: int) -> tuple[Figure, st
                     values.append(0.0)
                 values[child] += value
                 node = child
-    keep = list(range(len(labels)))
-    notes = [showing(min(max_keys, len(view.rows)), view.total_keys, "stacks")]
-    if len(labels) > FLAME_NODES:
-        # A parent weighs at least as much as its children and comes before them, so a
-        # weight floor (ties taken in order while there is room) keeps a tree.
-        floor = sorted(values, reverse=True)[FLAME_NODES - 1]
-        room = FLAME_NODES - sum(1 for v in values if v > floor)
-        keep = []
-        for i, v in enumerate(values):
-            if v > floor or (v == floor and room > 0):
-                keep.append(i)
-                room -= v == floor
-        notes.append(f"{len(keep):,} heaviest of {len(labels):,} frames")
-    trace = {
-        "type": "icicle",
-        "ids": [str(i) for i in keep],
-        "labels": [plotly_text(labels[i]) for i in keep],
-        "parents": ["" if parents[i] < 0 else str(parents[i]) for i in keep],
-        "values": [values[i] for i in keep],
-        "branchvalues": "total",
-        "sort": False,
-        "tiling": {"orientation": "v", "flip": "y", "pad": 0},
-        "marker": {
-            "colors": [flame_colour(labels[i]) for i in keep],
-            "line": {"width": 0.5, "color": "rgba(255,255,255,0.7)"},
-        },
-        "textinfo": "label",
-        "insidetextfont": {"size": 11},
-        "hovertemplate": "%{label}<br>%{value:,} (%{percentRoot:.1%})<extra></extra>",
-        "maxdepth": -1,
-    }
-    return {"data": [trace], "layout": base_layout(uirevision)}, "; ".join(
-        filter(None, notes)
-    ) or None
+    return labels, parents, values
+
+
+def _heaviest_nodes(values: list[float]) -> list[int]:
+    """The ``FLAME_NODES`` heaviest nodes, in tree order.
+
+    A parent weighs at least as much as its children and comes before them, so a weight
+    floor (ties taken in order while there is room) keeps a tree.
+    """
+    floor = sorted(values, reverse=True)[FLAME_NODES - 1]
+    room = FLAME_NODES - sum(1 for v in values if v > floor)
+    keep = []
+    for i, v in enumerate(values):
+        if v > floor or (v == floor and room > 0):
+            keep.append(i)
+            room -= v == floor
+    return keep
