@@ -13,8 +13,9 @@ by the page as text and hold the strings as they are.
 A module per concern: ``labels`` (keys, stacks, bucket ranges, numbers), ``buckets``
 (distributions lined up by bucket), ``intervals`` (per-interval values and the ``History``
 the series keep), ``view`` (an aggregation ranked once per panel), ``figures`` (one module
-per kind of figure), ``tables``, ``panels`` (which figure an aggregation gets) and
-``theme`` (fonts, colours, layout).
+per kind of figure), ``tables``, ``panels`` (which figure an aggregation gets), ``theme``
+(fonts, colours, layout) and ``renderer`` (the ``PlotlyRenderer`` the web app gives its
+runs, so that the tracing core never imports this package).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .figures.pie_bar import BAR_KEYS
 from .intervals import History, interval_aggregation
 from .labels import bucket_label, key_label
 from .panels import build_panels
+from .renderer import PlotlyRenderer
 from .tables import TABLE_ROWS
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "MESH_BARS",
     "TABLE_ROWS",
     "History",
+    "PlotlyRenderer",
     "bucket_label",
     "bucket_totals",
     "build_panels",

@@ -665,3 +665,23 @@ def test_a_map_the_script_clears_itself_is_shown_as_it_is_per_interval() -> None
         plain.add(Snapshot(t, (counts({"a": a, "b": 3}),)))
     keyed = plain.keyed_series("@c")
     assert keyed is not None and [p[1] for p in keyed.points] == [8, 4]
+
+
+def test_the_plotly_renderer_builds_the_panels_of_its_own_history() -> None:
+    renderer = charts.PlotlyRenderer()
+    history = renderer.history(max_points=3, reset_by_script=frozenset({"@d"}))
+    assert isinstance(history, History) and history.reset_by_script == {"@d"}
+    snaps = [Snapshot(float(t), (counts({"a": t, "b": 2 * t}),)) for t in range(1, 6)]
+    for snap in snaps:
+        history.add(snap)
+    assert history.points("@c") == 3  # max_points bounds the series
+    panels = renderer.panels(snaps[-1], history, per_interval=True)
+    assert panels == build_panels(snaps[-1], history, per_interval=True)
+    assert panels[0]["table"]["rows"][0][:2] == ["b", 2]
+
+    class Foreign:
+        def add(self, snapshot: Snapshot) -> None:
+            pass
+
+    with pytest.raises(TypeError, match="not a history this renderer made"):
+        renderer.panels(snaps[-1], Foreign(), per_interval=False)
