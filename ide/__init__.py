@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    from .charts import PlotlyRenderer
     from .snippets import routes as snippets
     from .tracing.pipeline import ScriptPipeline
     from .tracing.registry import Backends
@@ -39,7 +40,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     from .web import api, auth, errors, pages, stream
 
     backends = Backends.for_settings(settings)
-    runs = RunManager(settings)
+    runs = RunManager(settings, renderer=PlotlyRenderer())
     pipeline = ScriptPipeline(settings, backends, runs)
     app.extensions["dtrace_ide"] = {"backends": backends, "runs": runs, "pipeline": pipeline}
 

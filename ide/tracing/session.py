@@ -1,10 +1,12 @@
 """Runs: one tracer each, its data, its viewers, and the owner that stops it.
 
-A ``Run`` consumes its tracer's events on its own thread and keeps the latest snapshot, a
-bounded tail of output and a bounded history.  Viewers (websockets) each get a bounded
-queue in which the newest snapshot replaces an unsent one, so a slow viewer never slows the
-tracer or the other viewers.  ``RunManager`` enforces the limits and runs one reaper thread
-that ends runs past their duration, runs nobody watches, and tracers that ignore a stop.
+A ``Run`` consumes its tracer's events on its own thread and keeps the latest snapshot and
+a bounded tail of output; it hands each snapshot to the renderer it was given (see
+``render``), which keeps a bounded history and builds the panels.  Viewers (websockets)
+each get a bounded queue in which the newest snapshot replaces an unsent one, so a slow
+viewer never slows the tracer or the other viewers.  ``RunManager`` enforces the limits and
+runs one reaper thread that ends runs past their duration, runs nobody watches, and tracers
+that ignore a stop.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .model import (
     Tick,
     TracerEvent,
 )
+from .render import Renderer, RunHistory
 from .scriptinfo import maps_reset_by_script
 
 log = logging.getLogger(__name__)
@@ -122,6 +125,7 @@ class Run:
         keep_running: bool,
         client: str,
         on_end: Callable[[Run], None] | None = None,
+        renderer: Renderer | None = None,
     ) -> None:
         self.settings = settings
         self.id = secrets.token_urlsafe(9)
@@ -158,7 +162,8 @@ class Run:
         self._lock = threading.RLock()
         self._charts_lock = threading.Lock()
         self._panels: dict[tuple[int, bool], list[dict[str, Any]]] = {}
-        self._history: Any = None
+        self._renderer = renderer
+        self._history: RunHistory | None = None
         self._on_end = on_end
         self.done = threading.Event()
 
@@ -262,27 +267,25 @@ class Run:
         for v in list(self.viewers):
             v.snapshot_ready()
 
-    def _chart_history(self) -> Any:
-        if self._history is None:
-            from .. import charts
-
-            self._history = charts.History(
+    def _chart_history(self) -> RunHistory | None:
+        if self._history is None and self._renderer is not None:
+            self._history = self._renderer.history(
                 max_points=self.settings.max_history_snapshots,
                 reset_by_script=maps_reset_by_script(self.script, self.language),
             )
         return self._history
 
     def panels(self, per_interval: bool) -> list[dict[str, Any]]:
-        from .. import charts
-
+        """The latest snapshot's panels from the run's renderer (none without one), built
+        once per snapshot and view mode."""
         with self._charts_lock:
             snap = self.snapshot
-            if snap is None:
+            if snap is None or self._renderer is None or self._history is None:
                 return []
             cache_key = (self.seq, per_interval)
             cached = self._panels.get(cache_key)
             if cached is None:
-                cached = charts.build_panels(snap, self._history, per_interval=per_interval)
+                cached = self._renderer.panels(snap, self._history, per_interval=per_interval)
                 self._panels[cache_key] = cached
             return cached
 
@@ -291,7 +294,7 @@ class Run:
         if snap is None:
             return None
         msg: dict[str, Any] = {"type": "snapshot", "snapshot": snap.to_dict()}
-        if with_charts:
+        if with_charts and self._renderer is not None:
             msg["panels"] = self.panels(per_interval)
         return msg
 
@@ -403,8 +406,14 @@ class Run:
 
 
 class RunManager:
-    def __init__(self, settings: Settings) -> None:
+    """Every run of the server: starts them within the limits, reaps them, shuts them down.
+
+    ``renderer`` turns each run's snapshots into panels; without one runs build none.
+    """
+
+    def __init__(self, settings: Settings, *, renderer: Renderer | None = None) -> None:
         self.settings = settings
+        self.renderer = renderer
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._lock = threading.Lock()
         self._reaper: threading.Thread | None = None
@@ -445,6 +454,7 @@ class RunManager:
                 options,
                 keep_running,
                 client,
+                renderer=self.renderer,
             )
             self._runs[run.id] = run
             self._trim()

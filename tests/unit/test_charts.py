@@ -15,6 +15,7 @@ import pytest
 
 from ide import charts
 from ide.charts import History, bucket_label, build_panels, key_label
+from ide.charts.figures.bars3d import _CELL
 from ide.tracing.model import Aggregation, Bucket, Row, Snapshot
 
 STACK_A = "\n        a+1\n        b+2\n        main+3\n"
@@ -152,8 +153,10 @@ def test_bars_rank_negative_sums_by_size() -> None:
 
 
 def test_stats_is_a_table_with_count_average_total() -> None:
-    rows = (Row(("bash",), value=4, stats={"count": 3, "average": 4, "total": 12}),
-            Row(("sshd",), value=1, stats={"count": 9, "average": 1, "total": 9}))
+    rows = (
+        Row(("bash",), value=4, stats={"count": 3, "average": 4, "total": 12}),
+        Row(("sshd",), value=1, stats={"count": 9, "average": 1, "total": 9}),
+    )
     panel = one(Aggregation("@s", "stats", rows))
     assert panel["kind"] == "table"
     assert panel["figure"] is None
@@ -193,16 +196,19 @@ def test_tables_hold_plain_values_and_are_capped_with_the_total() -> None:
 def test_distribution_table_has_one_row_per_non_zero_bucket() -> None:
     panel = one(dist({"bash": [(0, 9, 2), (10, 19, 0), (20, 29, 5)], "sshd": [(0, 9, 1)]}))
     assert panel["table"]["columns"] == ["key", "range", "count"]
-    assert panel["table"]["rows"] == [["bash", "[0, 10)", 2], ["bash", "[20, 30)", 5],
-                                      ["sshd", "[0, 10)", 1]]
+    assert panel["table"]["rows"] == [
+        ["bash", "[0, 10)", 2],
+        ["bash", "[20, 30)", 5],
+        ["sshd", "[0, 10)", 1],
+    ]
     assert panel["table"]["total_rows"] == 3
 
 
 def test_panels_are_json_with_no_nan() -> None:
-    rows = (Row(("x",), value=float("nan"), stats={"count": 0, "average": float("nan"),
-                                                   "total": 0}),)
-    panels = build_panels(Snapshot(1.0, (Aggregation("@a", "avg", rows),
-                                         counts({"a": 1}))))
+    rows = (
+        Row(("x",), value=float("nan"), stats={"count": 0, "average": float("nan"), "total": 0}),
+    )
+    panels = build_panels(Snapshot(1.0, (Aggregation("@a", "avg", rows), counts({"a": 1}))))
     text = json.dumps(panels, allow_nan=False)
     assert json.loads(text)[0]["table"]["rows"][0][2] is None
 
@@ -211,11 +217,13 @@ def test_panels_are_json_with_no_nan() -> None:
 
 
 def test_linear_distribution_is_a_mesh_of_boxes_one_row_per_key() -> None:
-    agg = dist({
-        "bash": [(None, -1, 0), (0, 9, 4), (10, 19, 0), (20, 29, 7)],
-        "sshd": [(0, 9, 1), (10, 19, 2), (30, None, 3)],
-        "cron": [(10, 19, 9)],
-    })
+    agg = dist(
+        {
+            "bash": [(None, -1, 0), (0, 9, 4), (10, 19, 0), (20, 29, 7)],
+            "sshd": [(0, 9, 1), (10, 19, 2), (30, None, 3)],
+            "cron": [(10, 19, 9)],
+        }
+    )
     panel = one(agg)
     assert panel["kind"] == "bars3d"
     trace = valid(panel["figure"])["data"][0]
@@ -227,27 +235,29 @@ def test_linear_distribution_is_a_mesh_of_boxes_one_row_per_key() -> None:
         indices = decode(trace[axis])
         assert len(indices) == 12 * bars
         assert max(indices) < 8 * bars
-    heights = sorted(max(zs[8 * b: 8 * b + 8]) for b in range(bars))
+    heights = sorted(max(zs[8 * b : 8 * b + 8]) for b in range(bars))
     assert heights == [1, 2, 3, 4, 7, 9]
     assert sorted(set(decode(trace["intensity"]))) == [1, 2, 3, 4, 7, 9]
     scene = panel["figure"]["layout"]["scene"]
     # Keys by weight: bash 11, sshd 6, cron 9.
     assert scene["yaxis"]["ticktext"] == ["bash", "cron", "sshd"]
     assert scene["xaxis"]["ticktext"] == ["(…, 0)", "[0, 10)", "[10, 20)", "[20, 30)", "[30, …)"]
-    rows = {int(y) // charts._CELL for y in ys}
+    rows = {int(y) // _CELL for y in ys}
     assert rows == {0, 1, 2}
     labels = [t for t in trace["text"] if t]
     assert "cron<br>[10, 20): 9" in labels
 
 
 def test_every_one_of_a_thousand_keys_gets_a_row_in_the_3d_chart() -> None:
-    per_key = {f"p{i}": [(b * 10, b * 10 + 9, 1 + (i + b) % 5) for b in range(i % 20, i % 20 + 3)]
-               for i in range(1000)}
+    per_key = {
+        f"p{i}": [(b * 10, b * 10 + 9, 1 + (i + b) % 5) for b in range(i % 20, i % 20 + 3)]
+        for i in range(1000)
+    }
     panel = one(dist(per_key, "lhist"))
     trace = valid(panel["figure"])["data"][0]
     ys = decode(trace["y"])
     assert len(ys) == 8 * 3000
-    assert len({int(y) // charts._CELL for y in ys}) == 1000
+    assert len({int(y) // _CELL for y in ys}) == 1000
     assert panel["note"] is None
 
 
@@ -257,7 +267,7 @@ def test_a_dense_3d_chart_merges_buckets_before_dropping_keys() -> None:
     trace = valid(panel["figure"])["data"][0]
     ys = decode(trace["y"])
     assert len(ys) <= 8 * charts.MESH_BARS
-    assert len({int(y) // charts._CELL for y in ys}) == 1000
+    assert len({int(y) // _CELL for y in ys}) == 1000
     assert "adjacent buckets per bar" in panel["note"]
     total = sum(decode(trace["z"])[4::8])
     assert total == sum(20 * (1 + i % 3) for i in range(1000))  # nothing lost by merging
@@ -305,8 +315,9 @@ def test_stack_keyed_count_is_an_icicle_with_the_root_at_the_bottom() -> None:
     assert trace["tiling"]["orientation"] == "v"
     assert trace["tiling"]["flip"] == "y"
     by_id = dict(zip(trace["ids"], trace["labels"], strict=True))
-    parent = {by_id[i]: by_id.get(p, "") for i, p in zip(trace["ids"], trace["parents"],
-                                                         strict=True)}
+    parent = {
+        by_id[i]: by_id.get(p, "") for i, p in zip(trace["ids"], trace["parents"], strict=True)
+    }
     value = dict(zip(trace["labels"], trace["values"], strict=True))
     assert parent == {"all": "", "main+3": "all", "b+2": "main+3", "a+1": "b+2", "c+4": "b+2"}
     assert value == {"all": 10, "main+3": 10, "b+2": 10, "a+1": 7, "c+4": 3}
@@ -317,8 +328,9 @@ def test_other_key_parts_sit_below_the_stack_in_the_flame_graph() -> None:
     panel = one(counts({("bash", STACK_A): 4, ("sshd", STACK_A): 1}, "sum"))
     trace = valid(panel["figure"])["data"][0]
     by_id = dict(zip(trace["ids"], trace["labels"], strict=True))
-    children_of_root = [by_id[i] for i, p in zip(trace["ids"], trace["parents"], strict=True)
-                        if p == "0"]
+    children_of_root = [
+        by_id[i] for i, p in zip(trace["ids"], trace["parents"], strict=True) if p == "0"
+    ]
     assert sorted(children_of_root) == ["bash", "sshd"]
     assert trace["labels"].count("main+3") == 2
 
@@ -377,9 +389,17 @@ def test_per_interval_distribution_subtracts_buckets() -> None:
 
 def test_per_interval_stats_recompute_the_average() -> None:
     def stats(count: int, total: int) -> Aggregation:
-        return Aggregation("@s", "stats", (Row(("x",), value=total / count,
-                                                stats={"count": count, "average": total // count,
-                                                       "total": total}),))
+        return Aggregation(
+            "@s",
+            "stats",
+            (
+                Row(
+                    ("x",),
+                    value=total / count,
+                    stats={"count": count, "average": total // count, "total": total},
+                ),
+            ),
+        )
 
     history = History()
     history.add(Snapshot(1.0, (stats(2, 10),)))
@@ -480,8 +500,13 @@ def test_history_memory_stays_bounded_over_ten_thousand_snapshots() -> None:
 
 def test_layouts_are_transparent_responsive_untitled_and_keep_the_view() -> None:
     history = History()
-    aggs = (counts({"a": 1}), counts({"a": 1}, "sum", "@s"), dist({"x": [(0, 9, 1)]}),
-            dist({"x": [(0, 0, 1)]}, "quantize", "@q"), counts({(STACK_A,): 1}, name="@k"))
+    aggs = (
+        counts({"a": 1}),
+        counts({"a": 1}, "sum", "@s"),
+        dist({"x": [(0, 9, 1)]}),
+        dist({"x": [(0, 0, 1)]}, "quantize", "@q"),
+        counts({(STACK_A,): 1}, name="@k"),
+    )
     for t in (1.0, 2.0):
         history.add(snapshot := Snapshot(t, aggs))
         panels = build_panels(snapshot, history)
@@ -498,7 +523,8 @@ def test_layouts_are_transparent_responsive_untitled_and_keep_the_view() -> None
     assert len(revisions) == len(set(revisions)) == 10  # 5 figures, 3 areas, 2 heatmaps
     again = build_panels(Snapshot(3.0, aggs), history)
     assert [p["figure"]["layout"]["uirevision"] for p in again] == [
-        p["figure"]["layout"]["uirevision"] for p in panels]
+        p["figure"]["layout"]["uirevision"] for p in panels
+    ]
 
 
 def test_panels_follow_snapshot_order_and_have_the_documented_shape() -> None:
@@ -566,13 +592,14 @@ def test_per_interval_avg_without_counts_stays_cumulative_and_says_so() -> None:
 
 
 def test_bucket_totals_add_rows_with_gaps_and_any_order() -> None:
-    rows = dist({
-        "run": [(0, 9, 1), (10, 19, 2), (20, 29, 3)],
-        "gap": [(0, 9, 10), (20, 29, 30)],
-        "shuffled": [(20, 29, 300), (None, -1, 7), (10, 19, 200)],
-    }).rows
-    assert charts.bucket_totals(rows) == {
-        (None, -1): 7, (0, 9): 11, (10, 19): 202, (20, 29): 333}
+    rows = dist(
+        {
+            "run": [(0, 9, 1), (10, 19, 2), (20, 29, 3)],
+            "gap": [(0, 9, 10), (20, 29, 30)],
+            "shuffled": [(20, 29, 300), (None, -1, 7), (10, 19, 200)],
+        }
+    ).rows
+    assert charts.bucket_totals(rows) == {(None, -1): 7, (0, 9): 11, (10, 19): 202, (20, 29): 333}
 
 
 def test_histogram_of_keys_with_different_buckets_lines_them_up() -> None:
@@ -638,3 +665,23 @@ def test_a_map_the_script_clears_itself_is_shown_as_it_is_per_interval() -> None
         plain.add(Snapshot(t, (counts({"a": a, "b": 3}),)))
     keyed = plain.keyed_series("@c")
     assert keyed is not None and [p[1] for p in keyed.points] == [8, 4]
+
+
+def test_the_plotly_renderer_builds_the_panels_of_its_own_history() -> None:
+    renderer = charts.PlotlyRenderer()
+    history = renderer.history(max_points=3, reset_by_script=frozenset({"@d"}))
+    assert isinstance(history, History) and history.reset_by_script == {"@d"}
+    snaps = [Snapshot(float(t), (counts({"a": t, "b": 2 * t}),)) for t in range(1, 6)]
+    for snap in snaps:
+        history.add(snap)
+    assert history.points("@c") == 3  # max_points bounds the series
+    panels = renderer.panels(snaps[-1], history, per_interval=True)
+    assert panels == build_panels(snaps[-1], history, per_interval=True)
+    assert panels[0]["table"]["rows"][0][:2] == ["b", 2]
+
+    class Foreign:
+        def add(self, snapshot: Snapshot) -> None:
+            pass
+
+    with pytest.raises(TypeError, match="not a history this renderer made"):
+        renderer.panels(snaps[-1], Foreign(), per_interval=False)

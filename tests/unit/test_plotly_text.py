@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ide.charts import History, build_panels, flame_colour
-from ide.plotly_text import WORD_JOINER, plotly_text
+from ide.charts.text import WORD_JOINER, plotly_text
 from ide.tracing.model import Aggregation, Bucket, Row, Snapshot
 
 HOSTILE = [

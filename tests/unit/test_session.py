@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
+from ide.charts import PlotlyRenderer
 from ide.config import Settings
 from ide.tracing.model import (
     Aggregation,
@@ -12,8 +15,10 @@ from ide.tracing.model import (
     Exited,
     Output,
     Row,
+    Snapshot,
     Tick,
 )
+from ide.tracing.render import RunHistory
 from ide.tracing.session import LimitExceeded, RunManager
 from tests.unit.scripted import ScriptedBackend
 
@@ -148,7 +153,7 @@ def test_caps_on_concurrent_runs() -> None:
 
 
 def test_per_interval_panels_of_a_map_the_script_clears_are_not_subtracted() -> None:
-    manager, backend = make()
+    manager, backend = RunManager(Settings(token="t"), renderer=PlotlyRenderer()), ScriptedBackend()
     run = start(manager, backend, script="interval:s:1 { print(@c); clear(@c); }")
     tracer = backend.tracers[0]
     tracer.events_q.put(Attached(1))
@@ -159,3 +164,82 @@ def test_per_interval_panels_of_a_map_the_script_clears_are_not_subtracted() -> 
     [panel] = run.panels(per_interval=True)  # type: ignore[attr-defined]
     assert panel["note"] == "since the script last cleared it"
     assert [row[:2] for row in panel["table"]["rows"]] == [["k1", 8], ["k0", 7]]
+
+
+@dataclass
+class RecordedHistory:
+    max_points: int
+    reset_by_script: frozenset[str]
+    added: list[Snapshot] = field(default_factory=list)
+
+    def add(self, snapshot: Snapshot) -> None:
+        self.added.append(snapshot)
+
+
+class RecordingRenderer:
+    """Records what a run hands its renderer; a panel says which snapshot and mode it is of."""
+
+    def __init__(self) -> None:
+        self.histories: list[RecordedHistory] = []
+        self.built: list[tuple[float, bool]] = []
+
+    def history(self, *, max_points: int, reset_by_script: frozenset[str]) -> RecordedHistory:
+        self.histories.append(RecordedHistory(max_points, reset_by_script))
+        return self.histories[-1]
+
+    def panels(
+        self, snapshot: Snapshot, history: RunHistory, *, per_interval: bool
+    ) -> list[dict[str, Any]]:
+        assert isinstance(history, RecordedHistory) and history is self.histories[-1]
+        assert history.added[-1] is snapshot
+        self.built.append((snapshot.t, per_interval))
+        return [{"t": snapshot.t, "per_interval": per_interval}]
+
+
+def feed(backend: ScriptedBackend, *values: int) -> None:
+    tracer = backend.tracers[-1]
+    tracer.events_q.put(Attached(1))
+    for value in values:
+        tracer.events_q.put(counts(1, value))
+        tracer.events_q.put(Tick())
+
+
+def test_a_run_hands_every_snapshot_to_the_renderer_it_is_given() -> None:
+    renderer = RecordingRenderer()
+    settings = Settings(token="t", max_history_snapshots=42)
+    manager, backend = RunManager(settings, renderer=renderer), ScriptedBackend()
+    run = start(manager, backend, script="interval:s:1 { print(@c); clear(@c); }")
+    feed(backend, 1, 2, 3)
+    wait(lambda: run.seq == 3)  # type: ignore[attr-defined]
+    [history] = renderer.histories
+    assert (history.max_points, history.reset_by_script) == (42, frozenset({"@c"}))
+    assert [s.aggregations[0].rows[0].value for s in history.added] == [1, 2, 3]
+    assert history.added[-1] is run.snapshot  # type: ignore[attr-defined]
+
+    t = run.snapshot.t  # type: ignore[attr-defined]
+    message = run.snapshot_message(per_interval=True, with_charts=True)  # type: ignore[attr-defined]
+    assert message["panels"] == [{"t": t, "per_interval": True}]
+    # Built once per snapshot and view mode, however many viewers ask.
+    for per_interval in (True, False, True, False):
+        run.panels(per_interval)  # type: ignore[attr-defined]
+    assert renderer.built == [(t, True), (t, False)]
+    no_charts = run.snapshot_message(per_interval=False, with_charts=False)  # type: ignore[attr-defined]
+    assert "panels" not in no_charts
+    manager.shutdown()
+
+
+def test_a_run_without_a_renderer_builds_no_panels() -> None:
+    manager, backend = make()
+    run = start(manager, backend)
+    viewer = run.add_viewer()  # type: ignore[attr-defined]
+    assert viewer.charts  # the viewer asks for charts; there is nothing to draw them
+    feed(backend, 1, 2)
+    wait(lambda: run.seq == 2)  # type: ignore[attr-defined]
+    assert run.panels(per_interval=False) == []  # type: ignore[attr-defined]
+    messages = []
+    while (msg := viewer.next_message(timeout=0.05)) is not None:
+        messages.append(msg)
+    snapshots = [m for m in messages if m["type"] == "snapshot"]
+    assert snapshots and all("panels" not in m for m in snapshots)
+    assert snapshots[-1]["snapshot"]["aggregations"][0]["rows"][0]["value"] == 2
+    manager.shutdown()

@@ -1,0 +1,90 @@
+"""Figures over time, from a run's ``History``: stacked areas of keys, heatmaps of buckets."""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from ide.tracing.model import Key
+
+from ..intervals import BucketSeries, KeyedSeries
+from ..labels import bucket_order, key_label, span_label
+from ..text import plotly_text
+from ..theme import COLORWAY, HEAT, OTHER_COLOR, Figure, axis, base_layout
+
+
+def keyed_series_figure(
+    series: KeyedSeries, function: str, uirevision: str, keys: int
+) -> Figure | None:
+    """A stacked area of per-interval values of the busiest keys, plus everything else."""
+    points = list(series.points)
+    if len(points) < 2:
+        return None
+    weight: dict[Key, float] = {}
+    for _, _, values in points:
+        for key, v in values.items():
+            weight[key] = weight.get(key, 0.0) + abs(v)
+    top = heapq.nlargest(keys, weight, key=weight.__getitem__)
+    t = [p[0] for p in points]
+    traces = []
+    shown = [0.0] * len(points)
+    for n, key in enumerate(top):
+        ys = [p[2].get(key, 0.0) for p in points]
+        shown = [a + b for a, b in zip(shown, ys, strict=True)]
+        traces.append(_area(plotly_text(key_label(key)), t, ys, COLORWAY[n % len(COLORWAY)]))
+    rest = [p[1] - s for p, s in zip(points, shown, strict=True)]
+    if any(abs(r) > 1e-9 for r in rest):
+        traces.append(_area("other", t, rest, OTHER_COLOR))
+    layout = base_layout(
+        uirevision,
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.2, "font": {"size": 11}},
+        xaxis=axis("seconds"),
+        yaxis=axis(f"{function} per interval", rangemode="tozero"),
+        hovermode="x unified",
+    )
+    return {"data": traces, "layout": layout}
+
+
+def _area(name: str, t: list[float], ys: list[float], color: str) -> dict[str, Any]:
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "name": name,
+        "x": t,
+        "y": ys,
+        "stackgroup": "one",
+        "line": {"width": 0.5, "color": color},
+        "fillcolor": color,
+        "hovertemplate": "%{fullData.name}: %{y:,}<extra></extra>",
+    }
+
+
+def heatmap_figure(series: BucketSeries, function: str, uirevision: str) -> Figure | None:
+    """Time along X, buckets along Y, per-interval counts (all keys together) as colour."""
+    points = list(series.points)
+    if len(points) < 2:
+        return None
+    order = sorted(series.spans, key=bucket_order)
+    z = []
+    for span in order:
+        i = series.spans[span]
+        z.append([p[1][i] if i < len(p[1]) else 0 for p in points])
+    labels = [plotly_text(span_label(s, function)) for s in order]
+    trace = {
+        "type": "heatmap",
+        "x": [p[0] for p in points],
+        "y": labels,
+        "z": z,
+        "colorscale": HEAT,
+        "zmin": 0,
+        "ygap": 1,
+        "colorbar": {"thickness": 10, "len": 0.8, "outlinewidth": 0},
+        "hovertemplate": "%{x:.1f} s<br>%{y}: %{z:,}<extra></extra>",
+    }
+    layout = base_layout(
+        uirevision,
+        xaxis=axis("seconds"),
+        yaxis=axis("", type="category", categoryorder="array", categoryarray=labels),
+    )
+    return {"data": [trace], "layout": layout}
