@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexer import Lexer
-
 if TYPE_CHECKING:
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexer import Lexer
+
     from dtrace_lexer.lexers import BpftraceLexer, DTraceLexer
+
+# Pygments loads on first use, so that the vocabulary alone (what the server's core and the
+# libdtrace worker read) imports nothing else.
 
 __all__ = [
     "CSS_CLASS",
@@ -62,6 +64,8 @@ def lexer_for(language: Language) -> Lexer:
 
 
 def _formatter() -> HtmlFormatter[str]:
+    from pygments.formatters import HtmlFormatter
+
     return HtmlFormatter(
         cssclass=CSS_CLASS, classprefix=TOKEN_CLASS_PREFIX, nowrap=False, style=STYLE
     )
@@ -72,6 +76,8 @@ def highlight_html(script: str, language: Language) -> str:
 
     All of the script's text is escaped; only Pygments' own ``<span>`` markup is added.
     """
+    from pygments import highlight
+
     return highlight(script, lexer_for(language), _formatter())
 
 

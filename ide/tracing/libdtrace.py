@@ -65,12 +65,10 @@ LIBRARY_CANDIDATES = (
     "/usr/lib/libdtrace.dylib",  # macOS
 )
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-# The worker needs ide.tracing only: a bare ``ide`` package spares it importing the web app
-# (Flask), about 0.15 s of every compile.
+# The worker imports the core only (the package root loads no Flask).
 WORKER_BOOT = (
-    "import sys, types; ide = types.ModuleType('ide'); "
-    f"ide.__path__ = [{os.path.join(PACKAGE_ROOT, 'ide')!r}]; sys.modules['ide'] = ide; "
-    "from ide.tracing.dtrace_worker import main; sys.exit(main(['worker', *sys.argv[1:]]))"
+    "import sys; from ide.tracing.dtrace_worker import main; "
+    "sys.exit(main(['worker', *sys.argv[1:]]))"
 )
 MAX_PROTOCOL_LINE = 64 << 20  # one aggregation per line; rows are capped by the worker
 STOP_DEADLINE_S = 10.0  # after ``stop``, the final snapshot must come within this

@@ -89,3 +89,15 @@ def test_the_graph_follows_relative_and_function_level_imports() -> None:
 
 def test_ide_has_no_import_cycle() -> None:
     assert cycle(graph()) is None
+
+
+def test_the_libdtrace_worker_starts_without_the_web_app() -> None:
+    """Every D compile is a worker process: it imports the core only."""
+    import subprocess
+    import sys
+
+    heavy = ("flask", "werkzeug", "plotly", "pygments", "ide.web", "ide.charts")
+    code = f"import sys, ide.tracing.dtrace_worker; print([m for m in {heavy} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
