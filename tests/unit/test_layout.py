@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,66 @@ def test_the_tracing_core_imports_neither_the_web_app_nor_the_charts() -> None:
         if bad:
             offending[module_name(path)] = bad
     assert offending == {}
+
+
+# --- no import cycle in ide/ -------------------------------------------------------------------
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each ide module -> the ide modules it imports.  ``from pkg import mod`` is an edge to
+    ``mod`` alone: importing a submodule always loads its package first, so an edge to the
+    package as well would make every package that imports its own children a cycle."""
+    paths = sorted((ROOT / "ide").rglob("*.py"))
+    modules = {module_name(p) for p in paths}
+    edges: dict[str, set[str]] = {}
+    for path in paths:
+        name = module_name(path)
+        found = imported_modules(path.read_text(), name, is_package=path.name == "__init__.py")
+        targets = {m for m in found if m in modules}
+        # drop a package when one of its submodules is the thing imported
+        targets -= {t for t in targets if any(u.startswith(t + ".") for u in targets)}
+        edges[name] = targets - {name}
+    return edges
+
+
+def cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle, as the list of modules around it, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state and (found := visit(start)):
+            return found
+    return None
+
+
+def test_the_cycle_finder_sees_a_cycle_and_a_chain() -> None:
+    assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_ide_has_no_import_cycle() -> None:
+    edges = import_graph()
+    assert "ide.tracing.session" in edges["ide.tracing.pipeline"]  # the walk sees imports
+    assert cycle(edges) is None
+
+
+def test_the_libdtrace_worker_starts_without_the_web_app() -> None:
+    """Every D compile is a worker process: it imports the core only."""
+    heavy = ("flask", "werkzeug", "plotly", "pygments", "ide.web", "ide.charts")
+    code = f"import sys, ide.tracing.dtrace_worker; print([m for m in {heavy} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
