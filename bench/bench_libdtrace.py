@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from ide.config import Settings  # noqa: E402
 from ide.tracing.backend import RunSpec  # noqa: E402
-from ide.tracing.libdtrace import LibdtraceBackend, LibdtraceTracer  # noqa: E402
+from ide.tracing.libdtrace import LibdtraceBackend  # noqa: E402
+from ide.tracing.libdtrace_tracer import LibdtraceTracer  # noqa: E402
 from ide.tracing.model import Attached, Exited, Tick  # noqa: E402
 
 SCRIPTS = {

@@ -36,7 +36,8 @@ from .. import examples
 from ..config import Settings
 from ..tracing.model import LANGUAGE_CHOICES, LANGUAGES
 from ..web.errors import ApiError
-from .store import Conflict, NotFound, SnippetError, SnippetStore, parse_import
+from .store import Conflict, NotFound, SnippetStore, parse_import
+from .validate import SnippetError
 
 bp = Blueprint("snippets", __name__)
 

@@ -16,7 +16,6 @@ detach its probes (libdtrace's close); the server does not wait for that.
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import ctypes.util
 import json
@@ -28,15 +27,45 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..config import Settings
+from .dtrace_abi import (
+    ACT_EXIT,
+    AGG_WALK,
+    AGGWALK_NEXT,
+    CONSUME_NEXT,
+    CONSUME_PROBE,
+    CONSUME_REC,
+    CONSUME_THIS,
+    DROP_FIXES,
+    DROP_NAMES,
+    HANDLE_ABORT,
+    HANDLE_OK,
+    HANDLER,
+    PR_SET_PDEATHSIG,
+    PROBE_ITER,
+    WORKSTATUS_DONE,
+    WORKSTATUS_ERROR,
+    BufData,
+    DropData,
+    DTraceError,
+    ErrData,
+    IllumosProbeDesc,
+    IllumosRecDesc,
+    Library,
+    MemoryStream,
+    OracleProbeDesc,
+    OracleRecDesc,
+    ProgInfo,
+    SetoptData,
+    illumos_raw_record,
+    oracle_raw_record,
+)
+from .dtrace_program import Handle, refusal_fields, request_policy
 from .dtrace_records import (
     ACT_DIFEXPR,
     ACT_MOD,
     ACT_STACK,
     ACT_SYM,
-    AGGREGATING_ACTIONS,
     AggregationStore,
-    Family,
     RawKey,
     RawRecord,
     RecordError,
@@ -44,485 +73,13 @@ from .dtrace_records import (
     stack_frames,
 )
 from .policy import (
-    D_RUNTIME_OPTIONS,
-    DESTRUCTIVE_ACTION_KINDS,
     DRefusal,
-    refuse_d_actions,
-    refuse_d_compile_options,
     refuse_d_options,
 )
 
-DTRACE_VERSION = 3
-DTRACE_C_ETAGS = 0x0100
-DTRACE_C_ZDEFS = 0x0004
-CONSUME_THIS = 0
-CONSUME_NEXT = 1
-CONSUME_ABORT = 3
-HANDLE_OK = 0
-WORKSTATUS_ERROR = -1
-WORKSTATUS_DONE = 1
-ACT_EXIT = 2
-AGGWALK_NEXT = 0
-AGGWALK_ABORT = 1
-HANDLE_ABORT = -1
-CLAUSE_DESTRUCTIVE = 32  # Oracle's DT_CLSFLAG_DESTRUCT in dtsd_clauseflags
-PR_SET_PDEATHSIG = 1
-
-# libdtrace's drop kinds: what was dropped, and the option that makes it rarer.
-DROP_NAMES = {
-    0: "principal buffer",
-    1: "aggregation",
-    2: "dynamic variable",
-    3: "dynamic variable (rinsing)",
-    4: "dynamic variable (dirty)",
-    5: "speculation",
-    6: "speculation (busy)",
-    7: "speculation (unavailable)",
-    8: "stack string table",
-    9: "ERROR probe",
-}
 # dtrace_go failures that another consumer's teardown causes and that a new attempt avoids.
 TRANSIENT_START_ERRORS = frozenset({"Failed to enable probe"})
 MAX_ERROR_KINDS = 20  # distinct probe-error messages reported per snapshot
-DROP_FIXES = {
-    0: "increase bufsize (or switchrate)",
-    1: "increase aggsize (or aggrate)",
-    2: "increase dynvarsize",
-    3: "increase dynvarsize (or cleanrate)",
-    4: "increase dynvarsize (or cleanrate)",
-    5: "increase specsize",
-    6: "increase nspec",
-    7: "increase nspec",
-    8: "increase strsize or the stack depth",
-    9: None,
-}
-
-# --- struct layouts ------------------------------------------------------------------------
-
-
-class OracleRecDesc(ctypes.Structure):
-    _fields_ = [
-        ("action", ctypes.c_uint16),
-        ("size", ctypes.c_uint32),
-        ("offset", ctypes.c_uint32),
-        ("alignment", ctypes.c_uint16),
-        ("format", ctypes.c_void_p),
-        ("arg", ctypes.c_uint64),
-        ("uarg", ctypes.c_uint64),
-    ]
-
-
-class IllumosRecDesc(ctypes.Structure):
-    _fields_ = [
-        ("action", ctypes.c_uint16),
-        ("size", ctypes.c_uint32),
-        ("offset", ctypes.c_uint32),
-        ("alignment", ctypes.c_uint16),
-        ("format", ctypes.c_uint16),
-        ("arg", ctypes.c_uint64),
-        ("uarg", ctypes.c_uint64),
-    ]
-
-
-class OracleAggDesc(ctypes.Structure):
-    _fields_ = [
-        ("name", ctypes.c_char_p),
-        ("varid", ctypes.c_uint32),
-        ("flags", ctypes.c_int),
-        ("sig", ctypes.c_uint64),
-        ("normal", ctypes.c_uint64),
-        ("ksize", ctypes.c_uint32),
-        ("dsize", ctypes.c_uint32),
-        ("nkrecs", ctypes.c_uint),
-        ("keyidx", ctypes.c_uint),
-        ("krecs", ctypes.POINTER(OracleRecDesc)),
-        ("drecs", ctypes.POINTER(OracleRecDesc)),
-    ]
-
-
-class IllumosAggDesc(ctypes.Structure):
-    _fields_ = [
-        ("name", ctypes.c_char_p),
-        ("varid", ctypes.c_int64),
-        ("flags", ctypes.c_int),
-        ("id", ctypes.c_uint32),
-        ("epid", ctypes.c_uint32),
-        ("size", ctypes.c_uint32),
-        ("nrecs", ctypes.c_int),
-        ("pad", ctypes.c_uint32),
-        ("rec", IllumosRecDesc * 1),  # really dtagd_nrecs of them
-    ]
-
-
-class OracleAggData(ctypes.Structure):
-    _fields_ = [
-        ("handle", ctypes.c_void_p),
-        ("desc", ctypes.POINTER(OracleAggDesc)),
-        ("key", ctypes.c_void_p),
-        ("data", ctypes.c_void_p),
-        ("percpu", ctypes.c_void_p),
-    ]
-
-
-class IllumosAggData(ctypes.Structure):
-    _fields_ = [
-        ("handle", ctypes.c_void_p),
-        ("desc", ctypes.POINTER(IllumosAggDesc)),
-        ("edesc", ctypes.c_void_p),
-        ("pdesc", ctypes.c_void_p),
-        ("data", ctypes.c_void_p),
-        ("normal", ctypes.c_uint64),
-        ("size", ctypes.c_size_t),
-    ]
-
-
-class ProbeData(ctypes.Structure):  # only the leading fields we read, same in both families
-    _fields_ = [("handle", ctypes.c_void_p), ("id", ctypes.c_uint32)]
-
-
-class ErrData(ctypes.Structure):
-    _fields_ = [
-        ("handle", ctypes.c_void_p),
-        ("ddesc", ctypes.c_void_p),
-        ("pdesc", ctypes.c_void_p),
-        ("cpu", ctypes.c_int),
-        ("action", ctypes.c_int),
-        ("offset", ctypes.c_int),
-        ("fault", ctypes.c_int),
-        ("addr", ctypes.c_uint64),
-        ("msg", ctypes.c_char_p),
-    ]
-
-
-class DropData(ctypes.Structure):
-    _fields_ = [
-        ("handle", ctypes.c_void_p),
-        ("cpu", ctypes.c_int),
-        ("kind", ctypes.c_int),
-        ("drops", ctypes.c_uint64),
-        ("total", ctypes.c_uint64),
-        ("msg", ctypes.c_char_p),
-    ]
-
-
-class BufData(ctypes.Structure):
-    _fields_ = [
-        ("handle", ctypes.c_void_p),
-        ("buffered", ctypes.c_char_p),
-        ("probe", ctypes.c_void_p),
-        ("recdesc", ctypes.c_void_p),
-        ("aggdata", ctypes.c_void_p),
-        ("flags", ctypes.c_uint32),
-    ]
-
-
-class OracleProbeDesc(ctypes.Structure):
-    _fields_ = [
-        ("id", ctypes.c_uint32),
-        ("prv", ctypes.c_char_p),
-        ("mod", ctypes.c_char_p),
-        ("fun", ctypes.c_char_p),
-        ("prb", ctypes.c_char_p),
-    ]
-
-
-class IllumosProbeDesc(ctypes.Structure):
-    _fields_ = [
-        ("id", ctypes.c_uint32),
-        ("prv", ctypes.c_char * 64),
-        ("mod", ctypes.c_char * 64),
-        ("fun", ctypes.c_char * 192),
-        ("prb", ctypes.c_char * 64),
-    ]
-
-
-class ProgInfo(ctypes.Structure):
-    _fields_ = [
-        ("descattr", ctypes.c_uint32),
-        ("stmtattr", ctypes.c_uint32),
-        ("aggregates", ctypes.c_uint),
-        ("recgens", ctypes.c_uint),
-        ("matches", ctypes.c_uint),
-        ("speculations", ctypes.c_uint),
-    ]
-
-
-class OracleStmtDesc(ctypes.Structure):
-    """Oracle's dtrace_stmtdesc_t: actions are compiled to BPF, the clause flags say what
-    kinds of action the clause holds."""
-
-    _fields_ = [
-        ("ecbdesc", ctypes.c_void_p),
-        ("clause", ctypes.c_void_p),
-        ("fmtdata", ctypes.c_void_p),
-        ("descattr", ctypes.c_uint8 * 3),
-        ("stmtattr", ctypes.c_uint8 * 3),
-        ("clauseflags", ctypes.c_int),
-        ("id", ctypes.c_int),
-    ]
-
-
-class IllumosDifo(ctypes.Structure):  # the leading fields of dtrace_difo_t
-    _fields_ = [
-        ("buf", ctypes.c_void_p),
-        ("inttab", ctypes.c_void_p),
-        ("strtab", ctypes.c_void_p),
-        ("vartab", ctypes.c_void_p),
-        ("len", ctypes.c_uint),
-        ("intlen", ctypes.c_uint),
-        ("strlen", ctypes.c_uint),
-        ("varlen", ctypes.c_uint),
-        ("rtype", ctypes.c_uint8 * 8),
-        ("refcnt", ctypes.c_uint),
-        ("destructive", ctypes.c_uint),  # copyout()/copyoutstr() in this DIF object
-    ]
-
-
-class IllumosActDesc(ctypes.Structure):
-    pass
-
-
-IllumosActDesc._fields_ = [
-    ("difo", ctypes.POINTER(IllumosDifo)),
-    ("next", ctypes.POINTER(IllumosActDesc)),
-    ("kind", ctypes.c_uint16),
-    ("ntuple", ctypes.c_uint32),
-    ("arg", ctypes.c_uint64),
-    ("uarg", ctypes.c_uint64),
-    ("refcnt", ctypes.c_int),
-]
-
-
-class IllumosStmtDesc(ctypes.Structure):  # the leading fields of dtrace_stmtdesc_t
-    _fields_ = [
-        ("ecbdesc", ctypes.c_void_p),
-        ("action", ctypes.POINTER(IllumosActDesc)),
-        ("action_last", ctypes.POINTER(IllumosActDesc)),
-    ]
-
-
-class SetoptData(ctypes.Structure):  # dtrace_setoptdata_t, the same in both families
-    _fields_ = [
-        ("handle", ctypes.c_void_p),
-        ("probe", ctypes.c_void_p),
-        ("option", ctypes.c_char_p),
-        ("oldval", ctypes.c_int64),
-        ("newval", ctypes.c_int64),
-    ]
-
-
-CONSUME_PROBE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
-CONSUME_REC = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
-HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
-AGG_WALK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
-PROBE_ITER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
-STMT_ITER = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p
-)
-
-
-class DTraceError(Exception):
-    pass
-
-
-class Library:
-    """libdtrace loaded with ctypes, its family detected from the symbols it exports."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.lib = ctypes.CDLL(path, use_errno=True)
-        self.libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        self.family: Family = detect_family(self.lib)
-        self.version = ctypes.c_char_p.in_dll(self.lib, "_dtrace_version").value or b""
-        lib = self.lib
-        vp, cp, i = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
-        lib.dtrace_open.restype = vp
-        lib.dtrace_open.argtypes = [i, i, ctypes.POINTER(i)]
-        lib.dtrace_errno.argtypes = [vp]
-        lib.dtrace_errmsg.restype = cp
-        lib.dtrace_errmsg.argtypes = [vp, i]
-        lib.dtrace_setopt.argtypes = [vp, cp, cp]
-        lib.dtrace_getopt.argtypes = [vp, cp, ctypes.POINTER(ctypes.c_int64)]
-        lib.dtrace_stmt_iter.argtypes = [vp, vp, STMT_ITER, vp]
-        lib.dtrace_handle_setopt.argtypes = [vp, HANDLER, vp]
-        lib.dtrace_program_fcompile.restype = vp
-        lib.dtrace_program_fcompile.argtypes = [vp, vp, ctypes.c_uint, i, vp]
-        lib.dtrace_program_exec.argtypes = [vp, vp, ctypes.POINTER(ProgInfo)]
-        lib.dtrace_stop.argtypes = [vp]
-        lib.dtrace_close.argtypes = [vp]
-        lib.dtrace_work.argtypes = [vp, vp, CONSUME_PROBE, CONSUME_REC, vp]
-        lib.dtrace_aggregate_snap.argtypes = [vp]
-        lib.dtrace_aggregate_walk.argtypes = [vp, AGG_WALK, vp]
-        lib.dtrace_handle_buffered.argtypes = [vp, HANDLER, vp]
-        lib.dtrace_handle_err.argtypes = [vp, HANDLER, vp]
-        lib.dtrace_handle_drop.argtypes = [vp, HANDLER, vp]
-        lib.dtrace_probe_iter.argtypes = [vp, vp, PROBE_ITER, vp]
-        lib.dtrace_addr2str.argtypes = [vp, ctypes.c_uint64, ctypes.c_char_p, i]
-        if self.family == "oracle":
-            lib.dtrace_go.argtypes = [vp, ctypes.c_uint]
-            lib.dtrace_init.argtypes = [vp]
-        else:
-            lib.dtrace_go.argtypes = [vp]
-            lib.dtrace_sleep.argtypes = [vp]
-        self.libc.fmemopen.restype = vp
-        self.libc.fmemopen.argtypes = [ctypes.c_void_p, ctypes.c_size_t, cp]
-        self.libc.fopen.restype = vp
-        self.libc.fopen.argtypes = [cp, cp]
-        self.libc.fclose.argtypes = [vp]
-        self.libc.open_memstream.restype = vp
-        self.libc.open_memstream.argtypes = [vp, vp]
-        self.libc.free.argtypes = [vp]
-        self.libc.fputs.argtypes = [cp, vp]
-        self.libc.fflush.argtypes = [vp]
-
-    def errmsg(self, handle: int | None, err: int | None = None) -> str:
-        if err is None:
-            err = self.lib.dtrace_errno(handle) if handle else 0
-        msg = self.lib.dtrace_errmsg(handle, err)
-        return (msg or b"unknown libdtrace error").decode("utf-8", "replace")
-
-
-def detect_family(lib: ctypes.CDLL) -> Family:
-    """Oracle's libdtrace has ``dtrace_init`` and no ``dtrace_sleep``; illumos the reverse."""
-    try:
-        lib.dtrace_sleep  # noqa: B018 - probing for the symbol
-    except AttributeError:
-        return "oracle"
-    return "illumos"
-
-
-class Handle:
-    """One open libdtrace handle, with the options of the job applied."""
-
-    def __init__(self, library: Library, options: dict[str, str | None]) -> None:
-        self.library = library
-        lib = library.lib
-        err = ctypes.c_int(0)
-        h = lib.dtrace_open(DTRACE_VERSION, 0, ctypes.byref(err))
-        if not h:
-            raise DTraceError(
-                "cannot open libdtrace: " + library.errmsg(None, err.value) + _privilege_hint()
-            )
-        self.h: int = h
-        for name, value in options.items():
-            raw = None if value is None else value.encode()
-            if lib.dtrace_setopt(h, name.encode(), raw) != 0:
-                raise DTraceError(f"cannot set option {name}={value}: {library.errmsg(h)}")
-        # Oracle's handle is set up only after its options: compiling before this crashes.
-        if library.family == "oracle" and lib.dtrace_init(h) != 0:
-            raise DTraceError("cannot initialise libdtrace: " + library.errmsg(h))
-        # What the server set: a script's pragmas are what differs from this after compiling.
-        self.options_set = self.read_options()
-
-    def read_options(self) -> dict[str, int]:
-        """Every run-time option libdtrace knows, as it stores it (``dtrace_getopt`` reads
-        no compile-time option; a name this family does not have is skipped)."""
-        val = ctypes.c_int64()
-        found = {}
-        for name in D_RUNTIME_OPTIONS:
-            if self.library.lib.dtrace_getopt(self.h, name.encode(), ctypes.byref(val)) == 0:
-                found[name] = int(val.value)
-        return found
-
-    def changed_options(self) -> dict[str, int]:
-        """The options the compiled script set (its ``#pragma D option`` lines)."""
-        now = self.read_options()
-        return {k: v for k, v in now.items() if self.options_set.get(k) != v}
-
-    def destructive_actions(self, prog: int) -> list[str]:
-        """The destructive actions in the compiled program, from its statements."""
-        found: list[str] = []
-
-        def each(_h: int, _prog: int, sdp: int, _arg: int) -> int:
-            try:
-                if self.library.family == "oracle":
-                    found.extend(oracle_destructive(sdp))
-                else:
-                    found.extend(illumos_destructive(sdp))
-            except Exception as exc:  # never unwind through libdtrace
-                found.append(f"unreadable statement ({type(exc).__name__})")
-            return 0
-
-        cb = STMT_ITER(each)
-        if self.library.lib.dtrace_stmt_iter(self.h, prog, cb, None) != 0:
-            raise DTraceError("cannot read the compiled program: " + self.library.errmsg(self.h))
-        return sorted(set(found))
-
-    def refusals(self, prog: int, request: dict[str, Any]) -> list[DRefusal]:
-        """What the server's policy refuses in the compiled program (see ``policy``)."""
-        policy = request_policy(request)
-        return refuse_d_options(self.changed_options(), policy) + refuse_d_actions(
-            self.destructive_actions(prog), policy
-        )
-
-    def compile(self, script: str) -> int:
-        """Compile through a FILE* so that libdtrace's messages carry line numbers."""
-        # Compile-time options act as libdtrace reads them: never let it read a refused one.
-        early = refuse_d_compile_options(script)
-        if early:
-            d = early[0]
-            raise DTraceError(f"line {d.line}: {d.message}")
-        lib, libc = self.library.lib, self.library.libc
-        data = script.encode("utf-8")
-        buf = ctypes.create_string_buffer(data, len(data) + 1)
-        fp = libc.fmemopen(buf, max(len(data), 1), b"r")
-        if not fp:
-            raise DTraceError("fmemopen failed")
-        try:
-            prog = lib.dtrace_program_fcompile(self.h, fp, DTRACE_C_ETAGS, 0, None)
-        finally:
-            libc.fclose(fp)
-        if not prog:  # a NULL pointer: the message says why
-            raise DTraceError(self.library.errmsg(self.h))
-        return int(prog)
-
-
-def oracle_destructive(sdp: int) -> list[str]:
-    """Oracle's compiler marks a clause holding a destructive action or subroutine
-    (system, raise, stop, freopen, copyout, copyoutstr, panic, breakpoint, chill); it does
-    not keep which one."""
-    sd = ctypes.cast(sdp, ctypes.POINTER(OracleStmtDesc)).contents
-    return ["destructive"] if sd.clauseflags & CLAUSE_DESTRUCTIVE else []
-
-
-def illumos_destructive(sdp: int) -> list[str]:
-    """illumos keeps each action's kind; copyout()/copyoutstr() mark their DIF object."""
-    sd = ctypes.cast(sdp, ctypes.POINTER(IllumosStmtDesc)).contents
-    found = []
-    ap = sd.action
-    last = ctypes.addressof(sd.action_last.contents) if sd.action_last else 0
-    for _ in range(1 << 16):
-        if not ap:
-            break
-        act = ap.contents
-        if act.kind & 0xFF00 in (0x200, 0x500):
-            found.append(DESTRUCTIVE_ACTION_KINDS.get(act.kind, f"action {act.kind:#x}"))
-        if act.difo and act.difo.contents.destructive:
-            found.append("copyout")
-        if ctypes.addressof(act) == last:
-            break
-        ap = act.next
-    return found
-
-
-def request_policy(request: dict[str, Any]) -> Settings:
-    """The server's policy as the request carries it; without one, the strictest."""
-    policy = request.get("policy") or {}
-    return Settings(
-        token="-",
-        allow_destructive=bool(policy.get("allow_destructive", False)),
-        max_d_strsize=int(policy.get("max_d_strsize", Settings.max_d_strsize)),
-    )
-
-
-def refusal_fields(refused: list[DRefusal]) -> dict[str, Any]:
-    return {"refused": [r.to_dict() for r in refused]}
-
-
-def _privilege_hint() -> str:
-    if hasattr(os, "geteuid") and os.geteuid() != 0:
-        return " (DTrace needs root)"
-    return ""
 
 
 # --- the jobs ------------------------------------------------------------------------------
@@ -759,17 +316,35 @@ class Run:
 
     def run(self) -> int:
         try:
+            prog = self._compile_checked()
+            info = self._enable(prog)
+        except StartFailed as exc:
+            self.emit("exited", code=1, error=exc.error, **exc.fields)
+            return 1
+        self.emit("attached", probes=int(info.matches))
+        error = self._consume()
+        if self.setopt_refused:
+            self.emit("exited", code=1, error=error, **refusal_fields(self.setopt_refused))
+            return 1
+        code = self.exit_status if self.exit_status is not None else (1 if error else 0)
+        self.emit("exited", code=code, error=error)
+        return code
+
+    def _compile_checked(self) -> int:
+        """The compiled program; nothing is enabled before it passes the server's policy."""
+        try:
             handle = Handle(self.library, self._options())
             self.h = handle.h
             prog = handle.compile(self.script)
-            # Nothing is enabled before the compiled program passes the server's policy.
             refused = handle.refusals(prog, self.request)
         except DTraceError as exc:
-            self.emit("exited", code=1, error=str(exc))
-            return 1
+            raise StartFailed(str(exc)) from None
         if refused:
-            self.emit("exited", code=1, error=refused[0].message, **refusal_fields(refused))
-            return 1
+            raise StartFailed(refused[0].message, **refusal_fields(refused))
+        return prog
+
+    def _enable(self, prog: int) -> ProgInfo:
+        """Enable the program's probes, set the handlers and go."""
         lib = self.lib
         cbs = (
             CONSUME_PROBE(self._chew),
@@ -781,11 +356,10 @@ class Run:
             AGG_WALK(self._walk),
         )
         self._keep.extend(cbs)
-        chew, chewrec, buffered, errh, droph, setopth, self._walk_cb = cbs
+        self._chew_cb, self._chewrec_cb, buffered, errh, droph, setopth, self._walk_cb = cbs
         info = ProgInfo()
         if lib.dtrace_program_exec(self.h, prog, ctypes.byref(info)) != 0:
-            self.emit("exited", code=1, error="cannot enable the probes: " + self._err())
-            return 1
+            raise StartFailed("cannot enable the probes: " + self._err())
         for register, cb in (
             (lib.dtrace_handle_err, errh),
             (lib.dtrace_handle_drop, droph),
@@ -793,21 +367,21 @@ class Run:
             (lib.dtrace_handle_setopt, setopth),
         ):
             if register(self.h, cb, None) != 0:
-                self.emit("exited", code=1, error="cannot set a libdtrace handler: " + self._err())
-                return 1
-        if self.library.family == "oracle":
-            started = lib.dtrace_go(self.h, 0)
-        else:
-            started = lib.dtrace_go(self.h)
-        if started != 0:
+                raise StartFailed("cannot set a libdtrace handler: " + self._err())
+        oracle = self.library.family == "oracle"
+        if (lib.dtrace_go(self.h, 0) if oracle else lib.dtrace_go(self.h)) != 0:
             why = self._err()
             # Oracle's BEGIN/END uprobes are shared by every consumer on the box; one that is
             # closing deletes them under a starting one.  Nothing was traced yet: the server
             # may start the run again in a fresh worker.
-            retry = self.library.family == "oracle" and why in TRANSIENT_START_ERRORS
-            self.emit("exited", code=1, error="cannot start tracing: " + why, retry=retry)
-            return 1
-        self.emit("attached", probes=int(info.matches))
+            retry = oracle and why in TRANSIENT_START_ERRORS
+            raise StartFailed("cannot start tracing: " + why, retry=retry)
+        return info
+
+    def _consume(self) -> str | None:
+        """Consume until stopped or done, reporting aggregations each interval; the error
+        that ended it, if any."""
+        lib = self.lib
         # printf/trace/printa text goes to the FILE* that dtrace_work is given (Oracle's
         # library never calls the buffered handler when it is NULL): a memory stream.
         sink = self.sink = MemoryStream(self.library.libc)
@@ -821,17 +395,10 @@ class Run:
                     lib.dtrace_stop(self.h)
                 if self.library.family == "illumos" and not stopping:
                     lib.dtrace_sleep(self.h)
-                status = lib.dtrace_work(self.h, sink.fp, chew, chewrec, None)
+                status = lib.dtrace_work(self.h, sink.fp, self._chew_cb, self._chewrec_cb, None)
                 self._collect(sink)
-                if self.setopt_refused:
-                    error = self.setopt_refused[0].message
-                    break
-                if status == WORKSTATUS_ERROR:
-                    err = lib.dtrace_errno(self.h)
-                    if err != 4:  # EINTR
-                        error = "processing aborted: " + self.library.errmsg(self.h, err)
-                        break
-                if status == WORKSTATUS_DONE or stopping:
+                error = self._work_error(status)
+                if error is not None or status == WORKSTATUS_DONE or stopping:
                     break
                 now = time.monotonic()
                 if now >= next_tick:
@@ -845,15 +412,28 @@ class Run:
         finally:
             self._collect(sink)
             sink.close()
-        code = self.exit_status if self.exit_status is not None else (1 if error else 0)
+        return error
+
+    def _work_error(self, status: int) -> str | None:
         if self.setopt_refused:
-            self.emit("exited", code=1, error=error, **refusal_fields(self.setopt_refused))
-            return 1
-        self.emit("exited", code=code, error=error)
-        return code
+            return self.setopt_refused[0].message
+        if status == WORKSTATUS_ERROR:
+            err = self.lib.dtrace_errno(self.h)
+            if err != 4:  # EINTR
+                return "processing aborted: " + self.library.errmsg(self.h, err)
+        return None
 
     def _err(self) -> str:
         return self.library.errmsg(self.h)
+
+
+class StartFailed(Exception):
+    """A run that ends before it traced anything; ``fields`` go into its ``exited``."""
+
+    def __init__(self, error: str, **fields: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.fields = fields
 
 
 class Problems:
@@ -897,96 +477,6 @@ class Problems:
         if self.more_errors:
             emit("problem", message=f"{self.more_errors} more probe errors", fix=None)
         self.clear()
-
-
-class MemoryStream:
-    """A FILE* writing to memory (open_memstream); ``take`` returns what is new."""
-
-    LIMIT = 1 << 20  # start a fresh stream once this much has been read
-
-    def __init__(self, libc: ctypes.CDLL) -> None:
-        self.libc = libc
-        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self.fp = 0
-        self._open()
-
-    def _open(self) -> None:
-        self.ptr = ctypes.c_void_p()
-        self.size = ctypes.c_size_t()
-        self.read = 0
-        self.fp = self.libc.open_memstream(ctypes.byref(self.ptr), ctypes.byref(self.size))
-        if not self.fp:
-            raise DTraceError("open_memstream failed")
-
-    def take(self) -> str:
-        if not self.fp:
-            return ""
-        self.libc.fflush(self.fp)
-        size = self.size.value
-        new = b""
-        if size > self.read and self.ptr.value:
-            new = ctypes.string_at(self.ptr.value + self.read, size - self.read)
-            self.read = size
-        if self.read >= self.LIMIT:
-            self.close()
-            self._open()
-        return self.decoder.decode(new)
-
-    def close(self) -> None:
-        if self.fp:
-            self.libc.fclose(self.fp)
-            self.libc.free(self.ptr)
-            self.fp = 0
-
-
-def oracle_raw_record(aggdata: int) -> RawRecord | None:
-    agd = ctypes.cast(aggdata, ctypes.POINTER(OracleAggData)).contents
-    desc = agd.desc.contents
-    drec = desc.drecs[1]  # DT_AGGDATA_RECORD: record 0 is the data generation
-    if drec.action not in AGGREGATING_ACTIONS["oracle"]:
-        return None
-    keys = []
-    for i in range(1, desc.nkrecs):  # key record 0 is the aggregation's id
-        k = desc.krecs[i]
-        keys.append(RawKey(k.action, k.size, ctypes.string_at(agd.key + k.offset, k.size)))
-    data = ctypes.string_at(agd.data + drec.offset, drec.size)
-    return RawRecord(
-        "oracle",
-        (desc.name or b"").decode("utf-8", "replace"),
-        drec.action,
-        desc.sig,
-        tuple(keys),
-        data,
-        int(desc.normal) or 1,
-        int(desc.varid),
-    )
-
-
-def illumos_raw_record(aggdata: int) -> RawRecord | None:
-    agd = ctypes.cast(aggdata, ctypes.POINTER(IllumosAggData)).contents
-    desc = agd.desc.contents
-    nrecs = desc.nrecs
-    recs = ctypes.cast(
-        ctypes.addressof(desc) + IllumosAggDesc.rec.offset, ctypes.POINTER(IllumosRecDesc)
-    )
-    arec = recs[nrecs - 1]  # the last record is the aggregating action
-    if arec.action not in AGGREGATING_ACTIONS["illumos"]:
-        return None
-    keys = []
-    for i in range(1, nrecs - 1):  # record 0 is the variable id
-        k = recs[i]
-        keys.append(RawKey(k.action, k.size, ctypes.string_at(agd.data + k.offset, k.size)))
-    data = ctypes.string_at(agd.data + arec.offset, arec.size)
-    return RawRecord(
-        "illumos",
-        (desc.name or b"").decode("utf-8", "replace"),
-        arec.action,
-        int(arec.arg),
-        tuple(keys),
-        data,
-        int(agd.normal) or 1,
-        int(desc.varid),
-    )
 
 
 # --- process plumbing ----------------------------------------------------------------------

@@ -10,36 +10,23 @@ python-dtrace is not used.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import json
 import os
-import re
-import select
-import signal
 import subprocess
 import sys
 import threading
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from ..config import Settings
 from .backend import BackendStatus, BackendUnavailable, RefusedTracer, RunSpec
+from .dtrace_messages import diagnostic_from_message
+from .libdtrace_tracer import STOP_DEADLINE_S, LibdtraceTracer, exit_text
 from .model import (
-    AggregationData,
-    Attached,
     CompileResult,
     Diagnostic,
-    Exited,
     Language,
-    Output,
-    Problem,
-    Tick,
-    TracerEvent,
-    aggregation_from_dict,
 )
 from .policy import (
     place_d_refusals,
@@ -48,7 +35,7 @@ from .policy import (
     refuse_d_compile_options,
     refuse_d_options,
 )
-from .process import signal_process, spawn
+from .process import spawn
 from .scriptinfo import declared_aggregations
 
 ENV_LIBRARY = "DTRACE_IDE_LIBDTRACE"  # an explicit path to libdtrace wins over the search
@@ -70,12 +57,6 @@ WORKER_BOOT = (
     "import sys; from ide.tracing.dtrace_worker import main; "
     "sys.exit(main(['worker', *sys.argv[1:]]))"
 )
-MAX_PROTOCOL_LINE = 64 << 20  # one aggregation per line; rows are capped by the worker
-STOP_DEADLINE_S = 10.0  # after ``stop``, the final snapshot must come within this
-POLL_S = 0.5  # how often a silent worker is looked at
-EXIT_WAIT_S = 1.0  # a worker whose output ended is waited for this long, then read in /proc
-START_ATTEMPTS = 3  # workers tried for one run when starting fails for a passing reason
-START_RETRY_PAUSE_S = 0.5  # between those attempts
 # Resolving user addresses makes Oracle's libdtrace grab (ptrace) every traced process and
 # plant breakpoints in its run-time linker; it crashed doing so here, which leaves those
 # breakpoints behind and kills the traced processes with SIGTRAP.  Refused on that family.
@@ -87,8 +68,6 @@ _USER_SYMBOL_WHY = (
 ORACLE_USER_SYMBOL_REASONS = {
     word: word + _USER_SYMBOL_WHY for word in ("usym", "umod", "uaddr", "ufunc")
 }
-CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL, signal.SIGFPE}
-MAX_STDERR_LINES = 200
 
 
 def install_hint(platform: str | None = None) -> str:
@@ -115,132 +94,6 @@ def find_library() -> str | None:
 def not_found_reason() -> str:
     places = os.environ.get(ENV_LIBRARY) or ", ".join(LIBRARY_CANDIDATES)
     return f"libdtrace was not found (looked for {places}): {install_hint()}"
-
-
-# --- compile diagnostics -------------------------------------------------------------------
-
-_MESSAGE = re.compile(
-    r"^(?:\[(?P<tag>[A-Z0-9_]+)\]\s*)?(?:(?P<file>[^\n]*?),\s*)?line\s+(?P<line>\d+):\s*"
-    r"(?P<msg>.*)$",
-    re.S,
-)
-_TAG_ONLY = re.compile(r"^\[(?P<tag>[A-Z0-9_]+)\]\s*(?P<msg>.*)$", re.S)
-_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-
-
-def _find_word(text: str, word: str, start: int = 0) -> int:
-    m = re.search(r"(?<![A-Za-z0-9_`])" + re.escape(word) + r"(?![A-Za-z0-9_])", text[start:])
-    return -1 if m is None else start + m.start()
-
-
-def _clean(message: str) -> str:
-    return " ".join(part.strip() for part in message.strip().splitlines() if part.strip())
-
-
-def _span_in_line(message: str, text: str) -> tuple[int, int] | None:
-    """0-based [start, end) of what ``message`` is about in the line ``text``."""
-    m = re.search(r'near "(.*)"$', message) or re.search(r'near "([^"]*)"', message)
-    if m and m.group(1):
-        token = m.group(1)
-        i = text.find(token)
-        return (i, i + len(token)) if i >= 0 else None
-    patterns = (
-        rf"undefined function name: ({_IDENT})",
-        rf"failed to resolve (@?{_IDENT}|@)",
-        rf"undefined variable: ({_IDENT})",
-        rf"^({_IDENT})\( \) argument",
-        rf"^({_IDENT})\( \) ",
-        rf"option '({_IDENT})'",
-        rf"(?:variable|identifier|aggregation) ({_IDENT}|@{_IDENT}?)",
-        rf"\b({_IDENT}) (?:is|was) (?:not|already)",
-    )
-    for pat in patterns:
-        m = re.search(pat, message)
-        if m:
-            word = m.group(1)
-            i = text.find(word) if word.startswith("@") else _find_word(text, word)
-            if i >= 0:
-                return i, i + len(word)
-    m = re.search(r"macro argument (\$+\d+)", message)
-    if m:
-        i = text.find(m.group(1))
-        if i >= 0:
-            return i, i + len(m.group(1))
-    m = re.search(r"probe description (\S+) does not match", message)
-    if m:
-        desc = m.group(1)
-        i = text.find(desc)
-        if i >= 0:
-            return i, i + len(desc)
-        first = desc.split(":")[0]
-        i = _find_word(text, first) if first else -1
-        if i >= 0:
-            end = i
-            while end < len(text) and not text[end].isspace() and text[end] not in "{/,":
-                end += 1
-            return i, end
-    if "before matching */" in message:
-        i = text.rfind("/*")
-        if i >= 0:
-            return i, len(text)
-    for quoted in re.findall(r"[\"'`]([^\"'`\n]+)[\"'`]", message):
-        i = text.find(quoted)
-        if i >= 0:
-            return i, i + len(quoted)
-    return None
-
-
-def diagnostic_from_message(message: str, script: str) -> Diagnostic:
-    """A libdtrace compiler message as a diagnostic at a line and column of ``script``.
-
-    libdtrace gives a line (when compiling from a FILE*) but no column: the column is that of
-    the token the message names (``near ";"``, an undefined name, a probe description...),
-    else the first non-blank character of the line, so the editor can underline something.
-    """
-    lines = script.split("\n")
-    m = _MESSAGE.match(message.strip())
-    line_no: int | None = None
-    if m:
-        line_no = int(m["line"])
-        text_msg = m["msg"]
-    else:
-        t = _TAG_ONLY.match(message.strip())
-        text_msg = t["msg"] if t else message
-        text_msg = re.sub(r"^in [a-z ]+: ", "", text_msg.strip())  # "in action list: ..."
-    text_msg = _clean(text_msg)
-    if "near end of input" in text_msg or "end of input" in text_msg.split("near")[-1]:
-        return _at_end(lines, text_msg)
-    if line_no is None:
-        # No line: look for the token anywhere in the script.
-        for n, text in enumerate(lines, start=1):
-            span = _span_in_line(text_msg, text)
-            if span:
-                return Diagnostic(n, span[0] + 1, n, span[1] + 1, text_msg)
-        return _whole_line(lines, 1, text_msg)
-    line_no = min(max(line_no, 1), max(len(lines), 1))
-    text = lines[line_no - 1] if lines else ""
-    span = _span_in_line(text_msg, text)
-    if span is None:
-        return _whole_line(lines, line_no, text_msg)
-    return Diagnostic(line_no, span[0] + 1, line_no, span[1] + 1, text_msg)
-
-
-def _whole_line(lines: list[str], line_no: int, message: str) -> Diagnostic:
-    text = lines[line_no - 1] if 0 < line_no <= len(lines) else ""
-    start = len(text) - len(text.lstrip())
-    end = len(text.rstrip())
-    if end <= start:
-        return Diagnostic(line_no, 1, line_no, 1, message)
-    return Diagnostic(line_no, start + 1, line_no, end + 1, message)
-
-
-def _at_end(lines: list[str], message: str) -> Diagnostic:
-    """The end of the last non-blank line: where the missing text should have been."""
-    n = len(lines)
-    while n > 1 and not lines[n - 1].strip():
-        n -= 1
-    col = len(lines[n - 1].rstrip()) + 1 if lines else 1
-    return Diagnostic(n, col, n, col, message)
 
 
 # --- workers -------------------------------------------------------------------------------
@@ -347,7 +200,7 @@ class LibdtraceBackend:
         if proc.returncode != 0 and not msgs:
             detail = err.decode("utf-8", "replace").strip().splitlines()[-3:]
             raise WorkerFailed(
-                _exit_text(proc.returncode) + (": " + " ".join(detail) if detail else "")
+                exit_text(proc.returncode) + (": " + " ".join(detail) if detail else "")
             )
         return msgs
 
@@ -489,265 +342,3 @@ def _failure(msgs: list[dict[str, Any]]) -> str:
     if ex and ex.get("error"):
         return str(ex["error"])
     return "the libdtrace worker ended without an answer"
-
-
-PF_EXITING = 0x4
-
-
-def exiting_status(pid: int, proc_root: str = "/proc") -> int | None:
-    """A process's status as ``Popen.returncode`` would give it, read while it is still
-    exiting (Linux: /proc/PID/stat's flags and exit_code); None when it is not exiting."""
-    try:
-        with open(f"{proc_root}/{pid}/stat") as f:
-            text = f.read()
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2 :].split()
-    # After the command: state is field 3, flags field 9, exit_code field 52 (Linux >= 3.5).
-    if len(fields) < 50 or not int(fields[6]) & PF_EXITING:
-        return None
-    status = int(fields[49])
-    return -(status & 0x7F) if status & 0x7F else (status >> 8) & 0xFF
-
-
-def _exit_text(code: int | None) -> str:
-    if code is not None and -code in CRASH_SIGNALS:
-        return f"libdtrace crashed ({signal.Signals(-code).name}); the server is unaffected"
-    if code is not None and code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"the libdtrace worker was killed by {name}"
-    return f"the libdtrace worker exited with status {code}"
-
-
-class LibdtraceTracer:
-    """The server's side of one run's worker process."""
-
-    def __init__(
-        self,
-        proc: subprocess.Popen[bytes],
-        stop_deadline_s: float,
-        respawn: Callable[[], subprocess.Popen[bytes]] | None = None,
-    ) -> None:
-        self.proc = proc
-        self.stop_deadline_s = stop_deadline_s
-        self.stderr_tail: deque[str] = deque(maxlen=MAX_STDERR_LINES)
-        self._respawn = respawn
-        self._starts_left = START_ATTEMPTS - 1 if respawn is not None else 0
-        self._lock = threading.Lock()  # stop() against a new worker taking the old one's place
-        self._stopping = False
-        self._killed = False
-        self._overdue = False
-        self._exited = threading.Event()
-        self._stderr_thread = self._read_stderr_of(proc)
-
-    def _read_stderr_of(self, proc: subprocess.Popen[bytes]) -> threading.Thread:
-        thread = threading.Thread(
-            target=self._read_stderr, args=(proc,), name=f"libdtrace-stderr-{proc.pid}",
-            daemon=True,
-        )  # fmt: skip
-        thread.start()
-        return thread
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid
-
-    def _read_stderr(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stderr is not None
-        for raw in iter(proc.stderr.readline, b""):
-            line = raw[:4096].decode("utf-8", "replace").rstrip("\n")
-            if line.strip():
-                self.stderr_tail.append(line)
-
-    def stop(self) -> None:
-        with self._lock:
-            if self._stopping or self._exited.is_set():
-                return
-            self._stopping = True
-            self._ask_to_stop(self.proc)
-        timer = threading.Timer(self.stop_deadline_s, self._stop_overdue)
-        timer.daemon = True
-        timer.start()
-
-    @staticmethod
-    def _ask_to_stop(proc: subprocess.Popen[bytes]) -> None:
-        try:
-            assert proc.stdin is not None
-            proc.stdin.write(b"stop\n")
-            proc.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            signal_process(proc, signal.SIGTERM)
-
-    def _start_again(self, msg: Any) -> bool:
-        """After a worker failed to start for a reason that another attempt avoids (see
-        ``dtrace_worker.TRANSIENT_START_ERRORS``), put a fresh worker in its place."""
-        if not (isinstance(msg, dict) and msg.get("type") == "exited" and msg.get("retry")):
-            return False
-        if self._respawn is None or self._starts_left <= 0 or self._stopping:
-            return False
-        self._starts_left -= 1
-        old = self.proc
-        self._reap_in_background(old)
-        time.sleep(START_RETRY_PAUSE_S)
-        with self._lock:
-            if self._stopping:
-                return False
-            self.proc = self._respawn()
-            self._stderr_thread = self._read_stderr_of(self.proc)
-        return True
-
-    def _stop_overdue(self) -> None:
-        if not self._exited.is_set():
-            self._overdue = True
-            self.kill()
-
-    def kill(self) -> None:
-        with self._lock:  # never the worker that a fresh one is replacing
-            self._stopping = True
-            self._killed = True
-            signal_process(self.proc, signal.SIGKILL)
-
-    def events(self) -> Iterator[TracerEvent]:
-        try:
-            for raw in self._lines():
-                if raw is None:
-                    yield Problem("a message from the libdtrace worker was too long; dropped")
-                    continue
-                try:
-                    msg = json.loads(raw)
-                except ValueError:
-                    yield Problem("unreadable message from the libdtrace worker")
-                    continue
-                if self._start_again(msg):
-                    continue
-                event = translate(msg)
-                if event is None:
-                    continue
-                if isinstance(event, Exited):
-                    self._finish_in_background()
-                    yield event
-                    return
-                yield event
-            code = self._exit_code()
-            self._stderr_thread.join(timeout=0.5)
-            self._exited.set()
-            yield Exited(code, self._error(code))
-        finally:
-            self._exited.set()
-
-    def _lines(self) -> Iterator[bytes | None]:
-        """The worker's lines (None for one past MAX_PROTOCOL_LINE), until its output ends
-        or the worker is seen exiting.
-
-        A killed worker's pipe reaches end-of-file only once the kernel has detached its
-        probes (tens of seconds): while nothing comes, look whether it is exiting.
-        """
-        proc = self.proc
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        buf = bytearray()
-        skipping = False
-        while True:
-            if self.proc is not proc:  # a fresh worker took the place of one that failed
-                proc = self.proc
-                assert proc.stdout is not None
-                fd = proc.stdout.fileno()
-                buf.clear()
-                skipping = False
-            ready, _, _ = select.select([fd], [], [], POLL_S)
-            if not ready:
-                if self.proc.poll() is not None or exiting_status(self.proc.pid) is not None:
-                    return
-                continue
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return
-            buf += chunk
-            while self.proc is proc:
-                end = buf.find(b"\n")
-                if end < 0:
-                    break
-                line = bytes(buf[: end + 1])
-                del buf[: end + 1]
-                if skipping:
-                    skipping = False
-                    yield None
-                else:
-                    yield line
-            if len(buf) > MAX_PROTOCOL_LINE:
-                buf.clear()
-                skipping = True
-
-    def _exit_code(self) -> int | None:
-        """The worker's exit status, without waiting for libdtrace's probes to detach.
-
-        A worker killed while tracing stays in the kernel's exit path until its probes are
-        detached (~30 s for every syscall probe); the status it will report is already in
-        /proc/PID/stat, so read it there and reap the process in the background.
-        """
-        code = self.proc.poll()
-        if code is None:
-            code = exiting_status(self.proc.pid)
-            if code is None:
-                try:
-                    return self.proc.wait(timeout=EXIT_WAIT_S)
-                except subprocess.TimeoutExpired:
-                    code = exiting_status(self.proc.pid)
-            self._finish_in_background()
-        return code
-
-    def _finish_in_background(self) -> None:
-        """The run is over; the worker may still be detaching probes.  Reap it when done."""
-        self._exited.set()
-        self._reap_in_background(self.proc)
-
-    @staticmethod
-    def _reap_in_background(proc: subprocess.Popen[bytes]) -> None:
-        if proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-        threading.Thread(target=proc.wait, name=f"libdtrace-reap-{proc.pid}", daemon=True).start()
-
-    def _error(self, code: int | None) -> str | None:
-        if self._overdue:
-            return (
-                f"libdtrace did not finish within {self.stop_deadline_s:g} s of the stop "
-                "request; its worker was killed"
-            )
-        if self._killed:
-            return None
-        if code is None:
-            return "the libdtrace worker stopped reporting before the run ended"
-        tail = [ln for ln in self.stderr_tail if ln.strip()][-3:]
-        detail = (": " + " ".join(tail)) if tail else ""
-        return _exit_text(code) + " before the run ended" + detail
-
-
-def translate(msg: Any) -> TracerEvent | None:
-    """One worker message as a tracer event (None for messages the server ignores)."""
-    if not isinstance(msg, dict):
-        return None
-    kind = msg.get("type")
-    if kind == "attached":
-        return Attached(int(msg.get("probes", 0)))
-    if kind == "output":
-        return Output(str(msg.get("text", "")))
-    if kind == "aggregation":
-        data = msg["aggregation"]
-        agg = aggregation_from_dict(data)
-        if data.get("total_rows") is not None:  # the worker kept only the heaviest rows
-            agg = dataclasses.replace(agg, total_rows=int(data["total_rows"]))
-        return AggregationData(agg)
-    if kind == "tick":
-        return Tick()
-    if kind == "problem":
-        fix = msg.get("fix")
-        return Problem(str(msg.get("message", "")), None if fix is None else str(fix))
-    if kind == "exited":
-        code = msg.get("code")
-        error = msg.get("error")
-        return Exited(None if code is None else int(code), None if error is None else str(error))
-    return None

@@ -15,7 +15,8 @@ import pytest
 
 from ide.config import Settings
 from ide.tracing.backend import RunSpec
-from ide.tracing.libdtrace import LibdtraceBackend, LibdtraceTracer
+from ide.tracing.libdtrace import LibdtraceBackend
+from ide.tracing.libdtrace_tracer import LibdtraceTracer
 from ide.tracing.model import (
     AggregationData,
     Attached,

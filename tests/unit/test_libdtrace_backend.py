@@ -16,21 +16,24 @@ from typing import Any
 import pytest
 
 from ide.config import Settings
+from ide.tracing import dtrace_abi as abi
+from ide.tracing import dtrace_program as program
 from ide.tracing import dtrace_worker as worker
-from ide.tracing.backend import BackendUnavailable, RunSpec
+from ide.tracing.backend import BackendUnavailable, RefusedTracer, RunSpec
+from ide.tracing.dtrace_messages import diagnostic_from_message
 from ide.tracing.dtrace_records import decode_record
 from ide.tracing.libdtrace import (
     ENV_LIBRARY,
-    START_ATTEMPTS,
     LibdtraceBackend,
-    LibdtraceTracer,
-    RefusedTracer,
-    diagnostic_from_message,
-    exiting_status,
     install_hint,
-    translate,
     worker_env,
     worker_options,
+)
+from ide.tracing.libdtrace_tracer import (
+    START_ATTEMPTS,
+    LibdtraceTracer,
+    exiting_status,
+    translate,
 )
 from ide.tracing.model import (
     AggregationData,
@@ -353,27 +356,27 @@ def offsets(struct: Any) -> dict[str, int]:
 
 
 def test_oracle_layouts_match_dtrace_utils_headers() -> None:
-    assert ctypes.sizeof(worker.OracleRecDesc) == 40
-    assert offsets(worker.OracleRecDesc)["arg"] == 24
-    agg = offsets(worker.OracleAggDesc)
+    assert ctypes.sizeof(abi.OracleRecDesc) == 40
+    assert offsets(abi.OracleRecDesc)["arg"] == 24
+    agg = offsets(abi.OracleAggDesc)
     assert (agg["sig"], agg["nkrecs"], agg["krecs"], agg["drecs"]) == (16, 40, 48, 56)
-    data = offsets(worker.OracleAggData)
+    data = offsets(abi.OracleAggData)
     assert (data["key"], data["data"]) == (16, 24)
 
 
 def test_illumos_layouts_match_its_sys_dtrace_h() -> None:
-    assert ctypes.sizeof(worker.IllumosRecDesc) == 32
-    assert offsets(worker.IllumosRecDesc)["arg"] == 16
-    agg = offsets(worker.IllumosAggDesc)
+    assert ctypes.sizeof(abi.IllumosRecDesc) == 32
+    assert offsets(abi.IllumosRecDesc)["arg"] == 16
+    agg = offsets(abi.IllumosAggDesc)
     assert (agg["varid"], agg["nrecs"], agg["rec"]) == (8, 32, 40)
-    assert offsets(worker.IllumosAggData)["data"] == 32
-    assert ctypes.sizeof(worker.IllumosProbeDesc) == 4 + 64 + 64 + 192 + 64
+    assert offsets(abi.IllumosAggData)["data"] == 32
+    assert ctypes.sizeof(abi.IllumosProbeDesc) == 4 + 64 + 64 + 192 + 64
 
 
 def test_callback_structs_have_the_shared_layout() -> None:
-    assert offsets(worker.ErrData)["msg"] == 48
-    assert offsets(worker.DropData)["msg"] == 32
-    assert offsets(worker.BufData)["flags"] == 40
+    assert offsets(abi.ErrData)["msg"] == 48
+    assert offsets(abi.DropData)["msg"] == 32
+    assert offsets(abi.BufData)["flags"] == 40
 
 
 class _Symbols:
@@ -387,14 +390,14 @@ class _Symbols:
 
 
 def test_the_family_is_told_by_the_symbols_libdtrace_exports() -> None:
-    assert worker.detect_family(_Symbols("dtrace_open", "dtrace_init")) == "oracle"  # type: ignore[arg-type]
-    assert worker.detect_family(_Symbols("dtrace_open", "dtrace_sleep")) == "illumos"  # type: ignore[arg-type]
+    assert abi.detect_family(_Symbols("dtrace_open", "dtrace_init")) == "oracle"  # type: ignore[arg-type]
+    assert abi.detect_family(_Symbols("dtrace_open", "dtrace_sleep")) == "illumos"  # type: ignore[arg-type]
 
 
 def test_every_drop_kind_names_its_fix() -> None:
-    assert "bufsize" in (worker.DROP_FIXES[0] or "")
-    assert "aggsize" in (worker.DROP_FIXES[1] or "")
-    assert "dynvarsize" in (worker.DROP_FIXES[2] or "")
+    assert "bufsize" in (abi.DROP_FIXES[0] or "")
+    assert "aggsize" in (abi.DROP_FIXES[1] or "")
+    assert "dynvarsize" in (abi.DROP_FIXES[2] or "")
 
 
 def test_drops_and_probe_errors_are_reported_once_per_snapshot() -> None:
@@ -487,12 +490,12 @@ def test_an_illumos_walk_element_is_read_from_one_buffer_of_records() -> None:
     # @x[execname, pid] = lquantize(v, 0, 10, 5): records are the variable id, two keys, the
     # aggregating action; all in one data buffer.
     n = 4
-    buf = ctypes.create_string_buffer(ctypes.sizeof(worker.IllumosAggDesc) + 3 * 32)
-    desc = worker.IllumosAggDesc.from_buffer(buf)
+    buf = ctypes.create_string_buffer(ctypes.sizeof(abi.IllumosAggDesc) + 3 * 32)
+    desc = abi.IllumosAggDesc.from_buffer(buf)
     name = ctypes.create_string_buffer(b"x")
     desc.name = ctypes.cast(name, ctypes.c_char_p)
     desc.nrecs = n
-    recs = (worker.IllumosRecDesc * n).from_buffer(buf, worker.IllumosAggDesc.rec.offset)
+    recs = (abi.IllumosRecDesc * n).from_buffer(buf, abi.IllumosAggDesc.rec.offset)
     arg = (5 << 48) | (2 << 32)
     layout = [(0x1, 4, 0), (0x1, 16, 8), (0x1, 4, 24), (0x708, 40, 32)]
     for rec, (action, size, offset) in zip(recs, layout, strict=True):
@@ -503,10 +506,10 @@ def test_an_illumos_walk_element_is_read_from_one_buffer_of_records() -> None:
     data[24:28] = (4321).to_bytes(4, "little")
     data[32:72] = struct_words(arg, 1, 2, 0, 3)
     raw_data = ctypes.create_string_buffer(bytes(data), len(data))
-    agd = worker.IllumosAggData()
+    agd = abi.IllumosAggData()
     agd.desc = ctypes.pointer(desc)
     agd.data = ctypes.cast(raw_data, ctypes.c_void_p)
-    raw = worker.illumos_raw_record(ctypes.addressof(agd))
+    raw = abi.illumos_raw_record(ctypes.addressof(agd))
     assert raw is not None
     decoded = decode_record(raw)
     assert (decoded.name, decoded.function, decoded.row.key) == ("@x", "lquantize", ("bash", 4321))
@@ -516,25 +519,25 @@ def test_an_illumos_walk_element_is_read_from_one_buffer_of_records() -> None:
 
 
 def test_an_oracle_walk_element_is_read_from_its_key_and_data_buffers() -> None:
-    krecs = (worker.OracleRecDesc * 2)()
+    krecs = (abi.OracleRecDesc * 2)()
     krecs[0].action, krecs[0].size, krecs[0].offset = 0x1, 4, 0  # the aggregation id
     krecs[1].action, krecs[1].size, krecs[1].offset = 0x1, 8, 8
-    drecs = (worker.OracleRecDesc * 2)()
+    drecs = (abi.OracleRecDesc * 2)()
     drecs[0].action, drecs[0].size, drecs[0].offset = 0x1, 8, 0  # the data generation
     drecs[1].action, drecs[1].size, drecs[1].offset = 0x708, 8, 8  # sum
-    desc = worker.OracleAggDesc()
+    desc = abi.OracleAggDesc()
     name = ctypes.create_string_buffer(b"total")
     desc.name = ctypes.cast(name, ctypes.c_char_p)
     desc.nkrecs = 2
-    desc.krecs = ctypes.cast(krecs, ctypes.POINTER(worker.OracleRecDesc))
-    desc.drecs = ctypes.cast(drecs, ctypes.POINTER(worker.OracleRecDesc))
+    desc.krecs = ctypes.cast(krecs, ctypes.POINTER(abi.OracleRecDesc))
+    desc.drecs = ctypes.cast(drecs, ctypes.POINTER(abi.OracleRecDesc))
     key = ctypes.create_string_buffer(struct_words(7, -2), 16)
     data = ctypes.create_string_buffer(struct_words(1, 2**40), 16)
-    agd = worker.OracleAggData()
+    agd = abi.OracleAggData()
     agd.desc = ctypes.pointer(desc)
     agd.key = ctypes.cast(key, ctypes.c_void_p)
     agd.data = ctypes.cast(data, ctypes.c_void_p)
-    raw = worker.oracle_raw_record(ctypes.addressof(agd))
+    raw = abi.oracle_raw_record(ctypes.addressof(agd))
     assert raw is not None
     decoded = decode_record(raw)
     assert (decoded.name, decoded.function, decoded.row.key) == ("@total", "sum", (-2,))
@@ -769,30 +772,30 @@ def test_a_run_request_carries_the_policy_its_worker_applies(
     [request] = requests
     assert request["mode"] == "run"
     assert request["policy"] == {"allow_destructive": False, "max_d_strsize": 512}
-    policy = worker.request_policy(request)
+    policy = program.request_policy(request)
     assert (policy.allow_destructive, policy.max_d_strsize) == (False, 512)
 
 
 def test_a_request_without_a_policy_gets_the_strictest() -> None:
-    assert worker.request_policy({"destructive": True}).allow_destructive is False
+    assert program.request_policy({"destructive": True}).allow_destructive is False
 
 
 def test_oracles_statement_layout_matches_dtrace_utils() -> None:
-    assert offsets(worker.OracleStmtDesc)["clauseflags"] == 32
-    assert ctypes.sizeof(worker.OracleStmtDesc) == 40
-    sd = worker.OracleStmtDesc(clauseflags=worker.CLAUSE_DESTRUCTIVE | 1)
-    assert worker.oracle_destructive(ctypes.addressof(sd)) == ["destructive"]
+    assert offsets(abi.OracleStmtDesc)["clauseflags"] == 32
+    assert ctypes.sizeof(abi.OracleStmtDesc) == 40
+    sd = abi.OracleStmtDesc(clauseflags=abi.CLAUSE_DESTRUCTIVE | 1)
+    assert abi.oracle_destructive(ctypes.addressof(sd)) == ["destructive"]
     sd.clauseflags = 1 | 64  # data-recording and aggregation only
-    assert worker.oracle_destructive(ctypes.addressof(sd)) == []
+    assert abi.oracle_destructive(ctypes.addressof(sd)) == []
 
 
 def test_illumos_actions_are_read_by_kind_and_copyout_by_its_dif_object() -> None:
-    assert offsets(worker.IllumosActDesc)["kind"] == 16
-    assert offsets(worker.IllumosActDesc)["arg"] == 24
-    assert offsets(worker.IllumosDifo)["destructive"] == 60
-    assert offsets(worker.IllumosStmtDesc)["action_last"] == 16
-    difo = worker.IllumosDifo(destructive=1)
-    acts = (worker.IllumosActDesc * 4)()
+    assert offsets(abi.IllumosActDesc)["kind"] == 16
+    assert offsets(abi.IllumosActDesc)["arg"] == 24
+    assert offsets(abi.IllumosDifo)["destructive"] == 60
+    assert offsets(abi.IllumosStmtDesc)["action_last"] == 16
+    difo = abi.IllumosDifo(destructive=1)
+    acts = (abi.IllumosActDesc * 4)()
     acts[0].kind = 0x1  # trace()
     acts[1].kind = 0x203  # system()
     acts[2].kind = 0x1
@@ -800,10 +803,10 @@ def test_illumos_actions_are_read_by_kind_and_copyout_by_its_dif_object() -> Non
     acts[3].kind = 0x502  # panic(), a later statement's action: not this one's
     for i in range(3):
         acts[i].next = ctypes.pointer(acts[i + 1])
-    sd = worker.IllumosStmtDesc()
+    sd = abi.IllumosStmtDesc()
     sd.action = ctypes.pointer(acts[0])
     sd.action_last = ctypes.pointer(acts[2])
-    assert worker.illumos_destructive(ctypes.addressof(sd)) == ["system", "copyout"]
+    assert abi.illumos_destructive(ctypes.addressof(sd)) == ["system", "copyout"]
 
 
 def test_user_symbol_calls_after_a_quote_in_a_character_constant_are_found(
