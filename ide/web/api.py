@@ -17,7 +17,7 @@ from ..tracing.model import LANGUAGES, CompileResult, Language
 from ..tracing.policy import check_script
 from ..tracing.registry import Backends
 from ..tracing.session import LimitExceeded, Run, RunManager
-from .auth import settings
+from .auth import identity, settings
 from .errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -139,7 +139,8 @@ def unavailable(exc: BackendUnavailable) -> ApiError:
 
 
 def client_id() -> str:
-    return request.remote_addr or "local"
+    """Per-client caps count by who signed in (auth.identity), never by source address."""
+    return identity()
 
 
 # --- routes -----------------------------------------------------------------------------

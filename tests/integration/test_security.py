@@ -172,7 +172,8 @@ def test_the_url_token_becomes_an_httponly_strict_cookie(server: LiveServer) -> 
     assert status == 303
     assert headers["location"] == "/"
     cookie = headers["set-cookie"]
-    assert cookie.startswith(auth.COOKIE + "=")
+    port = server.base.rsplit(":", 1)[1]
+    assert cookie.startswith(f"dtrace_ide_session_{port}=")
     flags = {p.strip().lower() for p in cookie.split(";")[1:]}
     assert "httponly" in flags
     assert "samesite=strict" in flags
@@ -186,6 +187,10 @@ def test_under_tls_the_cookie_is_secure_too() -> None:
     resp = app.test_client().get("/?token=t")
     flags = {p.strip().lower() for p in resp.headers["Set-Cookie"].split(";")[1:]}
     assert {"secure", "httponly", "samesite=strict"} <= flags
+
+
+def cookie_name(server: LiveServer) -> str:
+    return "dtrace_ide_session_" + server.base.rsplit(":", 1)[1]
 
 
 def signed_in(server: LiveServer) -> tuple[str, str]:
@@ -221,7 +226,11 @@ def test_cookie_auth_needs_the_csrf_header_to_change_state(server: LiveServer) -
 
 def test_a_forged_cookie_is_not_a_session(server: LiveServer) -> None:
     status, _, body = call(
-        server, "GET", "/api/limits", headers={"Cookie": f"{auth.COOKIE}=deadbeef"}, token=None
+        server,
+        "GET",
+        "/api/limits",
+        headers={"Cookie": f"{cookie_name(server)}=deadbeef"},
+        token=None,
     )
     assert status == 401 and error_code(body) == "unauthorized"
 
@@ -291,15 +300,17 @@ def test_repeated_wrong_tokens_from_one_address_are_answered_429(server: LiveSer
     status, headers, body = call(server, "GET", "/api/limits", token="guess", source=me)
     assert status == 429 and error_code(body) == "too_many_bad_tokens"
     assert 1 <= int(headers["retry-after"]) <= 60
-    # Not even the right token is checked from that address for now ...
-    assert call(server, "GET", "/api/limits", source=me)[0] == 429
-    assert call(server, "GET", f"/?token={server.token}", token=None, source=me)[0] == 429
-    # ... but a signed-in page keeps working, and other addresses are not affected.
+    status, _, _ = call(server, "GET", "/?token=guess", token=None, source=me)
+    assert status == 429
+    # The right token from that same address is still let in, by header and by URL ...
+    assert call(server, "GET", "/api/limits", source=me)[0] == 200
+    assert call(server, "GET", f"/?token={server.token}", token=None, source=me)[0] == 303
+    # ... a signed-in page keeps working, and other addresses are not affected.
     assert (
         call(server, "GET", "/api/limits", headers={"Cookie": cookie}, token=None, source=me)[0]
         == 200
     )
-    assert call(server, "GET", "/api/limits", source="127.0.0.8")[0] == 200
+    assert call(server, "GET", "/api/limits", token="guess", source="127.0.0.8")[0] == 401
 
 
 def test_the_bad_token_window_slides() -> None:
@@ -403,25 +414,27 @@ def test_request_size_cap(server: LiveServer) -> None:
 def test_runs_per_client_and_in_all_are_capped(server: LiveServer) -> None:
     assert (DEFAULTS.max_runs_per_client, DEFAULTS.max_runs_total) == (4, 8)
     stop_all(server)
+    script = {"language": "bpftrace", "script": IDLE}
     try:
-        for _ in range(4):
-            start_run(server, source="127.0.0.2")
-        status, _, body = call(
-            server,
-            "POST",
-            "/api/runs",
-            {"language": "bpftrace", "script": IDLE},
-            source="127.0.0.2",
-        )
+        # The bearer token is one client, whatever address it comes from.
+        for source in ("127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"):
+            start_run(server, source=source)
+        status, _, body = call(server, "POST", "/api/runs", script, source="127.0.0.5")
         assert status == 429 and "max_runs_per_client" in body["error"]["message"]
+        # Each sign-in is a client of its own.
+        cookie, csrf = signed_in(server)
+        as_page = {"Cookie": cookie, auth.CSRF_HEADER: csrf}
         for _ in range(4):
-            start_run(server, source="127.0.0.3")
+            status, _, body = call(server, "POST", "/api/runs", script, headers=as_page, token=None)
+            assert status == 201, body
+        other, other_csrf = signed_in(server)
         status, _, body = call(
             server,
             "POST",
             "/api/runs",
-            {"language": "bpftrace", "script": IDLE},
-            source="127.0.0.4",
+            script,
+            headers={"Cookie": other, auth.CSRF_HEADER: other_csrf},
+            token=None,
         )
         assert status == 429 and "max_runs_total" in body["error"]["message"]
         _, _, listed = call(server, "GET", "/api/runs")
@@ -430,6 +443,33 @@ def test_runs_per_client_and_in_all_are_capped(server: LiveServer) -> None:
         stop_all(server)
     start_run(server, source="127.0.0.4")  # a freed slot can be used again
     stop_all(server)
+
+
+def test_a_client_cannot_get_more_runs_by_changing_its_source_address(
+    server: LiveServer,
+) -> None:
+    stop_all(server)
+    cookie, csrf = signed_in(server)
+    as_page = {"Cookie": cookie, auth.CSRF_HEADER: csrf}
+    script = {"language": "bpftrace", "script": IDLE}
+    try:
+        for i in range(DEFAULTS.max_runs_per_client):
+            status, _, body = call(
+                server,
+                "POST",
+                "/api/runs",
+                script,
+                headers=as_page,
+                token=None,
+                source=f"127.0.0.{20 + i}",
+            )
+            assert status == 201, body
+        status, _, body = call(
+            server, "POST", "/api/runs", script, headers=as_page, token=None, source="127.0.0.2"
+        )
+        assert status == 429 and "max_runs_per_client" in body["error"]["message"]
+    finally:
+        stop_all(server)
 
 
 @pytest.mark.parametrize(
