@@ -17,6 +17,7 @@ from ..tracing.session import Viewer
 from .api import find_run
 from .auth import authenticated, origin_allowed, public
 from .errors import ApiError
+from .worker import socket_handed_over
 
 IDLE_WAIT_S = 30.0
 MAX_CLIENT_MESSAGE = 4096
@@ -114,6 +115,7 @@ def register(app: Flask) -> None:
     @route
     @public  # guarded above: the token or cookie, or the run's read-only viewer key
     def stream(ws: Any, run_id: str) -> None:
+        socket_handed_over()  # the websocket's threads own the socket from here
         refused = g.get("stream_refused")
         if refused:
             ws.send(json.dumps({"type": "error", "code": "too_many_streams", "message": refused}))

@@ -73,6 +73,7 @@ class Conn(TConn):  # type: ignore[misc]
         self.idle = False  # between requests on a kept-alive connection
         self.lingering = False
         self.closed = False
+        self.handed_over = False
         self.waiting = False  # in the event loop (evictable), not on a thread
         self.registered = False
 
@@ -81,6 +82,19 @@ class Conn(TConn):  # type: ignore[misc]
         self.head_end = -1
         self.need = -1
         self.scanned = 0
+
+
+_handed_over = threading.local()
+
+
+def socket_handed_over() -> None:
+    """Say, on the thread serving a request, that the app took its socket (a websocket).
+
+    The worker then forgets the connection without touching the socket: its new owner
+    closes it, and a socket closed under the event loop's feet could have its number
+    reused by the next connection while still registered.
+    """
+    _handed_over.flag = True
 
 
 def worker_class(settings: Settings) -> type[ThreadWorker]:
@@ -204,6 +218,11 @@ class GuardedWorker(ThreadWorker):  # type: ignore[misc]
         conn.buf = bytearray()
 
     def _close(self, conn: Conn) -> None:
+        if not conn.closed:
+            self._forget(conn)
+            conn.close()
+
+    def _forget(self, conn: Conn) -> None:
         if conn.closed:
             return
         conn.closed = True
@@ -214,7 +233,6 @@ class GuardedWorker(ThreadWorker):  # type: ignore[misc]
             if not mine:
                 del self.by_address[conn.address]
         self.nr_conns -= 1
-        conn.close()
 
     def _drop(self, conn: Conn) -> None:
         """Close a connection past its deadline, telling it why when it sent something."""
@@ -375,6 +393,9 @@ class GuardedWorker(ThreadWorker):  # type: ignore[misc]
             keep = bool(fs.result()) if not fs.cancelled() else False
         except Exception:
             keep = False
+        if conn.handed_over:
+            self._forget(conn)
+            return
         if conn.sock.fileno() < 0:
             self._close(conn)
             return
@@ -411,7 +432,11 @@ class GuardedWorker(ThreadWorker):  # type: ignore[misc]
 
     def handle(self, conn: Conn) -> Any:
         self.local.target = conn.target
-        return super().handle(conn)
+        _handed_over.flag = False
+        try:
+            return super().handle(conn)
+        finally:
+            conn.handed_over = _handed_over.flag
 
     def handle_request(self, req: Any, conn: Conn) -> Any:
         # The request is in memory; what can still stall is the client not reading.
