@@ -235,6 +235,81 @@ def test_a_forged_cookie_is_not_a_session(server: LiveServer) -> None:
     assert status == 401 and error_code(body) == "unauthorized"
 
 
+def test_each_sign_in_is_a_random_session_with_its_own_csrf_token(server: LiveServer) -> None:
+    first, first_csrf = signed_in(server)
+    second, second_csrf = signed_in(server)
+    assert first != second and first_csrf != second_csrf
+    derived = hmac.new(server.token.encode(), b"session", "sha256").hexdigest()
+    assert derived not in first and derived not in second  # not a function of the token
+    for cookie in (first, second):
+        assert call(server, "GET", "/api/limits", headers={"Cookie": cookie}, token=None)[0] == 200
+    body = {"language": "bpftrace", "script": "BEGIN { exit(); }"}
+    status, _, err = call(
+        server,
+        "POST",
+        "/api/compile",
+        body,
+        headers={"Cookie": first, auth.CSRF_HEADER: second_csrf},
+        token=None,
+    )
+    assert status == 403 and error_code(err) == "csrf"
+
+
+def test_sign_out_ends_the_session_and_clears_its_cookie(server: LiveServer) -> None:
+    cookie, csrf = signed_in(server)
+    other, _ = signed_in(server)
+    status, _, err = call(server, "POST", "/api/signout", headers={"Cookie": cookie}, token=None)
+    assert status == 403 and error_code(err) == "csrf"
+    status, headers, body = call(
+        server,
+        "POST",
+        "/api/signout",
+        headers={"Cookie": cookie, auth.CSRF_HEADER: csrf},
+        token=None,
+    )
+    assert status == 200 and body == {"signed_out": True}
+    cleared = headers["set-cookie"]
+    assert cleared.startswith(cookie_name(server) + "=;") and "max-age=0" in cleared.lower()
+    status, _, err = call(server, "GET", "/api/limits", headers={"Cookie": cookie}, token=None)
+    assert status == 401 and error_code(err) == "unauthorized"
+    assert call(server, "GET", "/api/limits", headers={"Cookie": other}, token=None)[0] == 200
+
+
+def test_the_cookie_is_named_after_the_port_and_works_on_its_server_only(
+    server: LiveServer, small: LiveServer
+) -> None:
+    cookie, _ = signed_in(server)
+    name, secret = cookie.split("=", 1)
+    assert name == cookie_name(server) != cookie_name(small)
+    for other_name in (name, cookie_name(small)):
+        status, _, _ = call(
+            small, "GET", "/api/limits", headers={"Cookie": f"{other_name}={secret}"}, token=None
+        )
+        assert status == 401
+
+
+def test_an_idle_session_expires() -> None:
+    app = create_app({"token": "t", "backend": "bpftrace", "session_idle_s": 0.3})
+    client = app.test_client()
+    assert client.get("/?token=t").status_code == 303
+    assert client.get("/api/limits").status_code == 200
+    time.sleep(0.2)
+    assert client.get("/api/limits").status_code == 200  # use keeps it alive
+    time.sleep(0.5)
+    assert client.get("/api/limits").status_code == 401
+
+
+def test_the_session_table_is_bounded_and_drops_the_least_recently_used() -> None:
+    sessions = auth.Sessions(idle_s=100, max_sessions=3)
+    secrets = [sessions.create(now=float(i))[0] for i in range(3)]
+    assert sessions.get(secrets[0], now=3.0) is not None  # now the most recently used
+    fourth, _ = sessions.create(now=4.0)
+    assert len(sessions) == 3
+    assert sessions.get(secrets[1], now=5.0) is None
+    assert all(sessions.get(x, now=5.0) for x in (secrets[0], secrets[2], fourth))
+    assert sessions.get(fourth, now=200.0) is None  # idle past idle_s
+
+
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8400", "127.0.0.1.nip.io"])
 def test_a_foreign_host_is_refused_even_with_the_token(server: LiveServer, host: str) -> None:
     status, _, body = call(server, "GET", "/api/limits", headers={"Host": host})
@@ -311,6 +386,31 @@ def test_repeated_wrong_tokens_from_one_address_are_answered_429(server: LiveSer
         == 200
     )
     assert call(server, "GET", "/api/limits", token="guess", source="127.0.0.8")[0] == 401
+
+
+def test_wrong_tokens_from_many_addresses_are_throttled_in_all_but_never_the_right_one() -> None:
+    app = create_app(
+        {
+            "token": "right",
+            "backend": "bpftrace",
+            "max_bad_tokens_per_minute": 100,
+            "max_bad_tokens_per_minute_all": 5,
+        }
+    )
+    client = app.test_client()
+
+    def get(token: str, address: str) -> int:
+        return client.get(
+            "/api/limits",
+            headers={"Authorization": f"Bearer {token}"},
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    for i in range(5):  # one wrong token each from five addresses of this machine
+        assert get("guess", f"127.0.0.{10 + i}") == 401
+    assert get("guess", "127.0.0.99") == 429
+    assert get("right", "127.0.0.99") == 200
+    assert get("right", "127.0.0.10") == 200
 
 
 def test_the_bad_token_window_slides() -> None:
