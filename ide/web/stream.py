@@ -115,7 +115,8 @@ def register(app: Flask) -> None:
     @route
     @public  # guarded above: the token or cookie, or the run's read-only viewer key
     def stream(ws: Any, run_id: str) -> None:
-        socket_handed_over()  # the websocket's threads own the socket from here
+        # The websocket's threads own the socket from here.
+        socket_handed_over(request.environ.get("gunicorn.socket"), settings.send_timeout_s)
         refused = g.get("stream_refused")
         if refused:
             ws.send(json.dumps({"type": "error", "code": "too_many_streams", "message": refused}))

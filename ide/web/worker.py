@@ -23,6 +23,7 @@ import json
 import selectors
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections import OrderedDict
@@ -87,14 +88,25 @@ class Conn(TConn):  # type: ignore[misc]
 _handed_over = threading.local()
 
 
-def socket_handed_over() -> None:
+def socket_handed_over(sock: socket.socket | None, send_timeout_s: float) -> None:
     """Say, on the thread serving a request, that the app took its socket (a websocket).
 
     The worker then forgets the connection without touching the socket: its new owner
     closes it, and a socket closed under the event loop's feet could have its number
     reused by the next connection while still registered.
+
+    The socket goes back to blocking mode: the websocket library writes each frame with
+    one ``send()``, which in timeout mode may write only part of it and corrupt the
+    stream.  The kernel's own send timeout (``SO_SNDTIMEO``) still drops a client that
+    stops reading.
     """
     _handed_over.flag = True
+    if sock is None:
+        return
+    sock.settimeout(None)
+    seconds = int(send_timeout_s)
+    micros = int((send_timeout_s - seconds) * 1_000_000)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, micros))
 
 
 def worker_class(settings: Settings) -> type[ThreadWorker]:
