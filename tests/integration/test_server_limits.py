@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import select
+import shutil
 import socket
+import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import websocket
 
-from tests.conftest import LiveServer, start_server, stop_server, tracer_ready
+from tests.conftest import ROOT, LiveServer, free_port, start_server, stop_server, tracer_ready
 
 pytestmark = pytest.mark.skipif(tracer_ready() is not None, reason=str(tracer_ready()))
 
@@ -436,3 +442,77 @@ def test_request_heads_past_max_request_head_bytes_are_431(tiny: LiveServer) -> 
 def test_pages_keep_a_plain_error_page(busy: LiveServer) -> None:
     status, ctype, _body = raw(busy, b"GET /" + b"x" * 5000 + b" HTTP/1.1\r\n\r\n")
     assert status == 414 and "json" not in ctype
+
+
+# --- under TLS -----------------------------------------------------------------------------
+
+
+def test_under_tls_stalled_handshakes_hold_no_thread_and_slow_requests_time_out(
+    tmp_path: Path,
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (apt-get install openssl)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes"),
+            *("-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    listen = free_port()
+    token = "tls-token-" + os.urandom(6).hex()
+    env = dict(
+        os.environ,
+        DTRACE_IDE_TOKEN=token,
+        DTRACE_IDE_DATA=str(tmp_path / "data"),
+        DTRACE_IDE_HEADER_TIMEOUT_S="1",
+        DTRACE_IDE_REQUEST_THREADS="2",
+        PYTHONPATH=str(ROOT),
+    )
+    args = ["serve", "--port", str(listen), "--certfile", str(cert), "--keyfile", str(key)]
+    with (tmp_path / "server.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ide.cli", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+    server = LiveServer(f"https://127.0.0.1:{listen}", token, proc, tmp_path / "server.log")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+
+    def authed(s: socket.socket) -> int:
+        with ctx.wrap_socket(s, server_hostname="localhost") as tls:
+            tls.sendall(
+                f"GET /api/limits HTTP/1.1\r\nHost: localhost\r\n"
+                f"Authorization: Bearer {token}\r\n\r\n".encode()
+            )
+            return read_response(tls)[0]
+
+    stalled: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, server.log.read_text()
+            try:
+                if authed(connect(server)) == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        for i in range(20):  # the first bytes of a ClientHello, then nothing
+            stalled.append(connect(server, f"127.0.2.{i + 1}"))
+            stalled[-1].sendall(b"\x16\x03\x01")
+        status, took = timed(authed, connect(server))
+        assert status == 200 and took < 2.0, took
+        with ctx.wrap_socket(connect(server), server_hostname="localhost") as s:
+            s.sendall(HALF)
+            status, _, body = read_response(s)
+        assert status == 408 and json.loads(body)["error"]["code"] == "request_timeout"
+    finally:
+        for c in stalled:
+            c.close()
+        stop_server(server)
