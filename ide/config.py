@@ -95,7 +95,26 @@ class Settings:
     probe_list_cache_s: float = 300.0
     tracer_memory_bytes: int = 2 << 30  # RLIMIT_AS of each tracer worker
     max_d_strsize: int = 4096  # largest `#pragma D option strsize=` a script may ask for
-    max_bad_tokens_per_minute: int = 10  # wrong tokens from one address before 429s
+    # Wrong tokens in a minute, from one address and from all, before wrong tokens get 429s.
+    # The right token is checked first and never refused because of them.
+    max_bad_tokens_per_minute: int = 10
+    max_bad_tokens_per_minute_all: int = 60
+    # Sessions: one random secret per sign-in (the printed URL), kept on the server.
+    session_idle_s: float = 12 * 3600.0  # a session unused this long is signed out
+    max_sessions: int = 256  # the oldest-used is dropped past this
+    # Connections (ide/web/worker.py).  A request is read whole by the event loop before a
+    # thread sees it, so a slow or silent client holds a socket, never a thread.
+    header_timeout_s: float = 5.0  # from connecting (or a kept-alive request's first byte)
+    body_timeout_s: float = 15.0  # from the end of the headers to the end of the body
+    keepalive_s: float = 5.0  # an idle kept-alive connection is closed after this
+    send_timeout_s: float = 30.0  # a response, or one websocket message, must leave by then
+    max_request_head_bytes: int = 32 * 1024  # request line and headers
+    max_connections: int = 1000  # open at once; the oldest still being read goes first
+    max_connections_per_address: int = 64  # from one client address, the same way
+    max_buffered_request_bytes: int = 64 << 20  # requests read but not yet handled, in all
+    request_threads: int = 32  # threads for whole requests, besides one per websocket
+    max_websockets: int = 64  # live streams in all (each holds a thread)
+    max_websockets_per_run: int = 8  # viewer links included
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, Any] | None = None) -> Settings:

@@ -19,7 +19,7 @@ from ..tracing.pipeline import CompileBusy, NoBackend, RunRequest, ScriptPipelin
 from ..tracing.registry import Backends
 from ..tracing.session import LimitExceeded, Run, RunManager
 from ..version import __version__
-from .auth import settings
+from .auth import identity, settings
 from .errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -134,7 +134,8 @@ def unavailable(exc: BackendUnavailable) -> ApiError:
 
 
 def client_id() -> str:
-    return request.remote_addr or "local"
+    """Per-client caps count by who signed in (auth.identity), never by source address."""
+    return identity()
 
 
 # --- routes -----------------------------------------------------------------------------

@@ -13,7 +13,14 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request
 
-from .auth import COOKIE, authenticated, cookie_value, csrf_token, public, settings, token_matches
+from .auth import (
+    authenticated,
+    csrf_token,
+    public,
+    refuse_wrong_token,
+    sign_in,
+    token_matches,
+)
 from .errors import ApiError
 
 bp = Blueprint("pages", __name__)
@@ -37,21 +44,15 @@ def index() -> Response:
     token = request.args.get("token")
     if token is not None:
         if not token_matches(token):
+            refuse_wrong_token()
             return _page("unauthorized.html", 401, reason="That token is not this server's.")
-        # Trade the token in the URL for a cookie, and drop it from the address bar.
+        # Trade the token in the URL for a session, and drop it from the address bar.
         target = "/"
         snippet = request.args.get("snippet")
         if snippet:
             target = "/?snippet=" + "".join(c for c in snippet if c.isalnum() or c in "-_")
         resp = redirect(target, code=303)
-        resp.set_cookie(
-            COOKIE,
-            cookie_value(),
-            httponly=True,
-            samesite="Strict",
-            secure=settings().tls,
-            path="/",
-        )
+        sign_in(resp)  # type: ignore[arg-type]
         return resp  # type: ignore[return-value]
     if not authenticated():
         return _page("unauthorized.html", 401, reason=None)

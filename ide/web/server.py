@@ -1,7 +1,10 @@
 """Serving the app with gunicorn's threaded worker (websockets need a thread each).
 
 One worker process: runs live in its memory.  SIGTERM or Ctrl-C stops every run before the
-worker exits; the tracers also carry a parent-death signal for the SIGKILL case.
+worker exits; the tracers also carry a parent-death signal for the SIGKILL case.  The worker
+(``worker.py``) reads each request whole before a thread sees it; the pool has
+``request_threads`` for requests plus one thread for each of ``max_websockets`` streams, so
+neither slow clients nor a full set of viewers can take the threads requests need.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from ..config import Settings
+from .worker import worker_class
 
-THREADS = 64
+
+def threads(settings: Settings) -> int:
+    return settings.request_threads + settings.max_websockets
 
 
 def url(settings: Settings) -> str:
@@ -75,11 +81,14 @@ def serve(settings: Settings, certfile: str | None = None, keyfile: str | None =
         if ":" in settings.host
         else f"{settings.host}:{settings.port}",
         "workers": 1,
-        "worker_class": "gthread",
-        "threads": THREADS,
+        "worker_class": worker_class(settings),
+        "threads": threads(settings),
+        # One past the cap: the worker accepts at the cap to close the oldest unfinished
+        # connection, or to answer the new one "too many connections".
+        "worker_connections": settings.max_connections + 1,
         "timeout": 0,
         "graceful_timeout": 3,
-        "keepalive": 5,
+        "keepalive": max(1, round(settings.keepalive_s)),
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",

@@ -8,21 +8,81 @@ import threading
 from collections.abc import Callable
 from typing import Any, cast
 
-from flask import Flask, request
+from flask import Flask, current_app, g, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from ..config import Settings
 from ..tracing.session import Viewer
 from .api import find_run
 from .auth import authenticated, origin_allowed, public
 from .errors import ApiError
+from .worker import socket_handed_over
 
 IDLE_WAIT_S = 30.0
 MAX_CLIENT_MESSAGE = 4096
+# The server pings this often; a client that does not answer two in a row is dropped.  It
+# also makes the socket's reader wait in select(), so the socket can carry a send timeout.
+PING_INTERVAL_S = 25.0
+TRY_AGAIN_LATER = 1013  # the websocket close code for "full, come back later"
 View = Callable[..., None]
 
 
+class StreamSlots:
+    """Live streams per run and in all: each holds a thread of the server's pool."""
+
+    def __init__(self, per_run: int, total: int) -> None:
+        self.per_run = per_run
+        self.total = total
+        self._by_run: dict[str, int] = {}
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def take(self, run_id: str) -> str | None:
+        """Take a slot; None when granted, else why not."""
+        with self._lock:
+            if self._count >= self.total:
+                return (
+                    f"{self._count} live streams are open, the server's cap (max_websockets); "
+                    "close another tab or viewer first"
+                )
+            mine = self._by_run.get(run_id, 0)
+            if mine >= self.per_run:
+                return (
+                    f"{mine} viewers are watching this run, its cap (max_websockets_per_run, "
+                    "viewer links included); close another tab or viewer first"
+                )
+            self._by_run[run_id] = mine + 1
+            self._count += 1
+            return None
+
+    def give_back(self, run_id: str) -> None:
+        with self._lock:
+            left = self._by_run.get(run_id, 0) - 1
+            if left < 0:
+                return
+            if left:
+                self._by_run[run_id] = left
+            else:
+                del self._by_run[run_id]
+            self._count -= 1
+
+    def open(self, run_id: str | None = None) -> int:
+        with self._lock:
+            return self._count if run_id is None else self._by_run.get(run_id, 0)
+
+
+def slots() -> StreamSlots:
+    s: StreamSlots = current_app.extensions["dtrace_ide_streams"]
+    return s
+
+
 def register(app: Flask) -> None:
+    settings: Settings = app.config["SETTINGS"]
+    app.extensions["dtrace_ide_streams"] = StreamSlots(
+        settings.max_websockets_per_run, settings.max_websockets
+    )
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": PING_INTERVAL_S})
     sock = Sock(app)
 
     route = cast(Callable[[View], View], sock.route("/api/runs/<run_id>/stream"))
@@ -40,10 +100,28 @@ def register(app: Flask) -> None:
             key and hmac.compare_digest(key.encode(), run.viewer_key.encode())
         ):
             raise ApiError(401, "unauthorized", "open the page from the URL dtrace-ide printed")
+        # Taken before the handshake so that two at once cannot both get the last slot;
+        # a full run is told so over the socket, where the page can show it.
+        g.stream_refused = slots().take(run.id)
+        if g.stream_refused is None:
+            g.stream_slot = run.id
+
+    @app.teardown_request
+    def _give_back_slot(_exc: BaseException | None) -> None:
+        run_id = g.pop("stream_slot", None)
+        if run_id is not None:
+            slots().give_back(run_id)
 
     @route
     @public  # guarded above: the token or cookie, or the run's read-only viewer key
     def stream(ws: Any, run_id: str) -> None:
+        # The websocket's threads own the socket from here.
+        socket_handed_over(request.environ.get("gunicorn.socket"), settings.send_timeout_s)
+        refused = g.get("stream_refused")
+        if refused:
+            ws.send(json.dumps({"type": "error", "code": "too_many_streams", "message": refused}))
+            ws.close(reason=TRY_AGAIN_LATER, message="too many viewers (see the error message)")
+            return
         run = find_run(run_id)
         viewer = run.add_viewer()
         # One thread blocks on the socket for the client's messages (and notices it close);

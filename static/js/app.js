@@ -566,7 +566,20 @@ function onSave() {
   else document.dispatchEvent(new CustomEvent("dtrace-ide:save"));
 }
 
+function bindSignOut() {
+  $("sign-out")?.addEventListener("click", async () => {
+    try {
+      await api("POST", "/api/signout");
+    } catch (err) {
+      appBanner("Signing out failed: " + err.message, null);
+      return;
+    }
+    location.assign("/");
+  });
+}
+
 async function main() {
+  bindSignOut();
   bindTabs();
   bindLanguage();
   bindRunForm();

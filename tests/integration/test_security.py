@@ -172,7 +172,8 @@ def test_the_url_token_becomes_an_httponly_strict_cookie(server: LiveServer) -> 
     assert status == 303
     assert headers["location"] == "/"
     cookie = headers["set-cookie"]
-    assert cookie.startswith(auth.COOKIE + "=")
+    port = server.base.rsplit(":", 1)[1]
+    assert cookie.startswith(f"dtrace_ide_session_{port}=")
     flags = {p.strip().lower() for p in cookie.split(";")[1:]}
     assert "httponly" in flags
     assert "samesite=strict" in flags
@@ -186,6 +187,10 @@ def test_under_tls_the_cookie_is_secure_too() -> None:
     resp = app.test_client().get("/?token=t")
     flags = {p.strip().lower() for p in resp.headers["Set-Cookie"].split(";")[1:]}
     assert {"secure", "httponly", "samesite=strict"} <= flags
+
+
+def cookie_name(server: LiveServer) -> str:
+    return "dtrace_ide_session_" + server.base.rsplit(":", 1)[1]
 
 
 def signed_in(server: LiveServer) -> tuple[str, str]:
@@ -221,9 +226,88 @@ def test_cookie_auth_needs_the_csrf_header_to_change_state(server: LiveServer) -
 
 def test_a_forged_cookie_is_not_a_session(server: LiveServer) -> None:
     status, _, body = call(
-        server, "GET", "/api/limits", headers={"Cookie": f"{auth.COOKIE}=deadbeef"}, token=None
+        server,
+        "GET",
+        "/api/limits",
+        headers={"Cookie": f"{cookie_name(server)}=deadbeef"},
+        token=None,
     )
     assert status == 401 and error_code(body) == "unauthorized"
+
+
+def test_each_sign_in_is_a_random_session_with_its_own_csrf_token(server: LiveServer) -> None:
+    first, first_csrf = signed_in(server)
+    second, second_csrf = signed_in(server)
+    assert first != second and first_csrf != second_csrf
+    derived = hmac.new(server.token.encode(), b"session", "sha256").hexdigest()
+    assert derived not in first and derived not in second  # not a function of the token
+    for cookie in (first, second):
+        assert call(server, "GET", "/api/limits", headers={"Cookie": cookie}, token=None)[0] == 200
+    body = {"language": "bpftrace", "script": "BEGIN { exit(); }"}
+    status, _, err = call(
+        server,
+        "POST",
+        "/api/compile",
+        body,
+        headers={"Cookie": first, auth.CSRF_HEADER: second_csrf},
+        token=None,
+    )
+    assert status == 403 and error_code(err) == "csrf"
+
+
+def test_sign_out_ends_the_session_and_clears_its_cookie(server: LiveServer) -> None:
+    cookie, csrf = signed_in(server)
+    other, _ = signed_in(server)
+    status, _, err = call(server, "POST", "/api/signout", headers={"Cookie": cookie}, token=None)
+    assert status == 403 and error_code(err) == "csrf"
+    status, headers, body = call(
+        server,
+        "POST",
+        "/api/signout",
+        headers={"Cookie": cookie, auth.CSRF_HEADER: csrf},
+        token=None,
+    )
+    assert status == 200 and body == {"signed_out": True}
+    cleared = headers["set-cookie"]
+    assert cleared.startswith(cookie_name(server) + "=;") and "max-age=0" in cleared.lower()
+    status, _, err = call(server, "GET", "/api/limits", headers={"Cookie": cookie}, token=None)
+    assert status == 401 and error_code(err) == "unauthorized"
+    assert call(server, "GET", "/api/limits", headers={"Cookie": other}, token=None)[0] == 200
+
+
+def test_the_cookie_is_named_after_the_port_and_works_on_its_server_only(
+    server: LiveServer, small: LiveServer
+) -> None:
+    cookie, _ = signed_in(server)
+    name, secret = cookie.split("=", 1)
+    assert name == cookie_name(server) != cookie_name(small)
+    for other_name in (name, cookie_name(small)):
+        status, _, _ = call(
+            small, "GET", "/api/limits", headers={"Cookie": f"{other_name}={secret}"}, token=None
+        )
+        assert status == 401
+
+
+def test_an_idle_session_expires() -> None:
+    app = create_app({"token": "t", "backend": "bpftrace", "session_idle_s": 0.3})
+    client = app.test_client()
+    assert client.get("/?token=t").status_code == 303
+    assert client.get("/api/limits").status_code == 200
+    time.sleep(0.2)
+    assert client.get("/api/limits").status_code == 200  # use keeps it alive
+    time.sleep(0.5)
+    assert client.get("/api/limits").status_code == 401
+
+
+def test_the_session_table_is_bounded_and_drops_the_least_recently_used() -> None:
+    sessions = auth.Sessions(idle_s=100, max_sessions=3)
+    secrets = [sessions.create(now=float(i))[0] for i in range(3)]
+    assert sessions.get(secrets[0], now=3.0) is not None  # now the most recently used
+    fourth, _ = sessions.create(now=4.0)
+    assert len(sessions) == 3
+    assert sessions.get(secrets[1], now=5.0) is None
+    assert all(sessions.get(x, now=5.0) for x in (secrets[0], secrets[2], fourth))
+    assert sessions.get(fourth, now=200.0) is None  # idle past idle_s
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8400", "127.0.0.1.nip.io"])
@@ -291,15 +375,42 @@ def test_repeated_wrong_tokens_from_one_address_are_answered_429(server: LiveSer
     status, headers, body = call(server, "GET", "/api/limits", token="guess", source=me)
     assert status == 429 and error_code(body) == "too_many_bad_tokens"
     assert 1 <= int(headers["retry-after"]) <= 60
-    # Not even the right token is checked from that address for now ...
-    assert call(server, "GET", "/api/limits", source=me)[0] == 429
-    assert call(server, "GET", f"/?token={server.token}", token=None, source=me)[0] == 429
-    # ... but a signed-in page keeps working, and other addresses are not affected.
+    status, _, _ = call(server, "GET", "/?token=guess", token=None, source=me)
+    assert status == 429
+    # The right token from that same address is still let in, by header and by URL ...
+    assert call(server, "GET", "/api/limits", source=me)[0] == 200
+    assert call(server, "GET", f"/?token={server.token}", token=None, source=me)[0] == 303
+    # ... a signed-in page keeps working, and other addresses are not affected.
     assert (
         call(server, "GET", "/api/limits", headers={"Cookie": cookie}, token=None, source=me)[0]
         == 200
     )
-    assert call(server, "GET", "/api/limits", source="127.0.0.8")[0] == 200
+    assert call(server, "GET", "/api/limits", token="guess", source="127.0.0.8")[0] == 401
+
+
+def test_wrong_tokens_from_many_addresses_are_throttled_in_all_but_never_the_right_one() -> None:
+    app = create_app(
+        {
+            "token": "right",
+            "backend": "bpftrace",
+            "max_bad_tokens_per_minute": 100,
+            "max_bad_tokens_per_minute_all": 5,
+        }
+    )
+    client = app.test_client()
+
+    def get(token: str, address: str) -> int:
+        return client.get(
+            "/api/limits",
+            headers={"Authorization": f"Bearer {token}"},
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    for i in range(5):  # one wrong token each from five addresses of this machine
+        assert get("guess", f"127.0.0.{10 + i}") == 401
+    assert get("guess", "127.0.0.99") == 429
+    assert get("right", "127.0.0.99") == 200
+    assert get("right", "127.0.0.10") == 200
 
 
 def test_the_bad_token_window_slides() -> None:
@@ -403,25 +514,27 @@ def test_request_size_cap(server: LiveServer) -> None:
 def test_runs_per_client_and_in_all_are_capped(server: LiveServer) -> None:
     assert (DEFAULTS.max_runs_per_client, DEFAULTS.max_runs_total) == (4, 8)
     stop_all(server)
+    script = {"language": "bpftrace", "script": IDLE}
     try:
-        for _ in range(4):
-            start_run(server, source="127.0.0.2")
-        status, _, body = call(
-            server,
-            "POST",
-            "/api/runs",
-            {"language": "bpftrace", "script": IDLE},
-            source="127.0.0.2",
-        )
+        # The bearer token is one client, whatever address it comes from.
+        for source in ("127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"):
+            start_run(server, source=source)
+        status, _, body = call(server, "POST", "/api/runs", script, source="127.0.0.5")
         assert status == 429 and "max_runs_per_client" in body["error"]["message"]
+        # Each sign-in is a client of its own.
+        cookie, csrf = signed_in(server)
+        as_page = {"Cookie": cookie, auth.CSRF_HEADER: csrf}
         for _ in range(4):
-            start_run(server, source="127.0.0.3")
+            status, _, body = call(server, "POST", "/api/runs", script, headers=as_page, token=None)
+            assert status == 201, body
+        other, other_csrf = signed_in(server)
         status, _, body = call(
             server,
             "POST",
             "/api/runs",
-            {"language": "bpftrace", "script": IDLE},
-            source="127.0.0.4",
+            script,
+            headers={"Cookie": other, auth.CSRF_HEADER: other_csrf},
+            token=None,
         )
         assert status == 429 and "max_runs_total" in body["error"]["message"]
         _, _, listed = call(server, "GET", "/api/runs")
@@ -430,6 +543,33 @@ def test_runs_per_client_and_in_all_are_capped(server: LiveServer) -> None:
         stop_all(server)
     start_run(server, source="127.0.0.4")  # a freed slot can be used again
     stop_all(server)
+
+
+def test_a_client_cannot_get_more_runs_by_changing_its_source_address(
+    server: LiveServer,
+) -> None:
+    stop_all(server)
+    cookie, csrf = signed_in(server)
+    as_page = {"Cookie": cookie, auth.CSRF_HEADER: csrf}
+    script = {"language": "bpftrace", "script": IDLE}
+    try:
+        for i in range(DEFAULTS.max_runs_per_client):
+            status, _, body = call(
+                server,
+                "POST",
+                "/api/runs",
+                script,
+                headers=as_page,
+                token=None,
+                source=f"127.0.0.{20 + i}",
+            )
+            assert status == 201, body
+        status, _, body = call(
+            server, "POST", "/api/runs", script, headers=as_page, token=None, source="127.0.0.2"
+        )
+        assert status == 429 and "max_runs_per_client" in body["error"]["message"]
+    finally:
+        stop_all(server)
 
 
 @pytest.mark.parametrize(

@@ -261,9 +261,10 @@ def test_every_snippet_route_needs_the_token(client: FlaskClient) -> None:
 def test_cookie_clients_need_the_csrf_header_to_save(app: Flask, client: FlaskClient) -> None:
     from ide.web import auth
 
-    with app.test_request_context():
-        cookie, csrf = auth.cookie_value(), auth.csrf_token()
-    client.set_cookie(auth.COOKIE, cookie)
+    with app.app_context():
+        secret, session = app.extensions["dtrace_ide_sessions"].create()
+        client.set_cookie(auth.cookie_name(app.config["SETTINGS"]), secret)
+    csrf = session.csrf
     assert client.get("/api/snippets").status_code == 200
     assert client.post("/api/snippets", json=body()).status_code == 403
     r = client.post("/api/snippets", json=body(), headers={auth.CSRF_HEADER: csrf})

@@ -59,6 +59,17 @@ def test_the_wizard_page_carries_the_csrf_token_and_no_inline_script(
         assert f'id="{step}"' in html
 
 
+def test_the_wizard_page_has_a_sign_out_button_that_ends_the_session(
+    client: FlaskClient,
+) -> None:
+    client.get("/?token=t")
+    html = client.get("/").get_data(as_text=True)
+    assert 'id="sign-out"' in html
+    csrf = html.split('name="csrf-token" content="')[1].split('"')[0]
+    assert client.post("/api/signout", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert client.get("/").status_code == 401
+
+
 def test_the_page_without_the_cookie_says_how_to_sign_in(client: FlaskClient) -> None:
     resp = client.get("/")
     assert resp.status_code == 401
