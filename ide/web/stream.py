@@ -13,7 +13,7 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from ..config import Settings
-from ..tracing.session import Viewer
+from ..tracing.session import Run, Viewer
 from .api import find_run
 from .auth import authenticated, origin_allowed, public
 from .errors import ApiError
@@ -77,6 +77,32 @@ def slots() -> StreamSlots:
     return s
 
 
+def _guard_stream() -> None:
+    """The token or cookie, or the run's read-only viewer key; a free stream slot."""
+    # Before the handshake: once flask-sock calls the view, the socket is accepted.
+    if request.endpoint != "stream":
+        return
+    run = find_run(str((request.view_args or {}).get("run_id", "")))
+    if not origin_allowed():
+        raise ApiError(403, "bad_origin", "websockets must come from this server's own page")
+    key = request.args.get("key", "")
+    if not authenticated() and not (
+        key and hmac.compare_digest(key.encode(), run.viewer_key.encode())
+    ):
+        raise ApiError(401, "unauthorized", "open the page from the URL dtrace-ide printed")
+    # Taken before the handshake so that two at once cannot both get the last slot;
+    # a full run is told so over the socket, where the page can show it.
+    g.stream_refused = slots().take(run.id)
+    if g.stream_refused is None:
+        g.stream_slot = run.id
+
+
+def _give_back_slot(_exc: BaseException | None) -> None:
+    run_id = g.pop("stream_slot", None)
+    if run_id is not None:
+        slots().give_back(run_id)
+
+
 def register(app: Flask) -> None:
     settings: Settings = app.config["SETTINGS"]
     app.extensions["dtrace_ide_streams"] = StreamSlots(
@@ -87,30 +113,8 @@ def register(app: Flask) -> None:
 
     route = cast(Callable[[View], View], sock.route("/api/runs/<run_id>/stream"))
 
-    @app.before_request
-    def _guard_stream() -> None:
-        # Before the handshake: once flask-sock calls the view, the socket is accepted.
-        if request.endpoint != "stream":
-            return
-        run = find_run(str((request.view_args or {}).get("run_id", "")))
-        if not origin_allowed():
-            raise ApiError(403, "bad_origin", "websockets must come from this server's own page")
-        key = request.args.get("key", "")
-        if not authenticated() and not (
-            key and hmac.compare_digest(key.encode(), run.viewer_key.encode())
-        ):
-            raise ApiError(401, "unauthorized", "open the page from the URL dtrace-ide printed")
-        # Taken before the handshake so that two at once cannot both get the last slot;
-        # a full run is told so over the socket, where the page can show it.
-        g.stream_refused = slots().take(run.id)
-        if g.stream_refused is None:
-            g.stream_slot = run.id
-
-    @app.teardown_request
-    def _give_back_slot(_exc: BaseException | None) -> None:
-        run_id = g.pop("stream_slot", None)
-        if run_id is not None:
-            slots().give_back(run_id)
+    app.before_request(_guard_stream)
+    app.teardown_request(_give_back_slot)
 
     @route
     @public  # guarded above: the token or cookie, or the run's read-only viewer key
@@ -122,23 +126,27 @@ def register(app: Flask) -> None:
             ws.send(json.dumps({"type": "error", "code": "too_many_streams", "message": refused}))
             ws.close(reason=TRY_AGAIN_LATER, message="too many viewers (see the error message)")
             return
-        run = find_run(run_id)
-        viewer = run.add_viewer()
-        # One thread blocks on the socket for the client's messages (and notices it close);
-        # this one blocks until there is something to send. Neither polls.
-        threading.Thread(
-            target=_receive, args=(ws, viewer), name=f"ws-receive-{run_id}", daemon=True
-        ).start()
-        try:
-            while True:
-                msg = viewer.next_message(timeout=IDLE_WAIT_S)
-                if msg is not None:
-                    ws.send(json.dumps(msg, separators=(",", ":")))
-                elif viewer.closed:
-                    break
-        finally:
-            run.remove_viewer(viewer)
-            ws.close()
+        _serve(ws, find_run(run_id))
+
+
+def _serve(ws: Any, run: Run) -> None:
+    """Send the run's messages to one viewer until either side is done."""
+    viewer = run.add_viewer()
+    # One thread blocks on the socket for the client's messages (and notices it close);
+    # this one blocks until there is something to send. Neither polls.
+    threading.Thread(
+        target=_receive, args=(ws, viewer), name=f"ws-receive-{run.id}", daemon=True
+    ).start()
+    try:
+        while True:
+            msg = viewer.next_message(timeout=IDLE_WAIT_S)
+            if msg is not None:
+                ws.send(json.dumps(msg, separators=(",", ":")))
+            elif viewer.closed:
+                break
+    finally:
+        run.remove_viewer(viewer)
+        ws.close()
 
 
 def _receive(ws: Any, viewer: Viewer) -> None:
