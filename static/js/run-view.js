@@ -7,6 +7,7 @@
 // only ever inserted as text.
 
 import { api } from "./api.js";
+import { byId } from "./dom.js";
 import { download, exportName, snapshotCsv } from "./export.js";
 import { loadPlotly } from "./plotly-loader.js";
 import { Banners } from "./run/banners.js";
@@ -30,7 +31,7 @@ export class RunView {
     this.root = root;
     this.readOnly = readOnly;
     this.onState = onState;
-    const $ = (id) => root.querySelector("#" + id);
+    const $ = (id) => byId(id, root);
     this.els = {
       stop: $("stop-run"),
       link: $("viewer-link"),
