@@ -1,36 +1,19 @@
 // The script editor: the CodeMirror bundle when it loads, otherwise a plain text area with
-// the same interface, so the page stays usable.
+// the same interface, so the page stays usable.  Neither compiles: the page does
+// (wizard/compile.js) and hands the editor the diagnostics.
 
 const EDITOR_URL = "/static/vendor/editor.js";
 
 /** Same interface as the bundle's createEditor(parent, options). */
 function createPlainEditor(parent, options) {
-  let language = options.language || "bpftrace";
+  let language = options.language;
   const area = document.createElement("textarea");
   area.className = "plain-editor";
   area.spellcheck = false;
   area.setAttribute("aria-label", "Script");
-  area.value = options.doc || "";
+  area.value = options.doc;
   parent.append(area);
-  let timer = null;
-  let seq = 0;
-  const compileSoon = () => {
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      if (!options.compile) return;
-      const mine = ++seq;
-      try {
-        const result = await options.compile(area.value, language);
-        if (mine === seq && options.onDiagnostics) options.onDiagnostics({ ok: result?.ok ?? null, diagnostics: result?.diagnostics || [] });
-      } catch {
-        /* the page shows compile failures itself */
-      }
-    }, 500);
-  };
-  area.addEventListener("input", () => {
-    options.onChange?.(area.value);
-    compileSoon();
-  });
+  area.addEventListener("input", () => options.onChange?.(area.value));
   area.addEventListener("keydown", (ev) => {
     const mod = ev.ctrlKey || ev.metaKey;
     if (mod && ev.key === "Enter") {
@@ -43,10 +26,8 @@ function createPlainEditor(parent, options) {
       ev.preventDefault();
       area.setRangeText("    ", area.selectionStart, area.selectionEnd, "end");
       options.onChange?.(area.value);
-      compileSoon();
     }
   });
-  compileSoon();
   const offsetOf = (line, column) => {
     const lines = area.value.split("\n");
     let offset = 0;
@@ -58,14 +39,12 @@ function createPlainEditor(parent, options) {
     setText(text) {
       area.value = text;
       options.onChange?.(text);
-      compileSoon();
     },
     getLanguage: () => language,
     setLanguage(lang) {
       language = lang;
-      compileSoon();
     },
-    setDiagnostics() {},
+    setDiagnostics() {}, // the page lists the diagnostics beside the editor
     focus: () => area.focus(),
     revealLine(line, column) {
       const at = offsetOf(line, column);

@@ -34,9 +34,9 @@ function bucketLabel(value) {
 /** A snapshot as CSV: one line per scalar row, one line per bucket of a distribution. */
 export function snapshotCsv(snapshot) {
   const lines = [["aggregation", "function", "key", "value", "bucket_low", "bucket_high", "count"]];
-  for (const agg of snapshot?.aggregations || []) {
-    for (const row of agg.rows || []) {
-      const key = (row.key || []).join(", ");
+  for (const agg of snapshot.aggregations) {
+    for (const row of agg.rows) {
+      const key = row.key.join(", ");
       if (row.buckets) {
         for (const b of row.buckets) {
           lines.push([agg.name, agg.function, key, "", bucketLabel(b.lo), bucketLabel(b.hi), b.count]);

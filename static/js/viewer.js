@@ -4,6 +4,5 @@ import { RunView } from "./run-view.js";
 
 const root = document.getElementById("viewer-root");
 const view = new RunView(root, { readOnly: true });
-// The page's URL carries the run's viewing key; the stream accepts the same key.
-const streamUrl = root.dataset.streamUrl || `/api/runs/${encodeURIComponent(root.dataset.runId)}/stream${location.search}`;
-view.start({ id: root.dataset.runId, viewerUrl: location.href, streamUrl, drawCharts: true });
+// The page's stream address carries the run's viewing key (ide/web/pages.py).
+view.start({ id: root.dataset.runId, viewerUrl: location.href, streamUrl: root.dataset.streamUrl, drawCharts: true });

@@ -1,0 +1,292 @@
+// The panels grid: one card per aggregation, drawn from the server's panels (figure, series
+// over time, table) with Plotly.react, or as a table.
+
+import { button, el } from "../dom.js";
+import { exportName } from "../export.js";
+import { formatNumber, tableFromAggregation } from "./format.js";
+
+const MAX_TABLE_ROWS = 1000;
+// Figure text from the server is already plotly text (ide/charts/text.py); $...$ in a key
+// is never TeX.
+const PLOT_CONFIG = { responsive: true, displaylogo: false, showLink: false, showSendToCloud: false, showEditInChartStudio: false, typesetMath: false };
+const SLOW_DRAW_MS = 300; // redrawn less often past this
+const SLOW_NOTE_MS = 1000; // ... and the panel says so past this
+const SLOW_NOTE = "redrawn less often: this browser draws it slowly";
+const FULL_WIDTH_KINDS = new Set(["bars3d", "flame"]);
+const MODE_LABEL = { chart: "Chart", series: "Over time", table: "Table" };
+
+export class PanelsGrid {
+  /** `view` says what is drawn: {drawCharts, snapshot, runId}. */
+  constructor(root, { panels, empty }, view) {
+    this.root = root;
+    this.grid = panels;
+    this.empty = empty;
+    this.view = view;
+    this.cards = new Map();
+    this.panels = null;
+    this.renderPending = false;
+  }
+
+  reset() {
+    for (const card of this.cards.values()) this.removeCard(card);
+    this.cards.clear();
+    this.panels = null;
+  }
+
+  get shown() {
+    return Boolean(this.panels && this.panels.length);
+  }
+
+  showEmpty(title, text) {
+    this.empty.replaceChildren(el("p", "empty-title", title), el("p", "", text));
+    this.empty.hidden = false;
+  }
+
+  show(panels) {
+    this.panels = panels;
+    this.scheduleRender();
+  }
+
+  scheduleRender() {
+    if (this.renderPending) return;
+    this.renderPending = true;
+    this.root.dataset.rendering = "1";
+    requestAnimationFrame(() => {
+      this.renderPending = false;
+      this.render();
+      delete this.root.dataset.rendering;
+      // The frame after this one is painted with the new charts.
+      requestAnimationFrame(() => {
+        if (performance.getEntriesByName("dtrace-ide:snapshot", "mark").length) {
+          performance.measure("dtrace-ide:repaint", "dtrace-ide:snapshot");
+          performance.clearMarks("dtrace-ide:snapshot");
+        }
+      });
+    });
+  }
+
+  render() {
+    const panels = this.panels;
+    if (!panels) return;
+    if (!panels.length) {
+      this.showEmpty(
+        "This script has no aggregations.",
+        "What it prints appears in the console below. Add one, e.g. @calls[comm] = count(), to get a chart.",
+      );
+      return;
+    }
+    this.empty.hidden = true;
+    this.grid.dataset.count = String(panels.length);
+    const seen = new Set();
+    let previous = this.empty;
+    for (const panel of panels) {
+      seen.add(panel.name);
+      let card = this.cards.get(panel.name);
+      if (!card) {
+        card = this.createCard(panel);
+        this.cards.set(panel.name, card);
+      }
+      if (previous.nextSibling !== card.node) previous.after(card.node);
+      previous = card.node;
+      card.panel = panel;
+      this.updateCard(card);
+    }
+    for (const [name, card] of this.cards) {
+      if (!seen.has(name)) {
+        this.removeCard(card);
+        this.cards.delete(name);
+      }
+    }
+    this.layoutCards(panels);
+  }
+
+  /** Two columns; a half-width card left alone in its row (before a wide one, or last)
+   * takes the whole row instead of leaving a hole. */
+  layoutCards(panels) {
+    let run = [];
+    const close = () => {
+      run.forEach((card, i) => card.node.classList.toggle("panel-span", i === run.length - 1 && run.length % 2 === 1));
+      run = [];
+    };
+    for (const panel of panels) {
+      const card = this.cards.get(panel.name);
+      if (card.node.classList.contains("panel-wide")) {
+        card.node.classList.remove("panel-span");
+        close();
+      } else run.push(card);
+    }
+    close();
+  }
+
+  createCard(panel) {
+    const node = el("article", "panel card");
+    node.dataset.name = panel.name;
+    const head = el("header", "panel-head");
+    const title = el("h3", "panel-title");
+    title.append(el("span", "agg-name", panel.name), el("span", "agg-fn", `${panel.function}()`));
+    const note = el("span", "panel-note");
+    const modes = el("div", "toggle-group");
+    modes.setAttribute("role", "group");
+    modes.setAttribute("aria-label", `View of ${panel.name}`);
+    const buttons = {};
+    for (const mode of ["chart", "series", "table"]) {
+      const b = button(MODE_LABEL[mode], "toggle", () => {
+        card.mode = mode;
+        card.userMode = mode;
+        this.updateCard(card);
+        if (this.panels) this.layoutCards(this.panels);
+      });
+      b.dataset.mode = mode;
+      buttons[mode] = b;
+      modes.append(b);
+    }
+    const png = button("PNG", "btn btn-small", () => this.downloadPng(card));
+    png.title = "Download this chart as a PNG image";
+    png.setAttribute("aria-label", `Download ${panel.name} as PNG`);
+    head.append(title, note, el("span", "spacer"), modes, png);
+    const chart = el("div", "chart");
+    const tableWrap = el("div", "table-wrap");
+    node.append(head, chart, tableWrap);
+    const card = { node, note, buttons, png, chart, tableWrap, panel, mode: null, userMode: null, drawn: {} };
+    this.chartResizer().observe(chart);
+    return card;
+  }
+
+  removeCard(card) {
+    this.chartResizer().unobserve(card.chart);
+    card.node.remove();
+  }
+
+  /** Plotly sizes a chart when it draws it and on window resizes only; a card that changes
+   * width afterwards (it takes a whole row once the layout is known, a table turns into a
+   * chart) gets its chart resized to fit. */
+  chartResizer() {
+    if (!this.resizer) {
+      this.resizer = new ResizeObserver((entries) => {
+        for (const { target, contentRect } of entries) {
+          const drawn = target._fullLayout?.width; // the width plotly last laid the chart out at
+          if (!contentRect.width || !drawn || !window.Plotly || Math.abs(drawn - contentRect.width) < 2) continue;
+          window.Plotly.Plots.resize(target);
+        }
+      });
+    }
+    return this.resizer;
+  }
+
+  availableModes(panel) {
+    const modes = [];
+    const charts = this.view.drawCharts && window.Plotly;
+    if (charts && panel.figure) modes.push("chart");
+    if (charts && panel.series) modes.push("series");
+    modes.push("table");
+    return modes;
+  }
+
+  showNote(card) {
+    card.note.textContent = [card.panel.note, card.slow ? SLOW_NOTE : ""].filter(Boolean).join(" · ");
+    card.note.hidden = !card.note.textContent;
+  }
+
+  updateCard(card) {
+    const panel = card.panel;
+    const modes = this.availableModes(panel);
+    let mode = card.userMode && modes.includes(card.userMode) ? card.userMode : modes[0];
+    if (this.view.drawCharts && !window.Plotly && panel.figure && !card.userMode) mode = "loading";
+    card.mode = mode;
+    card.node.dataset.kind = panel.kind;
+    card.node.dataset.mode = mode;
+    card.node.classList.toggle("panel-wide", FULL_WIDTH_KINDS.has(panel.kind) && (mode === "chart" || mode === "loading"));
+    for (const [m, b] of Object.entries(card.buttons)) {
+      b.hidden = !modes.includes(m) || modes.length === 1;
+      b.setAttribute("aria-pressed", String(m === mode));
+    }
+    card.png.hidden = !(mode === "chart" || mode === "series");
+    this.showNote(card);
+    const isChart = mode === "chart" || mode === "series";
+    card.chart.hidden = !(isChart || mode === "loading");
+    card.tableWrap.hidden = mode !== "table";
+    if (mode === "loading") {
+      if (!card.chart.firstChild) card.chart.append(el("div", "chart-loading", "Loading charts…"));
+    } else if (isChart) {
+      this.drawChart(card, mode === "chart" ? panel.figure : panel.series, mode);
+    } else {
+      this.drawTable(card, panel.table);
+    }
+  }
+
+  drawChart(card, figure, mode) {
+    const Plotly = window.Plotly;
+    const div = card.chart;
+    // A chart that took long to draw (3D without a GPU) is redrawn less often, so the
+    // page stays responsive; the newest data is drawn when its turn comes.
+    const now = performance.now();
+    if (card.drawnMode === mode && card.busyUntil > now) {
+      card.node.dataset.pending = "1";
+      clearTimeout(card.deferTimer);
+      card.deferTimer = setTimeout(() => this.cards.get(card.panel.name) === card && this.updateCard(card), card.busyUntil - now);
+      return;
+    }
+    const loading = div.querySelector(".chart-loading");
+    if (loading) loading.remove();
+    const layout = { ...figure.layout };
+    // Keeps the user's zoom and 3D camera while the data changes under it.
+    if (layout.uirevision === undefined) layout.uirevision = card.panel.name + ":" + mode;
+    layout.autosize = true;
+    if (!layout.height) delete layout.height;
+    const switched = card.drawnMode !== mode;
+    card.drawnMode = mode;
+    if (switched && div.data) Plotly.purge(div);
+    delete card.node.dataset.pending;
+    const started = performance.now();
+    Promise.resolve(Plotly.react(div, figure.data, layout, PLOT_CONFIG)).then(() =>
+      requestAnimationFrame(() => requestAnimationFrame(() => {
+        const took = performance.now() - started;
+        performance.measure("dtrace-ide:draw:" + card.panel.kind, { start: started, duration: took });
+        // The first draw of a chart also sets plotly up: it says little about the next ones.
+        card.draws = (card.draws || 0) + 1;
+        const steady = card.draws > 1;
+        card.busyUntil = steady && took > SLOW_DRAW_MS ? performance.now() + 2 * took : 0;
+        card.slow = steady && took > SLOW_NOTE_MS;
+        this.showNote(card);
+      })),
+    );
+  }
+
+  drawTable(card, table) {
+    if (!table) {
+      const agg = this.view.snapshot?.aggregations.find((a) => a.name === card.panel.name);
+      table = agg ? tableFromAggregation(agg) : { columns: [], rows: [] };
+    }
+    const t = el("table", "data-table");
+    const thead = el("thead");
+    const hr = el("tr");
+    for (const c of table.columns) hr.append(el("th", "", String(c)));
+    thead.append(hr);
+    const tbody = el("tbody");
+    const rows = table.rows;
+    for (const row of rows.slice(0, MAX_TABLE_ROWS)) {
+      const tr = el("tr");
+      for (const cell of row) tr.append(el("td", typeof cell === "number" ? "num" : "", formatNumber(cell)));
+      tbody.append(tr);
+    }
+    t.append(thead, tbody);
+    const parts = [t];
+    const total = table.total_rows ?? rows.length;
+    if (!rows.length) parts.unshift(el("p", "muted table-note", "No rows yet."));
+    else if (total > Math.min(rows.length, MAX_TABLE_ROWS)) {
+      parts.push(el("p", "muted table-note", `Showing ${Math.min(rows.length, MAX_TABLE_ROWS).toLocaleString("en-US")} of ${total.toLocaleString("en-US")} rows.`));
+    }
+    card.tableWrap.replaceChildren(...parts);
+  }
+
+  downloadPng(card) {
+    if (!window.Plotly || card.chart.hidden) return;
+    const safe = card.panel.name.replace(/[^A-Za-z0-9_-]/g, "") || "chart";
+    window.Plotly.downloadImage(card.chart, {
+      format: "png",
+      filename: exportName(this.view.runId, safe + (card.mode === "series" ? "-over-time" : "")),
+      width: card.chart.clientWidth || 1000,
+      height: card.chart.clientHeight || 500,
+    });
+  }
+}

@@ -1,0 +1,128 @@
+// The one owner of compile diagnostics.  The page compiles the editor's text once, a moment
+// after the last edit, and hands the answer to the editor (underlines), the problems list
+// and the Next button; Start reuses it while the text is unchanged.  The server compiles
+// again at POST /api/runs: that is the gate, this is for showing problems early.
+
+import { api } from "../api.js";
+import { byId as $, el } from "../dom.js";
+
+export const COMPILE_DELAY_MS = 700;
+
+function keyOf(language, text) {
+  return language + "\u0000" + text;
+}
+
+export class Compiler {
+  /**
+   * @param host.editor() the editor, once mounted
+   * @param host.language() the language now chosen
+   * @param host.changed() the Next button or the tabs may have to change
+   */
+  constructor(host) {
+    this.host = host;
+    this.compiled = null; // {key, result} of the text now in the editor, once known
+    this.pending = null; // {key, promise} of the last compile sent
+    this.timer = null;
+  }
+
+  currentKey() {
+    const editor = this.host.editor();
+    return editor ? keyOf(this.host.language(), editor.getText()) : null;
+  }
+
+  get ok() {
+    return Boolean(this.compiled?.result?.ok);
+  }
+
+  compile(text, language) {
+    const key = keyOf(language, text);
+    if (this.pending?.key === key) return this.pending.promise;
+    const promise = api("POST", "/api/compile", { language, script: text }).catch((err) => ({
+      ok: false,
+      diagnostics: err.diagnostics || [],
+      aggregations: [],
+      error: err.message,
+      code: err.code,
+    }));
+    this.pending = { key, promise };
+    if (key === this.currentKey()) this.setStatus("pending", "Checking…");
+    promise.then((result) => {
+      if (key !== this.currentKey()) return;
+      this.compiled = { key, result };
+      this.show(result);
+    });
+    return promise;
+  }
+
+  /** Compile the editor's text now (or reuse the answer for it); resolves to the answer. */
+  now() {
+    clearTimeout(this.timer);
+    const editor = this.host.editor();
+    if (!editor) return Promise.resolve(null);
+    return this.compile(editor.getText(), this.host.language());
+  }
+
+  /** The text changed: compile it once typing has paused. */
+  edited() {
+    if (this.compiled?.key !== this.currentKey()) {
+      $("next-write").disabled = true;
+      this.setStatus("pending", "Edited · checking…");
+      this.host.changed();
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.now(), COMPILE_DELAY_MS);
+  }
+
+  /** The server found problems the page had not been told of (POST /api/runs). */
+  failed(message, diagnostics) {
+    const result = { ok: false, diagnostics, aggregations: [], error: message };
+    this.compiled = { key: this.currentKey(), result };
+    this.show(result);
+  }
+
+  setStatus(kind, text) {
+    const box = $("compile-status");
+    box.className = "compile-status " + kind;
+    box.querySelector(".text").textContent = text;
+  }
+
+  show(result) {
+    const diags = result.diagnostics;
+    const errors = diags.filter((d) => d.severity !== "warning").length;
+    const warnings = diags.length - errors;
+    if (result.ok) {
+      const aggs = result.aggregations;
+      const what = aggs.length ? `${aggs.length} aggregation${aggs.length === 1 ? "" : "s"}` : "no aggregations";
+      this.setStatus("ok", `Compiles · ${what}${warnings ? ` · ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}`);
+    } else if (diags.length) {
+      this.setStatus("error", `${errors} error${errors === 1 ? "" : "s"}${warnings ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}`);
+    } else {
+      this.setStatus("error", result.error ? `Cannot compile: ${result.error}` : "Does not compile");
+    }
+    this.host.editor()?.setDiagnostics(diags);
+    this.renderDiagnostics(diags, result);
+    $("next-write").disabled = !result.ok;
+    this.host.changed();
+  }
+
+  renderDiagnostics(diags, result) {
+    const list = $("diagnostics");
+    list.replaceChildren();
+    $("diagnostics-count").textContent = diags.length ? String(diags.length) : "";
+    if (!diags.length) {
+      list.append(el("li", "empty-line", !result.ok && result.error ? result.error : "No problems found."));
+      return;
+    }
+    for (const d of diags) {
+      const li = el("li");
+      const severity = d.severity === "warning" ? "warning" : "error";
+      const b = el("button", "diag " + severity);
+      b.type = "button";
+      b.append(el("span", "diag-sev", severity), el("span", "diag-pos", `${d.line}:${d.column}`), el("span", "diag-msg", d.message));
+      b.title = `Go to line ${d.line}, column ${d.column}`;
+      b.addEventListener("click", () => this.host.editor().revealLine(d.line, d.column));
+      li.append(b);
+      list.append(li);
+    }
+  }
+}
