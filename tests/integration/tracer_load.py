@@ -1,0 +1,164 @@
+"""What the real-tracer stress tests share: a syscall load, batches of runs, a by-hand check.
+
+The load is a bounded shell loop the test starts and stops; the runs go through a real
+server's API, several at a time (up to the server's ``max_runs_total``), so a batch of a
+hundred runs takes about a tenth of their summed durations.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import LiveServer
+
+# cat and ls for many short syscalls and process exits, dd to /dev/null for long read/write
+# runs, and every tenth round a small direct write with fsync for block I/O. The loop ends
+# by itself after $2 seconds even if nobody stops it.
+LOAD_LOOP = r"""
+end=$(( $(date +%s) + $2 )); i=0
+while [ "$(date +%s)" -lt "$end" ]; do
+  cat /etc/passwd /etc/hostname > /dev/null
+  ls / /usr > /dev/null
+  dd if=/dev/zero of=/dev/null bs=4k count=64 2> /dev/null
+  if [ $((i % 10)) -eq 0 ]; then
+    dd if=/dev/zero of="$1/load.bin" bs=64k count=2 oflag=direct conv=fsync 2> /dev/null
+  fi
+  i=$((i + 1))
+done
+"""
+
+
+@contextmanager
+def syscall_load(workdir: Path, seconds: float) -> Iterator[subprocess.Popen[bytes]]:
+    """A syscall load for at most ``seconds``; stopped (its whole group) when the block ends."""
+    proc = subprocess.Popen(
+        ["sh", "-c", LOAD_LOOP, "load", str(workdir), str(int(seconds) + 1)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+@dataclass
+class Job:
+    label: str
+    script: str
+    duration: float
+    interval: float
+
+
+@dataclass
+class Outcome:
+    job: Job
+    body: dict[str, Any]  # the run's final GET /api/runs/ID
+    live: set[str] = field(default_factory=set)  # maps that held data while running
+    refused: dict[str, Any] | None = None  # the 4xx answer when the run was not started
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def failed(self) -> bool:
+        return self.refused is not None or self.body.get("state") != "finished"
+
+    def aggregation(self, name: str) -> dict[str, Any] | None:
+        snapshot = self.body.get("snapshot") or {"aggregations": []}
+        return next((a for a in snapshot["aggregations"] if a["name"] == name), None)
+
+    def describe(self) -> str:
+        if self.refused is not None:
+            return f"{self.job.label}: not started: {self.refused}"
+        return f"{self.job.label}: {self.body.get('state')}: {self.body.get('error')}"
+
+
+def holds_data(agg: dict[str, Any] | None) -> bool:
+    if not agg:
+        return False
+    for row in agg["rows"]:
+        if "buckets" in row and sum(b["count"] for b in row["buckets"]) > 0:
+            return True
+        if isinstance(row.get("value"), int | float) and row["value"]:
+            return True
+    return False
+
+
+def run_batch(server: LiveServer, jobs: list[Job], concurrency: int = 8) -> list[Outcome]:
+    """Every job as a run through the API, ``concurrency`` at a time, in order of the list."""
+    todo = list(enumerate(jobs))
+    active: dict[str, tuple[int, Outcome]] = {}
+    done: dict[int, Outcome] = {}
+    while todo or active:
+        while todo and len(active) < concurrency:
+            i, job = todo.pop(0)
+            status, body = server.request(
+                "POST",
+                "/api/runs",
+                {
+                    "language": "bpftrace",
+                    "script": job.script,
+                    "duration": job.duration,
+                    "interval": job.interval,
+                },
+            )
+            if status != 201:
+                done[i] = Outcome(job, {}, refused={"status": status, **(body or {})})
+                continue
+            active[body["id"]] = (i, Outcome(job, body))
+        time.sleep(0.25)
+        for run_id, (i, outcome) in list(active.items()):
+            status, body = server.request("GET", f"/api/runs/{run_id}")
+            assert status == 200, body
+            outcome.body = body
+            if body["state"] == "running":
+                for agg in (body.get("snapshot") or {}).get("aggregations", []):
+                    if holds_data(agg):
+                        outcome.live.add(agg["name"])
+                continue
+            del active[run_id]
+            done[i] = outcome
+        for _, outcome in active.values():
+            late = time.monotonic() - outcome.started > outcome.job.duration + 60
+            assert not late, f"still running a minute past its duration: {outcome.describe()}"
+    return [done[i] for i in range(len(jobs))]
+
+
+def fails_by_hand(script: str, seconds: float = 2.0) -> str | None:
+    """Why ``script`` does not run here under bpftrace by hand (for ``seconds``, then SIGINT),
+    or None when it runs and ends cleanly."""
+    proc = subprocess.Popen(
+        ["bpftrace", "-f", "json", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        _, err = proc.communicate(script.encode(), timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    if proc.returncode == 0:
+        return None
+    lines = [
+        ln.strip()
+        for ln in err.decode("utf-8", "replace").splitlines()
+        if ln.strip() and "RLIMIT_MEMLOCK" not in ln
+    ]
+    errors = [ln for ln in lines if "ERROR" in ln or "error" in ln]
+    return (errors or lines or [f"bpftrace exited with {proc.returncode}"])[0][:300]
