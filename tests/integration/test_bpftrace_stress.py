@@ -31,14 +31,16 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "ide" / "examples" / "bpftrace"
 RUNS = 10
 DURATION = {0.1: 3.0, 1.0: 5.0}  # at least four snapshots each
 
-# Three scratch maps deleted on every syscall or exit, one of them a count(), and no END
-# clear(): bpftrace's exit print walks whatever is left of them.
+# Three maps deleted on every syscall or exit, one of them a count(), and no END clear():
+# bpftrace's exit print walks whatever is left of them. @syscalls is a key-less count(),
+# which bpftrace keeps in an array, where delete() only zeroes it: it stays live.
 DELETE_HEAVY = """
 tracepoint:raw_syscalls:sys_enter
 {
 	@start[tid] = nsecs;
 	@inflight[tid, args->id] = 1;
 	@calls[tid] = count();
+	@syscalls = count();
 }
 
 tracepoint:raw_syscalls:sys_exit
@@ -54,6 +56,7 @@ tracepoint:raw_syscalls:sys_exit
 tracepoint:sched:sched_process_exit
 {
 	delete(@start[args->pid]);
+	delete(@syscalls);
 }
 """
 
@@ -136,6 +139,7 @@ def test_a_deleted_count_is_not_printed_live_and_the_run_says_why(
     runs = _runs(outcomes, "delete_heavy", 0.1)
     for o in runs:
         assert "@calls" not in o.live
+        assert "@syscalls" in o.live  # key-less: delete() zeroes it, no key vanishes
         [note] = [p for p in o.body["problems"] if p["message"].startswith("@calls ")]
         assert "the script delete()s its keys" in note["message"]
         assert "clear(@calls)" in note["fix"]
