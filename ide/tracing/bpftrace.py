@@ -315,6 +315,7 @@ def snapshot_plan(facts: ProgramFacts) -> SnapshotPlan:
                     f"{m.name} is scratch state ({why}), not shown live",
                     "what it holds when the run ends is shown then; aggregate into a map "
                     "(count(), hist(), …) to chart it live",
+                    "note",
                 )
             )
         else:
@@ -325,6 +326,7 @@ def snapshot_plan(facts: ProgramFacts) -> SnapshotPlan:
                     f"deleted during the walk; it is shown when the run ends",
                     f"clear({m.name}) instead of delete() (clear runs in turn with snapshots), "
                     f"or use bpftrace {WALK_FIXED_IN} or later",
+                    "note",
                 )
             )
     return SnapshotPlan(tuple(live), frozenset(at_exit), tuple(notes))

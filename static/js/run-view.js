@@ -323,6 +323,9 @@ export class RunView {
       case "error":
         this.banner("error", msg.message || "tracer error", msg.fix);
         break;
+      case "note":
+        this.banner("note", msg.message, msg.fix);
+        break;
       default:
         break;
     }
@@ -414,10 +417,10 @@ export class RunView {
   /** Show (or count again) a banner; `kind` "connection"/"failed" banners are replaced. */
   banner(kind, message, fix) {
     const box = this.els.banners;
-    const id = kind === "error" ? "error:" + message : kind;
+    const id = kind === "error" || kind === "note" ? kind + ":" + message : kind;
     let node = [...box.children].find((n) => n.dataset.id === id);
     if (node) {
-      if (kind === "error") {
+      if (kind === "error" || kind === "note") {
         const count = Number(node.dataset.count || 1) + 1;
         node.dataset.count = String(count);
         node.querySelector(".banner-count").textContent = "×" + count;

@@ -139,6 +139,7 @@ def test_aggregations_are_printed_live_and_scratch_maps_are_not() -> None:
         "@start is scratch state (deleted per event), not shown live",
         "@oncpu is scratch state (plain values), not shown live",
     ]
+    assert {n.severity for n in plan.notes} == {"note"}  # not trouble: no red banner
 
 
 def test_a_deleted_aggregation_is_left_to_the_exit_with_the_reason() -> None:
