@@ -1,4 +1,4 @@
-"""Compile latency: POST /api/compile against ``bpftrace --emit-elf`` run by hand.
+"""Compile latency: POST /api/compile against ``bpftrace -d`` run by hand.
 
     .venv/bin/python bench/bench_compile.py [--quick] [--reps N] [--json out.json]
 
@@ -7,7 +7,7 @@ written here (one with a mistake, so the diagnostics path is timed too) and the 
 examples under ide/examples/bpftrace.  The server caches results by script text, so each
 script is timed three ways back to back:
 
-  direct  ``bpftrace --emit-elf FILE -`` with the script on stdin, as the server runs it;
+  direct  ``bpftrace -d -`` with the script on stdin, as the server runs it;
   cold    /api/compile with a text the server has never seen (a counter in a comment);
   cached  /api/compile with that same text again.
 
@@ -59,7 +59,7 @@ def direct(script: str) -> tuple[float, bool]:
     try:
         start = time.perf_counter()
         res = subprocess.run(
-            ["bpftrace", "--emit-elf", elf, "-"], input=script.encode(), capture_output=True
+            ["bpftrace", "-d", "-"], input=script.encode(), capture_output=True
         )
         return time.perf_counter() - start, res.returncode == 0
     finally:

@@ -20,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "BPFTRACE",
+    "LANGUAGES",
     "D",
     "Function",
     "Language",
@@ -506,6 +507,10 @@ BPFTRACE = Language(
 )
 
 
+#: Every language, by the name the API, snippets and the command line use for it.
+LANGUAGES: dict[str, Language] = {"d": D, "bpftrace": BPFTRACE}
+
+
 def editor_vocabulary() -> dict[str, Any]:
     """Every word list of both languages as one JSON-able dict.
 
@@ -522,7 +527,7 @@ def editor_vocabulary() -> dict[str, Any]:
             "providerAliases": {short: provider},
         }}
     """
-    return {"d": D.to_json(), "bpftrace": BPFTRACE.to_json()}
+    return {name: language.to_json() for name, language in LANGUAGES.items()}
 
 
 _JS_HEADER = (

@@ -9,8 +9,7 @@ from typing import Any
 from flask import Flask
 
 from .config import Settings
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 _HERE = Path(__file__).resolve().parent
 

@@ -6,6 +6,10 @@ Figures are built as plain dicts (the JSON plotly.js reads), not through
 ``plotly.graph_objects``: validating every property costs more than the rest of the
 pipeline together, so the tests validate the dicts through ``graph_objects`` instead.
 
+Every string from traced data (keys, frames, bucket bounds) goes into a figure through
+``plotly_text``, which makes plotly draw it as the text it is; tables are drawn by the page
+as text and hold the strings as they are.
+
 Snapshots hold values accumulated since the probes attached.  ``History`` keeps what the
 time series need from each snapshot (per-interval values of the busiest keys and
 per-interval bucket totals of distributions) and only the last two whole snapshots (to
@@ -27,6 +31,7 @@ from itertools import compress
 from operator import add, attrgetter, sub
 from typing import Any, cast
 
+from ide.plotly_text import plotly_text
 from ide.tracing.model import Aggregation, Bucket, Key, KeyPart, Row, Snapshot
 
 Figure = dict[str, Any]
@@ -49,18 +54,45 @@ DISTRIBUTIONS = frozenset({"quantize", "hist", "llquantize", "lquantize", "lhist
 TABLE_ONLY = frozenset({"stddev", "stats"})
 ADDITIVE = frozenset({"count", "sum"})
 
-FONT = {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 12,
-        "color": "#1f2933"}
+FONT = {
+    "family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
+    "size": 12,
+    "color": "#1f2933",
+}
 GRID = "rgba(31, 41, 51, 0.12)"
 COLORWAY = [
-    "#3b6fd4", "#e07b39", "#3a9d6b", "#c94f5d", "#8a63c9", "#2aa5b8", "#c7a23a",
-    "#d46fae", "#6b7a8f", "#7cae3a", "#a35c3a", "#4f8fc9", "#b84f9b", "#5aa58f", "#9a9a3a",
+    "#3b6fd4",
+    "#e07b39",
+    "#3a9d6b",
+    "#c94f5d",
+    "#8a63c9",
+    "#2aa5b8",
+    "#c7a23a",
+    "#d46fae",
+    "#6b7a8f",
+    "#7cae3a",
+    "#a35c3a",
+    "#4f8fc9",
+    "#b84f9b",
+    "#5aa58f",
+    "#9a9a3a",
 ]
 OTHER_COLOR = "#c3cad3"
-SEQUENTIAL = [[0.0, "#eef3fb"], [0.25, "#9ec1ea"], [0.5, "#4f8fd9"], [0.75, "#e0823d"],
-              [1.0, "#b8302c"]]
-HEAT = [[0.0, "rgba(255,255,255,0)"], [0.0001, "#e8f0fb"], [0.3, "#7fb0e6"],
-        [0.6, "#3b6fd4"], [0.85, "#e07b39"], [1.0, "#b8302c"]]
+SEQUENTIAL = [
+    [0.0, "#eef3fb"],
+    [0.25, "#9ec1ea"],
+    [0.5, "#4f8fd9"],
+    [0.75, "#e0823d"],
+    [1.0, "#b8302c"],
+]
+HEAT = [
+    [0.0, "rgba(255,255,255,0)"],
+    [0.0001, "#e8f0fb"],
+    [0.3, "#7fb0e6"],
+    [0.6, "#3b6fd4"],
+    [0.85, "#e07b39"],
+    [1.0, "#b8302c"],
+]
 
 
 # --- labels ---------------------------------------------------------------------------------
@@ -95,10 +127,15 @@ def key_label(key: Key, *, full: bool = False) -> str:
     return ", ".join(parts)
 
 
-_BINARY = ((1 << 60, "E"), (1 << 50, "P"), (1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"),
-           (1 << 10, "K"))
-_DECIMAL = ((10**18, "E"), (10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"),
-            (10**3, "k"))
+_BINARY = (
+    (1 << 60, "E"),
+    (1 << 50, "P"),
+    (1 << 40, "T"),
+    (1 << 30, "G"),
+    (1 << 20, "M"),
+    (1 << 10, "K"),
+)
+_DECIMAL = ((10**18, "E"), (10**15, "P"), (10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))
 
 
 def _short(n: int, units: tuple[tuple[int, str], ...]) -> str:
@@ -216,13 +253,22 @@ def _values(rows: Sequence[Row]) -> tuple[list[Key], list[float]]:
             return keys, values
     except (TypeError, OverflowError):
         pass
-    pairs = [(k, v) for k, v in zip(keys, values, strict=True)
-             if isinstance(v, int | float) and math.isfinite(v)]
+    pairs = [
+        (k, v)
+        for k, v in zip(keys, values, strict=True)
+        if isinstance(v, int | float) and math.isfinite(v)
+    ]
     return [k for k, _ in pairs], [v for _, v in pairs]
 
 
-def _deltas(function: str, keys: list[Key], values: list[float], before: dict[Key, float],
-            *, capped: bool = False) -> list[float]:
+def _deltas(
+    function: str,
+    keys: list[Key],
+    values: list[float],
+    before: dict[Key, float],
+    *,
+    capped: bool = False,
+) -> list[float]:
     """Each key's change since ``before``; a count that went down was cleared since.
 
     In a map the server ``capped`` to its heaviest rows, a key missing from ``before`` may
@@ -309,8 +355,7 @@ def interval_aggregation(agg: Aggregation, base: Aggregation | None) -> Aggregat
                 rows.append(row)
             elif count > 0:
                 average = total / count
-                stats: dict[str, int | float] = {"count": count, "average": average,
-                                                  "total": total}
+                stats: dict[str, int | float] = {"count": count, "average": average, "total": total}
                 rows.append(Row(row.key, value=average, stats=stats))
         else:
             rows.append(row)
@@ -329,13 +374,18 @@ def _bucket_delta(now: tuple[Bucket, ...], then: tuple[Bucket, ...]) -> tuple[Bu
     if not any(diff):
         return ()
     # Zero buckets stay: rows keep the runs of adjacent buckets that ``_Columns`` adds fast.
-    return tuple(b if d == c else Bucket(b.lo, b.hi, d)
-                 for b, d, c in zip(now, diff, counts, strict=True))
+    return tuple(
+        b if d == c else Bucket(b.lo, b.hi, d) for b, d, c in zip(now, diff, counts, strict=True)
+    )
 
 
-def _view(agg: Aggregation, base: Aggregation | None,
-          interval: tuple[list[Key], list[float]] | None, per_interval: bool, limit: int
-          ) -> _View:
+def _view(
+    agg: Aggregation,
+    base: Aggregation | None,
+    interval: tuple[list[Key], list[float]] | None,
+    per_interval: bool,
+    limit: int,
+) -> _View:
     """Rank ``agg`` (or its values since ``base``) once for every figure and table.
 
     ``interval`` holds the keys and per-interval changes of a count or sum that ``History``
@@ -350,8 +400,7 @@ def _view(agg: Aggregation, base: Aggregation | None,
         else:
             keys, deltas = interval
         rows = [Row(keys[i], value=deltas[i]) for i in _heaviest(deltas, limit)]
-        return _View(agg.name, fn, rows, len(deltas) - deltas.count(0), math.fsum(deltas),
-                     rows)
+        return _View(agg.name, fn, rows, len(deltas) - deltas.count(0), math.fsum(deltas), rows)
     shown = interval_aggregation(agg, base) if per_interval else agg
     grand = 0.0
     if fn in ADDITIVE:
@@ -362,8 +411,9 @@ def _view(agg: Aggregation, base: Aggregation | None,
         if not math.isfinite(grand):
             grand = math.fsum(_numeric(r.value) for r in shown.rows)
     total = shown.total_rows if shown.total_rows is not None else len(shown.rows)
-    return _View(agg.name, fn, _top(shown.rows, limit, fn), total, grand, shown.rows,
-                 shown.total_rows)
+    return _View(
+        agg.name, fn, _top(shown.rows, limit, fn), total, grand, shown.rows, shown.total_rows
+    )
 
 
 def _showing(shown: int, total: int, what: str = "keys") -> str | None:
@@ -390,8 +440,7 @@ class _KeyedSeries:
     def add(self, t: float, agg: Aggregation, keep: int) -> None:
         # Keys that disappeared (a cleared map) add nothing to the interval.
         keys, values = _values(agg.rows)
-        deltas = _deltas(agg.function, keys, values, self.last,
-                         capped=agg.total_rows is not None)
+        deltas = _deltas(agg.function, keys, values, self.last, capped=agg.total_rows is not None)
         top = {keys[i]: deltas[i] for i in _heaviest(deltas, keep)}
         self.points.append((t, math.fsum(deltas), top))
         self.last = dict(zip(keys, values, strict=True))
@@ -424,8 +473,12 @@ class _BucketSeries:
 class History:
     """Bounded per-run history for time series/heatmaps; fed every snapshot in order."""
 
-    def __init__(self, max_points: int = 600, max_series_keys: int = 10,
-                 reset_by_script: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        max_points: int = 600,
+        max_series_keys: int = 10,
+        reset_by_script: frozenset[str] = frozenset(),
+    ) -> None:
         self.max_points = max_points
         self.max_series_keys = max_series_keys
         # Maps the script clears itself (``clear(@x)``): each snapshot already holds only
@@ -495,8 +548,12 @@ def _layout(uirevision: str, **extra: Any) -> dict[str, Any]:
 
 
 def _axis(title: str = "", **extra: Any) -> dict[str, Any]:
-    axis: dict[str, Any] = {"automargin": True, "gridcolor": GRID, "zerolinecolor": GRID,
-                            "linecolor": GRID}
+    axis: dict[str, Any] = {
+        "automargin": True,
+        "gridcolor": GRID,
+        "zerolinecolor": GRID,
+        "linecolor": GRID,
+    }
     if title:
         axis["title"] = {"text": title, "standoff": 6}
     axis.update(extra)
@@ -507,12 +564,13 @@ def _axis(title: str = "", **extra: Any) -> dict[str, Any]:
 
 
 def _name_of(row: Row, view: _View) -> str:
+    """A row's label as traced (not yet plotly text)."""
     return key_label(row.key) if row.key else view.name
 
 
 def pie_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
     top = view.rows[:PIE_SLICES]
-    labels = [_name_of(r, view) for r in top]
+    labels = [plotly_text(_name_of(r, view)) for r in top]
     values: list[float] = [_numeric(r.value) for r in top]
     colors = [COLORWAY[i % len(COLORWAY)] for i in range(len(top))]
     if view.total_keys > len(top):
@@ -532,9 +590,11 @@ def pie_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
         "marker": {"colors": colors, "line": {"color": "rgba(255,255,255,0.8)", "width": 1}},
         "hovertemplate": "%{label}<br>%{value:,} (%{percent})<extra></extra>",
     }
-    layout = _layout(uirevision, showlegend=True,
-                     legend={"orientation": "v", "x": 1.0, "xanchor": "left", "y": 0.5,
-                             "font": {"size": 11}})
+    layout = _layout(
+        uirevision,
+        showlegend=True,
+        legend={"orientation": "v", "x": 1.0, "xanchor": "left", "y": 0.5, "font": {"size": 11}},
+    )
     note = _showing(len(top), view.total_keys)
     if view.server_cap is not None:
         note = f"{note}; 'other' adds up the {len(view.every_row):,} keys received"
@@ -547,7 +607,7 @@ def bar_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
         "type": "bar",
         "orientation": "h",
         "x": [_numeric(r.value) for r in top],
-        "y": [_name_of(r, view) for r in top],
+        "y": [plotly_text(_name_of(r, view)) for r in top],
         "marker": {"color": COLORWAY[0]},
         "hovertemplate": "%{y}<br>%{x:,}<extra></extra>",
         "cliponaxis": False,
@@ -613,21 +673,34 @@ def histogram_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
     """Bars over bucket ranges, one stacked trace per busy key, the rest as "other keys"."""
     top = view.rows[:HISTOGRAM_KEYS]
     columns = _Columns(view.every_row)
-    labels = [_span_label(s, view.function) for s in columns.spans]
+    labels = [plotly_text(_span_label(s, view.function)) for s in columns.spans]
     hover = "%{fullData.name}<br>%{x}: %{y:,}<extra></extra>"
     traces = []
     place = {id(row): n for n, row in enumerate(view.every_row)}
     for n, row in enumerate(top):
-        traces.append({"type": "bar", "name": _name_of(row, view), "x": labels,
-                       "y": columns.totals([place[id(row)]]),
-                       "marker": {"color": COLORWAY[n % len(COLORWAY)]},
-                       "hovertemplate": hover})
+        traces.append(
+            {
+                "type": "bar",
+                "name": plotly_text(_name_of(row, view)),
+                "x": labels,
+                "y": columns.totals([place[id(row)]]),
+                "marker": {"color": COLORWAY[n % len(COLORWAY)]},
+                "hovertemplate": hover,
+            }
+        )
     if len(view.every_row) > len(top):
         shown = {place[id(row)] for row in top}
         rest = columns.totals(n for n in range(len(view.every_row)) if n not in shown)
-        traces.append({"type": "bar", "name": f"other {len(view.every_row) - len(top):,} keys",
-                       "x": labels, "y": rest, "marker": {"color": OTHER_COLOR},
-                       "hovertemplate": hover})
+        traces.append(
+            {
+                "type": "bar",
+                "name": f"other {len(view.every_row) - len(top):,} keys",
+                "x": labels,
+                "y": rest,
+                "marker": {"color": OTHER_COLOR},
+                "hovertemplate": hover,
+            }
+        )
     layout = _layout(
         uirevision,
         barmode="stack",
@@ -635,8 +708,13 @@ def histogram_figure(view: _View, uirevision: str) -> tuple[Figure, str | None]:
         showlegend=len(traces) > 1,
         legend={"orientation": "h", "y": -0.25, "font": {"size": 11}},
         # Up to a dozen labels plotly tilts only when they would overlap.
-        xaxis=_axis("", type="category", categoryorder="array", categoryarray=labels,
-                    **({"tickangle": -45} if len(labels) > 12 else {})),
+        xaxis=_axis(
+            "",
+            type="category",
+            categoryorder="array",
+            categoryarray=labels,
+            **({"tickangle": -45} if len(labels) > 12 else {}),
+        ),
         yaxis=_axis("count", rangemode="tozero"),
     )
     return {"data": traces, "layout": layout}, _showing(len(top), view.total_keys)
@@ -712,11 +790,14 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
             for bx, count in zip(map(group.__getitem__, where), counts, strict=True):
                 summed[bx] = summed.get(bx, 0) + count
             fine[n] = (list(summed), list(summed.values()))
-    cells = [(bx, y, count) for y, (where, counts) in enumerate(fine)
-             for bx, count in zip(where, counts, strict=True)]
+    cells = [
+        (bx, y, count)
+        for y, (where, counts) in enumerate(fine)
+        for bx, count in zip(where, counts, strict=True)
+    ]
     if len(cells) > MESH_BARS:  # still too many: keep the heaviest keys' rows
         keep = cells[MESH_BARS][1]  # cells are in row order: cut before this row
-        rows = rows[:max(1, keep)]
+        rows = rows[: max(1, keep)]
         cells = [c for c in cells if c[1] < len(rows)]
     notes = [_showing(len(rows), view.total_keys)]
     if factor > 1:
@@ -724,6 +805,9 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
 
     bucket_labels = [_span_label(s, view.function) for s in spans]
     key_labels = [_name_of(r, view) for r in rows]
+    # Hover labels are SVG; the scene's tick labels are drawn in WebGL.
+    hover_keys = [plotly_text(label) for label in key_labels]
+    hover_buckets = [plotly_text(label) for label in bucket_labels]
     xs: list[int] = []
     ys: list[int] = []
     zs: list[int] = []
@@ -738,12 +822,14 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
         heights += (count,) * 8
         # Hover shows the text of the vertex nearest the pointer: label the top corners
         # only, which halves the heaviest part of the figure.
-        label = f"{key_labels[ky]}<br>{bucket_labels[bx]}: {count:,}"
+        label = f"{hover_keys[ky]}<br>{hover_buckets[bx]}: {count:,}"
         text += ("", "", "", "", label, label, label, label)
     n = len(cells)
     trace = {
         "type": "mesh3d",
-        "x": _typed(xs), "y": _typed(ys), "z": _typed(zs),
+        "x": _typed(xs),
+        "y": _typed(ys),
+        "z": _typed(zs),
         "i": _typed([8 * b + v for b in range(n) for v in _BOX_I]),
         "j": _typed([8 * b + v for b in range(n) for v in _BOX_J]),
         "k": _typed([8 * b + v for b in range(n) for v in _BOX_K]),
@@ -760,20 +846,35 @@ def bars3d_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, 
     def ticks(labels: list[str]) -> dict[str, Any]:
         step = max(1, math.ceil(len(labels) / AXIS_LABELS_3D))
         picked = range(0, len(labels), step)
-        return {"tickmode": "array", "tickvals": [i * _CELL + _CELL // 2 for i in picked],
-                "ticktext": [labels[i] for i in picked]}
+        return {
+            "tickmode": "array",
+            "tickvals": [i * _CELL + _CELL // 2 for i in picked],
+            "ticktext": [plotly_text(labels[i], webgl=True) for i in picked],
+        }
 
-    scene_axis = {"backgroundcolor": "rgba(0,0,0,0)", "gridcolor": GRID, "showspikes": False,
-                  "zerolinecolor": GRID, "tickfont": {"size": 10}}
+    scene_axis = {
+        "backgroundcolor": "rgba(0,0,0,0)",
+        "gridcolor": GRID,
+        "showspikes": False,
+        "zerolinecolor": GRID,
+        "tickfont": {"size": 10},
+    }
     layout = _layout(
         uirevision,
         scene={
-            "xaxis": {**scene_axis, **ticks(bucket_labels), "title": {"text": "bucket"},
-                      "range": [0, max(1, len(spans)) * _CELL]},
-            "yaxis": {**scene_axis, **ticks(key_labels), "title": {"text": "key"},
-                      "range": [0, max(1, len(rows)) * _CELL]},
-            "zaxis": {**scene_axis, "title": {"text": "count"},
-                      "rangemode": "tozero"},
+            "xaxis": {
+                **scene_axis,
+                **ticks(bucket_labels),
+                "title": {"text": "bucket"},
+                "range": [0, max(1, len(spans)) * _CELL],
+            },
+            "yaxis": {
+                **scene_axis,
+                **ticks(key_labels),
+                "title": {"text": "key"},
+                "range": [0, max(1, len(rows)) * _CELL],
+            },
+            "zaxis": {**scene_axis, "title": {"text": "count"}, "rangemode": "tozero"},
             "aspectmode": "manual",
             "aspectratio": {"x": 1.5, "y": 1.5, "z": 0.7},
             # Looking a little below the box's middle keeps its front labels inside the panel.
@@ -842,14 +943,16 @@ def flame_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, s
     trace = {
         "type": "icicle",
         "ids": [str(i) for i in keep],
-        "labels": [labels[i] for i in keep],
+        "labels": [plotly_text(labels[i]) for i in keep],
         "parents": ["" if parents[i] < 0 else str(parents[i]) for i in keep],
         "values": [values[i] for i in keep],
         "branchvalues": "total",
         "sort": False,
         "tiling": {"orientation": "v", "flip": "y", "pad": 0},
-        "marker": {"colors": [flame_colour(labels[i]) for i in keep],
-                   "line": {"width": 0.5, "color": "rgba(255,255,255,0.7)"}},
+        "marker": {
+            "colors": [flame_colour(labels[i]) for i in keep],
+            "line": {"width": 0.5, "color": "rgba(255,255,255,0.7)"},
+        },
         "textinfo": "label",
         "insidetextfont": {"size": 11},
         "hovertemplate": "%{label}<br>%{value:,} (%{percentRoot:.1%})<extra></extra>",
@@ -858,8 +961,9 @@ def flame_figure(view: _View, uirevision: str, max_keys: int) -> tuple[Figure, s
     return {"data": [trace], "layout": _layout(uirevision)}, "; ".join(filter(None, notes)) or None
 
 
-def keyed_series_figure(series: _KeyedSeries, function: str, uirevision: str,
-                        keys: int) -> Figure | None:
+def keyed_series_figure(
+    series: _KeyedSeries, function: str, uirevision: str, keys: int
+) -> Figure | None:
     """A stacked area of per-interval values of the busiest keys, plus everything else."""
     points = list(series.points)
     if len(points) < 2:
@@ -875,7 +979,7 @@ def keyed_series_figure(series: _KeyedSeries, function: str, uirevision: str,
     for n, key in enumerate(top):
         ys = [p[2].get(key, 0.0) for p in points]
         shown = [a + b for a, b in zip(shown, ys, strict=True)]
-        traces.append(_area(key_label(key), t, ys, COLORWAY[n % len(COLORWAY)]))
+        traces.append(_area(plotly_text(key_label(key)), t, ys, COLORWAY[n % len(COLORWAY)]))
     rest = [p[1] - s for p, s in zip(points, shown, strict=True)]
     if any(abs(r) > 1e-9 for r in rest):
         traces.append(_area("other", t, rest, OTHER_COLOR))
@@ -892,8 +996,14 @@ def keyed_series_figure(series: _KeyedSeries, function: str, uirevision: str,
 
 def _area(name: str, t: list[float], ys: list[float], color: str) -> dict[str, Any]:
     return {
-        "type": "scatter", "mode": "lines", "name": name, "x": t, "y": ys,
-        "stackgroup": "one", "line": {"width": 0.5, "color": color}, "fillcolor": color,
+        "type": "scatter",
+        "mode": "lines",
+        "name": name,
+        "x": t,
+        "y": ys,
+        "stackgroup": "one",
+        "line": {"width": 0.5, "color": color},
+        "fillcolor": color,
         "hovertemplate": "%{fullData.name}: %{y:,}<extra></extra>",
     }
 
@@ -908,7 +1018,7 @@ def heatmap_figure(series: _BucketSeries, function: str, uirevision: str) -> Fig
     for span in order:
         i = series.spans[span]
         z.append([p[1][i] if i < len(p[1]) else 0 for p in points])
-    labels = [_span_label(s, function) for s in order]
+    labels = [plotly_text(_span_label(s, function)) for s in order]
     trace = {
         "type": "heatmap",
         "x": [p[0] for p in points],
@@ -951,15 +1061,26 @@ def table(view: _View, limit: int = TABLE_ROWS) -> dict[str, Any]:
     top = view.rows[:limit]
     if fn == "stats" or any(r.stats is not None for r in top):
         columns = ["key", "count", "average", "total"]
-        rows = [[key_label(r.key, full=True),
-                 _plain((r.stats or {}).get("count")),
-                 _plain((r.stats or {}).get("average", r.value)),
-                 _plain((r.stats or {}).get("total"))] for r in top]
+        rows = [
+            [
+                key_label(r.key, full=True),
+                _plain((r.stats or {}).get("count")),
+                _plain((r.stats or {}).get("average", r.value)),
+                _plain((r.stats or {}).get("total")),
+            ]
+            for r in top
+        ]
     elif fn in ADDITIVE:
         grand = view.grand
         columns = ["key", fn, "%"]
-        rows = [[key_label(r.key, full=True), _plain(r.value),
-                 _plain(100.0 * _numeric(r.value) / grand) if grand else None] for r in top]
+        rows = [
+            [
+                key_label(r.key, full=True),
+                _plain(r.value),
+                _plain(100.0 * _numeric(r.value) / grand) if grand else None,
+            ]
+            for r in top
+        ]
     else:
         columns = ["key", fn]
         rows = [[key_label(r.key, full=True), _plain(r.value)] for r in top]
@@ -984,10 +1105,15 @@ def panel_kind(agg: Aggregation) -> str:
     return "bar"
 
 
-def build_panel(agg: Aggregation, history: History | None = None, *,
-                base: Aggregation | None = None,
-                interval: tuple[list[Key], list[float]] | None = None,
-                per_interval: bool = False, max_keys: int = 1000) -> Panel:
+def build_panel(
+    agg: Aggregation,
+    history: History | None = None,
+    *,
+    base: Aggregation | None = None,
+    interval: tuple[list[Key], list[float]] | None = None,
+    per_interval: bool = False,
+    max_keys: int = 1000,
+) -> Panel:
     """One panel; ``base`` is the same aggregation a snapshot earlier (for ``per_interval``)."""
     view = _view(agg, base, interval, per_interval, max(max_keys, TABLE_ROWS))
     kind = panel_kind(agg)
@@ -1009,7 +1135,8 @@ def build_panel(agg: Aggregation, history: History | None = None, *,
     elif kind == "table":
         note = _showing(min(TABLE_ROWS, len(view.rows)), view.total_keys)
     whole = agg.function in CUMULATIVE_ONLY or (  # bpftrace's avg() comes without a count
-        agg.function == "avg" and bool(agg.rows) and agg.rows[0].stats is None)
+        agg.function == "avg" and bool(agg.rows) and agg.rows[0].stats is None
+    )
     if per_interval and history is not None and agg.name in history.reset_by_script:
         note = "; ".join(filter(None, [note, "since the script last cleared it"]))
     elif per_interval and whole:
@@ -1019,8 +1146,9 @@ def build_panel(agg: Aggregation, history: History | None = None, *,
         keyed = history.keyed_series(agg.name)
         buckets = history.bucket_series(agg.name)
         if keyed is not None and agg.function in SERIES_FUNCTIONS:
-            series = keyed_series_figure(keyed, agg.function, f"{uirevision}:series",
-                                         history.max_series_keys)
+            series = keyed_series_figure(
+                keyed, agg.function, f"{uirevision}:series", history.max_series_keys
+            )
         elif buckets is not None and agg.function in DISTRIBUTIONS:
             series = heatmap_figure(buckets, agg.function, f"{uirevision}:series")
     return {
@@ -1034,8 +1162,13 @@ def build_panel(agg: Aggregation, history: History | None = None, *,
     }
 
 
-def build_panels(snapshot: Snapshot, history: History | None = None, *, per_interval: bool = False,
-                 max_keys: int = 1000) -> list[dict[str, Any]]:
+def build_panels(
+    snapshot: Snapshot,
+    history: History | None = None,
+    *,
+    per_interval: bool = False,
+    max_keys: int = 1000,
+) -> list[dict[str, Any]]:
     """One panel per aggregation, in snapshot order::
 
         {"name": "@num", "function": "count",
@@ -1065,7 +1198,14 @@ def build_panels(snapshot: Snapshot, history: History | None = None, *, per_inte
                 interval = (keyed.keys, keyed.deltas)
         # A map the script resets is already the interval's: nothing to subtract.
         base = None if agg.name in reset else _find(base_snapshot, agg.name)
-        panels.append(build_panel(agg, history, base=base,
-                                  interval=interval, per_interval=per_interval,
-                                  max_keys=max_keys))
+        panels.append(
+            build_panel(
+                agg,
+                history,
+                base=base,
+                interval=interval,
+                per_interval=per_interval,
+                max_keys=max_keys,
+            )
+        )
     return panels

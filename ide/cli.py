@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
 from .config import Settings
 from .tracing.backend import BackendUnavailable
-from .tracing.model import Aggregation, CompileResult, Language, Snapshot
+from .tracing.model import LANGUAGES, Aggregation, CompileResult, Language, Snapshot
 from .tracing.pipeline import NoBackend, RunRequest, ScriptPipeline, ScriptRejected
 from .tracing.registry import Backends
 from .tracing.session import RunManager
+from .version import __version__
 
 EXTENSIONS: dict[str, Language] = {".d": "d", ".bt": "bpftrace"}
 
@@ -40,13 +40,13 @@ def main(argv: list[str] | None = None) -> int:
 
     check = sub.add_parser("check", help="compile a script and print its diagnostics")
     check.add_argument("file")
-    check.add_argument("--language", choices=["d", "bpftrace"])
+    check.add_argument("--language", choices=list(LANGUAGES))
     check.add_argument("--json", action="store_true", help="print the API's JSON shape")
     check.add_argument("--allow-destructive", action="store_true", help="as for serve")
 
     run = sub.add_parser("run", help="run a script headless and print its aggregations")
     run.add_argument("file")
-    run.add_argument("--language", choices=["d", "bpftrace"])
+    run.add_argument("--language", choices=list(LANGUAGES))
     run.add_argument("--duration", type=float, default=0, help="seconds (0: until Ctrl-C)")
     run.add_argument("--interval", type=float, default=1.0, help="seconds between snapshots")
     run.add_argument("--json", action="store_true", help="print NDJSON snapshots")

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .tracing.model import Language
+
 ENV_PREFIX = "DTRACE_IDE_"
 
 
@@ -24,19 +26,35 @@ class TracerOptionCap:
     default: int
     maximum: int
     description: str
+    languages: tuple[Language, ...]  # the languages whose tracer reads it
+    unit: str  # "bytes", "per second" or "count"
 
 
+BOTH: tuple[Language, ...] = ("d", "bpftrace")
 # Options a user may set per run.  Values past ``maximum`` are clamped, never passed through.
 TRACER_OPTIONS: tuple[TracerOptionCap, ...] = (
-    TracerOptionCap("bufsize", 4 << 20, 64 << 20, "principal buffer size per CPU (bytes)"),
-    TracerOptionCap("aggsize", 4 << 20, 64 << 20, "aggregation buffer size per CPU (bytes)"),
-    TracerOptionCap("aggrate", 1, 100, "aggregation reads per second (libdtrace)"),
-    TracerOptionCap("switchrate", 10, 100, "buffer switches per second (libdtrace)"),
-    TracerOptionCap("dynvarsize", 1 << 20, 32 << 20, "dynamic variable space (bytes, libdtrace)"),
     TracerOptionCap(
-        "max_map_keys", 4096, 65536, "entries per map (bpftrace BPFTRACE_MAP_KEYS_MAX)"
+        "bufsize", 4 << 20, 64 << 20, "principal buffer size per CPU (bytes)", BOTH, "bytes"
     ),
-    TracerOptionCap("max_strlen", 64, 200, "string length (bpftrace BPFTRACE_STRLEN)"),
+    TracerOptionCap(
+        "aggsize", 4 << 20, 64 << 20, "aggregation buffer size per CPU (bytes)", ("d",), "bytes"
+    ),
+    TracerOptionCap("aggrate", 1, 100, "aggregation reads per second", ("d",), "per second"),
+    TracerOptionCap("switchrate", 10, 100, "buffer switches per second", ("d",), "per second"),
+    TracerOptionCap(
+        "dynvarsize", 1 << 20, 32 << 20, "dynamic variable space (bytes)", ("d",), "bytes"
+    ),
+    TracerOptionCap(
+        "max_map_keys",
+        4096,
+        65536,
+        "entries per map (BPFTRACE_MAP_KEYS_MAX)",
+        ("bpftrace",),
+        "count",
+    ),
+    TracerOptionCap(
+        "max_strlen", 64, 200, "string length (BPFTRACE_STRLEN)", ("bpftrace",), "bytes"
+    ),
 )
 
 

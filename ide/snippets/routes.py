@@ -34,6 +34,7 @@ from werkzeug.exceptions import BadRequest
 
 from .. import examples
 from ..config import Settings
+from ..tracing.model import LANGUAGE_CHOICES, LANGUAGES
 from ..web.errors import ApiError
 from .store import Conflict, NotFound, SnippetError, SnippetStore, parse_import
 
@@ -96,8 +97,8 @@ def list_snippets() -> Response:
     if len(q) > MAX_QUERY_CHARS or "\x00" in q:
         raise ApiError(400, "bad_query", f"q must be under {MAX_QUERY_CHARS} characters, no NUL")
     language = request.args.get("language") or None
-    if language is not None and language not in ("d", "bpftrace"):
-        raise ApiError(400, "bad_query", 'language must be "d" or "bpftrace"')
+    if language is not None and language not in LANGUAGES:
+        raise ApiError(400, "bad_query", f"language must be {LANGUAGE_CHOICES}")
     found = store().find(query=q, language=language)
     return jsonify(
         {"snippets": [s.to_dict(with_script=False) for s in found], "search": store().search_kind}
@@ -182,8 +183,8 @@ def import_snippets() -> tuple[Response, int]:
 @bp.get("/api/examples")
 def list_examples() -> Response:
     language = request.args.get("language") or None
-    if language is not None and language not in ("d", "bpftrace"):
-        raise ApiError(400, "bad_query", 'language must be "d" or "bpftrace"')
+    if language is not None and language not in LANGUAGES:
+        raise ApiError(400, "bad_query", f"language must be {LANGUAGE_CHOICES}")
     return jsonify({"groups": examples.grouped(language)})
 
 

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import TRACER_OPTIONS, Settings
+from ..tracing.model import LANGUAGE_CHOICES, LANGUAGES
 
 DB_NAME = "snippets.sqlite3"
 # The name the documentation uses for the data directory; DTRACE_IDE_DATA_DIR works too.
 DATA_ENV = "DTRACE_IDE_DATA"
-LANGUAGES = ("d", "bpftrace")
 MAX_TITLE_CHARS = 200
 MAX_DESCRIPTION_CHARS = 4000
 MAX_TAGS = 32
@@ -245,7 +245,7 @@ def _title(value: Any) -> str:
 
 def _language(value: Any) -> str:
     if value not in LANGUAGES:
-        raise SnippetError("language", 'language must be "d" or "bpftrace"')
+        raise SnippetError("language", f"language must be {LANGUAGE_CHOICES}")
     return str(value)
 
 

@@ -28,7 +28,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-AGGREGATING = frozenset({"count", "sum", "min", "max", "avg", "stats", "hist", "lhist"})
+from dtrace_lexer.vocabulary import BPFTRACE
+
+AGGREGATING = frozenset(BPFTRACE.aggregations)
 _NODE = re.compile(r"^( +)(.*)$")
 _CALL = re.compile(r"^ +call: ([A-Za-z_][A-Za-z0-9_]*)(?: ::|$)")
 _MAP = re.compile(r"^map: (@[A-Za-z0-9_]*) :: type\[([^,\]]*)")

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Language = Literal["d", "bpftrace"]
-LANGUAGES: tuple[Language, ...] = ("d", "bpftrace")
+LANGUAGES: tuple[Language, ...] = ("d", "bpftrace")  # dtrace_lexer.vocabulary's, a test checks
+LANGUAGE_CHOICES = " or ".join(f'"{name}"' for name in LANGUAGES)
 
 SCALAR_FUNCTIONS = frozenset({"count", "sum", "min", "max", "avg", "stddev", "stats", "value"})
 DISTRIBUTION_FUNCTIONS = frozenset({"quantize", "lquantize", "llquantize", "hist", "lhist"})

@@ -299,6 +299,8 @@ def preprocessor_refusals(script: str) -> list[Diagnostic]:
     directives.  Each piece is judged alone and all of them together, after the same
     splicing and comment removal, so no arrangement of them reads a file.
     """
+    if "#" not in script and not any(w in script for w in ("struct", "union", "enum")):
+        return []  # nothing for clang: no need to lex
     text = _Text(script)
     pieces = [t for t in bpftrace_tokens(script) if t.kind in ("preproc", "cdef")]
     found: list[Diagnostic] = []

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 
+from dtrace_lexer.vocabulary import LANGUAGES
+
 from .model import AggregationDecl, Language
 from .scripttext import code_only
 
-AGGREGATING = {
-    "d": ("count", "sum", "min", "max", "avg", "stddev", "quantize", "lquantize", "llquantize"),
-    "bpftrace": ("count", "sum", "min", "max", "avg", "stats", "hist", "lhist"),
-}
+AGGREGATING = {name: tuple(lang.aggregations) for name, lang in LANGUAGES.items()}
 
 _ASSIGN = re.compile(r"(@[A-Za-z0-9_]*)\s*(\[)?")
 _CALL = re.compile(r"[ \t\r\n\v\f]*([A-Za-z_][A-Za-z0-9_]*)[ \t\r\n\v\f]*\(")

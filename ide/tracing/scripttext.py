@@ -19,11 +19,12 @@ constant, not a comment), and ``#`` lines.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-TokenKind = Literal["comment", "string", "char", "preproc", "cdef", "word", "path", "other"]
+TokenKind = Literal["comment", "string", "char", "preproc", "cdef", "word", "path"]
 
 
 @dataclass(frozen=True)
@@ -48,18 +49,7 @@ class Positions:
         return line, offset - self._starts[line - 1] + 1
 
 
-_WORD_START = frozenset("_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_WORD = _WORD_START | frozenset("0123456789")
-# Characters of a bpftrace probe path after ":" (lexer.l's {path}: backslash escapes too).
-_PATH = _WORD | frozenset("-./#*")
 _C_DEFINITION_WORDS = frozenset({"struct", "union", "enum"})
-
-
-def _word_end(text: str, i: int) -> int:
-    n = len(text)
-    while i < n and text[i] in _WORD:
-        i += 1
-    return i
 
 
 def _line_end(text: str, i: int) -> int:
@@ -111,98 +101,79 @@ def _c_definition_end(text: str, i: int) -> int:
     return n
 
 
-def bpftrace_tokens(text: str) -> Iterator[Token]:
-    """The script's comments, strings, preprocessor tokens, C definitions, words and paths;
-    other characters come as one-character ``other`` tokens, white space not at all."""
+# One step of each lexer: the regular expression finds where the next token starts and what
+# kind it is; comments, strings and C definitions are then ended by plain searches.  Runs of
+# characters that matter to neither lexer are skipped in one match.
+_BPFTRACE_STEP = re.compile(
+    r"""(?P<space>[ \t\r]+)|(?P<newline>\n+)
+    |(?P<line_comment>//)|(?P<block_comment>/\*)|(?P<string>")
+    |(?P<shebang>\#!)|(?P<preproc>\#)|(?P<param_count>\$\#)
+    |(?P<path>:(?:\\.|[A-Za-z0-9_./\#*-])+)
+    |(?P<word>[A-Za-z_][A-Za-z0-9_]*|[@$][A-Za-z0-9_]*)
+    |(?P<other>[^ \t\r\n/"\#$:A-Za-z_@]+|.)""",
+    re.X | re.S,
+)
+_D_STEP = re.compile(
+    r"""(?P<space>[ \t\r\v\f]+)|(?P<newline>\n+)
+    |(?P<line_comment>//)|(?P<block_comment>/\*)|(?P<string>")|(?P<char>')
+    |(?P<preproc>\#)
+    |(?P<word>[A-Za-z_][A-Za-z0-9_]*|[@$`][A-Za-z0-9_]*)
+    |(?P<other>[^ \t\r\v\f\n/"'\#$`A-Za-z_@]+|.)""",
+    re.X | re.S,
+)
+
+
+def _lex(text: str, step: re.Pattern[str], bpftrace: bool) -> Iterator[Token]:
     n = len(text)
     i = 0
     line_start = True
     while i < n:
-        c = text[i]
-        if c in " \t\r\n":
-            line_start = c == "\n" or (line_start and c != "\n")
-            i += 1
+        m = step.match(text, i)
+        assert m is not None  # the last alternative matches any character
+        kind = m.lastgroup
+        j = m.end()
+        if kind == "space":
+            i = j
             continue
-        at_line_start = line_start
-        line_start = False
-        if c == "#" and text.startswith("#!", i) and at_line_start:
-            j = _line_end(text, i)  # an executable line (#!/usr/bin/bpftrace)
-            yield Token("comment", i, j)
-        elif text.startswith("//", i):
+        if kind == "newline":
+            line_start = True
+            i = j
+            continue
+        at_line_start, line_start = line_start, False
+        if kind == "line_comment" or (kind == "shebang" and at_line_start):
             j = _line_end(text, i)
             yield Token("comment", i, j)
-        elif text.startswith("/*", i):
+        elif kind == "block_comment":
             j = _comment_end(text, i)
             yield Token("comment", i, j)
-        elif c == '"':
-            j = _quoted_end(text, i, '"')
-            yield Token("string", i, j)
-        elif c == "#" and not text.startswith("#!", i):
+        elif kind == "string" or kind == "char":
+            j = _quoted_end(text, i, text[i])
+            yield Token("string" if kind == "string" else "char", i, j)
+        elif kind == "preproc" and (bpftrace or at_line_start):
+            # bpftrace: a "#" anywhere starts one (lexer.l's "#"[^!].*); D: at a line start.
             j = _line_end(text, i)
             yield Token("preproc", i, j)
-        elif c == "$" and text.startswith("$#", i):
-            j = i + 2  # $#, the number of positional parameters
-            yield Token("other", i, j)
-        elif c == ":" and i + 1 < n and (text[i + 1] in _PATH or text[i + 1] == "\\"):
-            j = i + 1
-            while j < n and (text[j] in _PATH or (text[j] == "\\" and j + 1 < n)):
-                j += 2 if text[j] == "\\" else 1
+        elif kind == "path":
             yield Token("path", i, j)
-        elif c in _WORD_START:
-            j = _word_end(text, i)
-            if text[i:j] in _C_DEFINITION_WORDS:
+        elif kind == "word":
+            if bpftrace and text[i:j] in _C_DEFINITION_WORDS:
                 j = _c_definition_end(text, j)
                 yield Token("cdef", i, j)
             else:
                 yield Token("word", i, j)
-        elif c == "@" or c == "$":
-            j = _word_end(text, i + 1)
-            yield Token("word", i, j)
-        else:
-            j = i + 1
-            yield Token("other", i, j)
-        i = max(j, i + 1)
+        i = j
+
+
+def bpftrace_tokens(text: str) -> Iterator[Token]:
+    """The script's comments, strings, preprocessor tokens, C definitions, words and probe
+    paths, in order; white space and other characters are not reported."""
+    return _lex(text, _BPFTRACE_STEP, bpftrace=True)
 
 
 def d_tokens(text: str) -> Iterator[Token]:
-    """A D script's comments, strings, character constants, ``#`` lines, words (with a
-    leading ``@``, ``$`` or backquote joined) and other characters."""
-    n = len(text)
-    i = 0
-    line_start = True
-    while i < n:
-        c = text[i]
-        if c in " \t\r\n\v\f":
-            line_start = c == "\n" or line_start
-            i += 1
-            continue
-        at_line_start = line_start
-        line_start = False
-        if text.startswith("//", i):
-            j = _line_end(text, i)
-            yield Token("comment", i, j)
-        elif text.startswith("/*", i):
-            j = _comment_end(text, i)
-            yield Token("comment", i, j)
-        elif c == '"':
-            j = _quoted_end(text, i, '"')
-            yield Token("string", i, j)
-        elif c == "'":
-            j = _quoted_end(text, i, "'")
-            yield Token("char", i, j)
-        elif c == "#" and at_line_start:
-            j = _line_end(text, i)
-            yield Token("preproc", i, j)
-        elif c in _WORD_START or (c in "@$`" and i + 1 < n and text[i + 1] in _WORD):
-            j = _word_end(text, i + 1)
-            yield Token("word", i, j)
-        elif c == "@":
-            j = i + 1
-            yield Token("word", i, j)  # the unnamed aggregation
-        else:
-            j = i + 1
-            yield Token("other", i, j)
-        i = max(j, i + 1)
+    """A D script's comments, strings, character constants, ``#`` lines and words (with a
+    leading ``@``, ``$`` or backquote joined), in order."""
+    return _lex(text, _D_STEP, bpftrace=False)
 
 
 def tokens(text: str, language: str) -> Iterator[Token]:
@@ -228,14 +199,12 @@ def code_only(text: str, language: str) -> str:
 def calls(text: str, language: str, names: frozenset[str] | set[str]) -> Iterator[Token]:
     """Every word in ``names`` that stands as a function call (followed by ``(``), outside
     comments, strings and (bpftrace) preprocessor tokens and C definitions."""
-    previous: Token | None = None
+    n = len(text)
     for tok in tokens(text, language):
-        if (
-            previous is not None
-            and previous.kind == "word"
-            and tok.kind == "other"
-            and text[tok.start] == "("
-            and text[previous.start : previous.end] in names
-        ):
-            yield previous
-        previous = tok
+        if tok.kind != "word" or text[tok.start : tok.end] not in names:
+            continue
+        j = tok.end
+        while j < n and text[j] in " \t\r\n\v\f":
+            j += 1
+        if j < n and text[j] == "(":
+            yield tok

@@ -12,13 +12,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import __version__
 from ..config import TRACER_OPTIONS, Settings, tracer_option
 from ..tracing.backend import Backend, BackendUnavailable
-from ..tracing.model import LANGUAGES, CompileResult, Language
+from ..tracing.model import LANGUAGE_CHOICES, LANGUAGES, CompileResult, Language
 from ..tracing.pipeline import CompileBusy, NoBackend, RunRequest, ScriptPipeline, ScriptRejected
 from ..tracing.registry import Backends
 from ..tracing.session import LimitExceeded, Run, RunManager
+from ..version import __version__
 from .auth import settings
 from .errors import ApiError
 
@@ -63,7 +63,7 @@ def json_body() -> dict[str, Any]:
 def field_language(body: dict[str, Any]) -> Language:
     language = body.get("language")
     if language not in LANGUAGES:
-        raise ApiError(400, "bad_language", 'language must be "d" or "bpftrace"')
+        raise ApiError(400, "bad_language", f"language must be {LANGUAGE_CHOICES}")
     lang: Language = language
     return lang
 
@@ -166,6 +166,8 @@ def limits() -> Response:
                     "default": o.default,
                     "maximum": o.maximum,
                     "description": o.description,
+                    "languages": list(o.languages),
+                    "unit": o.unit,
                 }
                 for o in TRACER_OPTIONS
             ],
@@ -281,7 +283,7 @@ def without_module(name: str) -> str:
 def probes() -> Response:
     language = request.args.get("language", "bpftrace")
     if language not in LANGUAGES:
-        raise ApiError(400, "bad_language", 'language must be "d" or "bpftrace"')
+        raise ApiError(400, "bad_language", f"language must be {LANGUAGE_CHOICES}")
     prefix = request.args.get("prefix", "")
     if len(prefix) > 256:
         raise ApiError(400, "bad_prefix", "prefix is too long")

@@ -13,12 +13,17 @@ export function download(filename, text, type) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** One CSV cell, quoted when needed.  With `guard`, text that a spreadsheet would run as
- * a formula is prefixed with a quote: keys come from traced programs. */
-export function csvCell(value, guard = false) {
+// A spreadsheet runs a cell that starts with one of these as a formula (OWASP's list).
+const FORMULA_START = /^[=+\-@\t\r]/;
+const PLAIN_NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** One CSV cell, quoted when needed.  Any cell may hold traced text (keys, string values,
+ * the names a script gave its maps), so text a spreadsheet would run as a formula gets a
+ * leading apostrophe; a number (-5, 1e-7) stays a number. */
+export function csvCell(value) {
   if (value === null || value === undefined) return "";
-  let s = typeof value === "string" ? value : String(value);
-  if (guard && /^[=+@\t\r-]/.test(s) && !/^-?\d+(\.\d+)?$/.test(s)) s = "'" + s;
+  let s = String(value);
+  if (FORMULA_START.test(s) && !PLAIN_NUMBER.test(s)) s = "'" + s;
   return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }
 
@@ -44,8 +49,7 @@ export function snapshotCsv(snapshot) {
       }
     }
   }
-  const KEY = 2;
-  return lines.map((cells) => cells.map((c, i) => csvCell(c, i === KEY)).join(",")).join("\r\n") + "\r\n";
+  return lines.map((cells) => cells.map(csvCell).join(",")).join("\r\n") + "\r\n";
 }
 
 /** A file name for this run's exports: dtrace-ide-<id>-<suffix>. */

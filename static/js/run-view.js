@@ -19,7 +19,9 @@ const STATE_LABEL = {
 const MAX_CONSOLE_LINES = 5000;
 const MAX_TABLE_ROWS = 1000;
 const MAX_RECORDED_CHARS = 64 * 1024 * 1024; // NDJSON export kept in memory
-const PLOT_CONFIG = { responsive: true, displaylogo: false, showLink: false, showSendToCloud: false, showEditInChartStudio: false };
+// Figure text from the server is already plotly text (ide/plotly_text.py); $...$ in a key
+// is never TeX.
+const PLOT_CONFIG = { responsive: true, displaylogo: false, showLink: false, showSendToCloud: false, showEditInChartStudio: false, typesetMath: false };
 const SLOW_DRAW_MS = 300; // redrawn less often past this
 const SLOW_NOTE_MS = 1000; // ... and the panel says so past this
 const FULL_WIDTH_KINDS = new Set(["bars3d", "flame"]);
