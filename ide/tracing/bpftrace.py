@@ -191,6 +191,15 @@ class BpftraceBackend:
                 self._cache.move_to_end(script)
                 return hit
         result = self._analyse_uncached(exe, script)
+        compiled, facts = result
+        if compiled.ok and "#" in script:
+            # Macros apply to the snapshot probe that a run adds: judge that program too.
+            added, _ = self._analyse_uncached(
+                exe, snapshot_program(script, snapshot_plan(facts).live, 1.0, "dtrace-ide-check")
+            )
+            if not added.ok:
+                problem = Diagnostic(1, 1, 1, 1, _added_probe_problem(added))
+                result = (CompileResult(False, (problem,), compiled.aggregations, True), facts)
         with self._cache_lock:
             self._cache[script] = result
             while len(self._cache) > self.settings.compile_cache_entries:
@@ -248,9 +257,13 @@ class BpftraceBackend:
         decls = declarations(facts)
         plan = snapshot_plan(facts)
         nonce = "dtrace-ide-tick-" + secrets.token_hex(8)
-        ms = max(1, round(spec.interval * 1000))
-        prints = "".join(f" print({name});" for name in plan.live)
-        program = f'{script}\ninterval:ms:{ms} {{{prints} printf("{nonce}\\n"); }}\n'
+        program = snapshot_program(script, plan.live, spec.interval, nonce)
+        # The policy holds for what runs: the script's macros apply to the probe added here
+        # too (``#define interval BEGIN { cat(...); } profile``), so the whole program is
+        # parsed and judged again.
+        final, _ = self._analyse_uncached(exe, program)
+        if not final.ok:
+            return RefusedTracer(_added_probe_problem(final))
         proc = spawn(
             [exe, *self._unsafe(), "-f", "json", "-"],
             env=self._env(dict(spec.options)),
@@ -330,6 +343,23 @@ def snapshot_plan(facts: ProgramFacts) -> SnapshotPlan:
                 )
             )
     return SnapshotPlan(tuple(live), frozenset(at_exit), tuple(notes))
+
+
+def snapshot_program(script: str, live: tuple[str, ...], interval: float, nonce: str) -> str:
+    """The script with the probe that prints the ``live`` maps each interval, then the nonce
+    line (``snapshot_plan`` says which maps are live)."""
+    ms = max(1, round(interval * 1000))
+    prints = "".join(f" print({name});" for name in live)
+    return f'{script}\ninterval:ms:{ms} {{{prints} printf("{nonce}\\n"); }}\n'
+
+
+def _added_probe_problem(result: CompileResult) -> str:
+    first = next((d for d in result.diagnostics if d.severity == "error"), None)
+    why = first.message if first else "bpftrace did not accept it"
+    return (
+        "a macro of this script changes the interval probe that dtrace-ide adds to take "
+        f"snapshots (rename the macro): {why}"
+    )
 
 
 def declarations(facts: ProgramFacts) -> tuple[AggregationDecl, ...]:

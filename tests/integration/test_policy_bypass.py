@@ -258,3 +258,20 @@ def test_no_hidden_d_destructive_action_runs(tmp_path: Path, forms: list[str], p
         run_output(pipeline, "d", script, seconds=3)
     time.sleep(0.2)
     assert not canary.exists(), script
+
+
+def test_a_macro_cannot_rewrite_the_snapshot_probe(secret: tuple[Path, str]) -> None:
+    """``interval`` in the probe a run adds is an identifier, so a script's macro applies to
+    it: the program that runs is judged, not only the script."""
+    path, words = secret
+    script = (
+        f'#define interval BEGIN {{ cat("{path}"); }} profile\n'
+        "tracepoint:syscalls:sys_enter_openat { @c = count(); }\n"
+    )
+    pipeline = pipeline_for(STRICT)
+    result = pipeline.compile("bpftrace", script)
+    assert not result.ok and result.refused
+    assert "macro" in result.diagnostics[0].message and "cat()" in result.diagnostics[0].message
+    out = run_output(pipeline, "bpftrace", script)
+    assert words not in out
+    assert "interval probe" in out
