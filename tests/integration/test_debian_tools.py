@@ -66,10 +66,14 @@ def test_a_tool_that_runs_by_hand_finishes_under_the_ide_every_time(
     runs = outcomes[tool.name]
     if isinstance(runs, str):
         pytest.skip(runs)
-    refused = [o.refused for o in runs if o.refused and o.refused.get("error", {}).get("code")
-               == "script_refused"]  # fmt: skip
-    if refused:
-        pytest.skip(f"the server's policy refuses {tool.name}: " + refused[0]["error"]["message"])
+    policy = [
+        o.refused["error"]["message"]
+        for o in runs
+        if o.refused and o.refused.get("error", {}).get("code") == "script_refused"
+    ]
+    # A refusal for taking too long to parse is no policy: the tool ran by hand.
+    if policy and not any("took too long" in m for m in policy):
+        pytest.skip(f"the server's policy refuses {tool.name}: {policy[0]}")
     assert len(runs) == RUNS
     failed = [o.describe() for o in runs if o.failed]
     assert failed == [], f"{len(failed)} of {RUNS} runs failed"
