@@ -4,9 +4,14 @@ Compiling is bpftrace's dry run with debug output: it parses, checks and generat
 without loading anything, and prints its parse (``bpftrace_ast``), from which the server's
 policy and the map facts are read.  What clang would read is judged before bpftrace runs.
 
-bpftrace prints maps only at exit, so a run appends one interval probe that prints every
-aggregation the script defines and then a line carrying a per-run nonce: everything before
-the nonce line belongs to one snapshot, and the nonce tells our output from the user's.
+bpftrace prints maps only at exit, so a run appends one interval probe that prints the
+script's aggregations and then a line carrying a per-run nonce: everything before the nonce
+line belongs to one snapshot, and the nonce tells our output from the user's.
+
+Which maps that probe prints is decided from bpftrace's parse (``snapshot_plan``): bpftrace
+0.17 aborts when a print meets a key the script's BPF code delete()d in the middle of the
+walk, so maps the script deletes from, and plain-value scratch maps, are left to the print
+bpftrace makes at exit, after its probes are detached (docs/backends.md, "Snapshots").
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import subprocess
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
@@ -57,6 +63,10 @@ _BARE = re.compile(r"^(?P<sev>ERROR|WARNING):\s*(?P<msg>.*)$")
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 MAX_STDERR_LINES = 200
 MAX_STDERR_LINE_BYTES = 64 * 1024
+# Before this version bpftrace aborts when a map print meets a key deleted during its walk
+# (it took libbpf's -ENOENT for a real error); from it on such keys are skipped.
+WALK_FIXED_IN = "0.19"
+_WALK_ABORT = re.compile(r'Could not (print|clear|zero) map with ident "(@[A-Za-z0-9_]*)"')
 
 
 def is_noise(line: str) -> bool:
@@ -185,7 +195,7 @@ class BpftraceBackend:
         if compiled.ok and "#" in script:
             # Macros apply to the snapshot probe that a run adds: judge that program too.
             added, _ = self._analyse_uncached(
-                exe, snapshot_program(script, declarations(facts), 1.0, "dtrace-ide-check")
+                exe, snapshot_program(script, snapshot_plan(facts).live, 1.0, "dtrace-ide-check")
             )
             if not added.ok:
                 problem = Diagnostic(1, 1, 1, 1, _added_probe_problem(added))
@@ -245,14 +255,18 @@ class BpftraceBackend:
             first = next((d for d in compiled.diagnostics if d.severity == "error"), None)
             return RefusedTracer(first.message if first else "the script does not compile")
         decls = declarations(facts)
+        plan = snapshot_plan(facts)
         nonce = "dtrace-ide-tick-" + secrets.token_hex(8)
-        program = snapshot_program(script, decls, spec.interval, nonce)
+        program = snapshot_program(script, plan.live, spec.interval, nonce)
         # The policy holds for what runs: the script's macros apply to the probe added here
         # too (``#define interval BEGIN { cat(...); } profile``), so the whole program is
-        # parsed and judged again.
-        final, _ = self._analyse_uncached(exe, program)
-        if not final.ok:
-            return RefusedTracer(_added_probe_problem(final))
+        # parsed and judged again.  Without a "#" there is no macro, and the added probe is
+        # ours as written; not parsing again then spares each start a second bpftrace, which
+        # on a loaded machine ran past compile_timeout_s and refused plain scripts.
+        if "#" in script:
+            final, _ = self._analyse_uncached(exe, program)
+            if not final.ok:
+                return RefusedTracer(_added_probe_problem(final))
         proc = spawn(
             [exe, *self._unsafe(), "-f", "json", "-"],
             env=self._env(dict(spec.options)),
@@ -265,7 +279,7 @@ class BpftraceBackend:
             proc.stdin.close()
         except BrokenPipeError:
             pass
-        return BpftraceTracer(proc, decls, nonce, self.settings.max_tracer_line_bytes)
+        return BpftraceTracer(proc, decls, nonce, self.settings.max_tracer_line_bytes, plan)
 
     def list_probes(self) -> list[str]:
         exe = self._require()
@@ -275,12 +289,70 @@ class BpftraceBackend:
         return [ln.strip() for ln in res.stdout.splitlines() if ln.strip()]
 
 
-def snapshot_program(
-    script: str, decls: tuple[AggregationDecl, ...], interval: float, nonce: str
-) -> str:
-    """The script with the probe that prints its maps each interval, then the nonce line."""
+@dataclass(frozen=True)
+class SnapshotPlan:
+    """Which maps a run prints every interval, and what it tells the user of the others."""
+
+    live: tuple[str, ...] = ()  # printed by the interval probe
+    at_exit: frozenset[str] = frozenset()  # shown from bpftrace's exit print, when not empty
+    notes: tuple[Problem, ...] = ()
+
+
+def removes_keys(m: MapFacts) -> bool:
+    """Whether the script's delete() takes keys out of the map while a print may walk it.
+
+    bpftrace 0.17 keeps a key-less count() in a per-CPU array, where delete() stores zero
+    instead of removing the key; every other map is a hash map.
+    """
+    return m.deleted and not (m.kind == "count" and m.key_arity == 0)
+
+
+def snapshot_plan(facts: ProgramFacts) -> SnapshotPlan:
+    """Print aggregations every interval; leave scratch state and deleted maps to the exit.
+
+    An interval print runs in bpftrace's user space while the script's delete() runs in BPF;
+    a key deleted between bpftrace's get-next-key and its lookup aborts bpftrace 0.17
+    ("failed to look up elem: -2").  clear() and zero() run in user space one at a time with
+    print(), so they are safe.  At exit bpftrace detaches every probe before it prints the
+    maps, so that print cannot race.
+    """
+    live: list[str] = []
+    at_exit: set[str] = set()
+    notes: list[Problem] = []
+    for m in facts.maps.values():
+        if m.is_aggregation and not removes_keys(m):
+            live.append(m.name)
+            continue
+        at_exit.add(m.name)
+        if not m.is_aggregation:
+            why = "deleted per event" if m.deleted else "plain values"
+            notes.append(
+                Problem(
+                    f"{m.name} is scratch state ({why}), not shown live",
+                    "what it holds when the run ends is shown then; aggregate into a map "
+                    "(count(), hist(), …) to chart it live",
+                    "note",
+                )
+            )
+        else:
+            notes.append(
+                Problem(
+                    f"{m.name} is not shown live: the script delete()s its keys, and "
+                    f"bpftrace before {WALK_FIXED_IN} aborts when a snapshot meets a key "
+                    f"deleted during the walk; it is shown when the run ends",
+                    f"clear({m.name}) instead of delete() (clear runs in turn with snapshots), "
+                    f"or use bpftrace {WALK_FIXED_IN} or later",
+                    "note",
+                )
+            )
+    return SnapshotPlan(tuple(live), frozenset(at_exit), tuple(notes))
+
+
+def snapshot_program(script: str, live: tuple[str, ...], interval: float, nonce: str) -> str:
+    """The script with the probe that prints the ``live`` maps each interval, then the nonce
+    line (``snapshot_plan`` says which maps are live)."""
     ms = max(1, round(interval * 1000))
-    prints = "".join(f" print({d.name});" for d in decls)
+    prints = "".join(f" print({name});" for name in live)
     return f'{script}\ninterval:ms:{ms} {{{prints} printf("{nonce}\\n"); }}\n'
 
 
@@ -362,9 +434,11 @@ class BpftraceTracer:
         decls: tuple[AggregationDecl, ...],
         nonce: str,
         max_line_bytes: int,
+        plan: SnapshotPlan | None = None,
     ) -> None:
         self.proc = proc
         self.decls = {d.name: d for d in decls}
+        self.plan = plan or SnapshotPlan()
         self.nonce = nonce + "\n"
         self.max_line_bytes = max_line_bytes
         self.stderr_tail: deque[str] = deque(maxlen=MAX_STDERR_LINES)
@@ -399,6 +473,7 @@ class BpftraceTracer:
     def events(self) -> Iterator[TracerEvent]:
         stdout = self.proc.stdout
         assert stdout is not None
+        yield from self.plan.notes
         limit = self.max_line_bytes
         for raw in iter(lambda: stdout.readline(limit), b""):
             if len(raw) >= limit and not raw.endswith(b"\n"):
@@ -437,6 +512,8 @@ class BpftraceTracer:
                 yield Output(str(data))
         elif kind in {"map", "hist", "stats"} and isinstance(data, dict):
             for name, content in data.items():
+                if name in self.plan.at_exit and not content:
+                    continue  # a scratch map the script emptied: no empty chart
                 yield AggregationData(
                     aggregation_from_event(kind, name, content, self.decls.get(name))
                 )
@@ -454,12 +531,36 @@ class BpftraceTracer:
             return None
         if self._stopping and (code in (-signal.SIGINT, -signal.SIGKILL) or self._killed):
             return None
-        errors = [ln for ln in self.stderr_tail if "ERROR:" in ln]
+        errors = [ln.strip() for ln in self.stderr_tail if "ERROR:" in ln or "what():" in ln]
         detail = "; ".join((errors or list(self.stderr_tail))[-5:])
+        walk = next((ln for ln in self.stderr_tail if "failed to look up elem" in ln), None)
+        if walk is not None:
+            return self._walk_abort(code, walk.strip())
         if code < 0:
             name = signal.Signals(-code).name
             return f"bpftrace was killed by {name}" + (f": {detail}" if detail else "")
         return detail or f"bpftrace exited with status {code}"
+
+    def _walk_abort(self, code: int, message: str) -> str:
+        """bpftrace's own message, with the map it was walking and what to change."""
+        found = None
+        for ln in self.stderr_tail:
+            found = _WALK_ABORT.search(ln) or found
+        how = "ended" if code >= 0 else f"was killed by {signal.Signals(-code).name}"
+        text = f"bpftrace {how}: {message}"
+        if found is None:
+            return (
+                text + ": a map print met a key the script delete()d during the walk, which "
+                f"bpftrace before {WALK_FIXED_IN} cannot survive; do not print, clear or zero a "
+                f"map the script delete()s from, or use bpftrace {WALK_FIXED_IN} or later"
+            )
+        action, name = found.groups()
+        return (
+            text + f" while it {action}ed {name}: the script delete()d a key of {name} during "
+            f"the walk, which bpftrace before {WALK_FIXED_IN} cannot survive; do not print(), "
+            f"clear() or zero() {name} while the script delete()s from it, or use bpftrace "
+            f"{WALK_FIXED_IN} or later"
+        )
 
 
 def _text(data: Any) -> str:

@@ -186,10 +186,15 @@ class Tick:
 
 @dataclass(frozen=True)
 class Problem:
-    """A non-fatal trouble (drops, errors in probes) with the option that would fix it."""
+    """A non-fatal trouble (drops, errors in probes) with the option that would fix it.
+
+    A ``note`` is no trouble, only something the user should know about what is shown (a
+    map that is not charted live, and why).
+    """
 
     message: str
     fix: str | None = None
+    severity: Literal["error", "note"] = "error"
 
 
 @dataclass(frozen=True)

@@ -223,7 +223,7 @@ class Run:
                 self.probes = event.probes
             self._broadcast(self.state_message())
         elif isinstance(event, Problem):
-            self._problem(event.message, event.fix)
+            self._problem(event.message, event.fix, event.severity)
         elif isinstance(event, Exited):
             self._finish(event)
 
@@ -329,16 +329,16 @@ class Run:
             return False
         return True
 
-    def _problem(self, message: str, fix: str | None) -> None:
+    def _problem(self, message: str, fix: str | None, severity: str = "error") -> None:
         with self._lock:
             entry = self.problems.get(message)
             if entry is None:
-                entry = {"message": message, "fix": fix, "count": 0}
+                entry = {"message": message, "fix": fix, "count": 0, "severity": severity}
                 self.problems[message] = entry
                 while len(self.problems) > 50:
                     self.problems.popitem(last=False)
             entry["count"] += 1
-        self._broadcast({"type": "error", "message": message, "fix": fix})
+        self._broadcast(_problem_message(entry))
 
     # --- viewers ------------------------------------------------------------------------
 
@@ -351,7 +351,7 @@ class Run:
         if self.output:
             viewer.push({"type": "output", "lines": list(self.output), "dropped": 0})
         for p in list(self.problems.values()):
-            viewer.push({"type": "error", "message": p["message"], "fix": p["fix"]})
+            viewer.push(_problem_message(p))
         if self.snapshot is not None:
             viewer.snapshot_ready()
         if not self.active:
@@ -556,3 +556,9 @@ class RunManager:
             r.wait(1.0)
         self._stopped.set()
         self._wake.set()
+
+
+def _problem_message(entry: dict[str, Any]) -> dict[str, Any]:
+    """A problem as the stream sends it: ``error``, or ``note`` for what is only to know."""
+    kind = "note" if entry.get("severity") == "note" else "error"
+    return {"type": kind, "message": entry["message"], "fix": entry["fix"]}

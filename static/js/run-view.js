@@ -202,6 +202,9 @@ export class RunView {
       case "error":
         this.banners.show("error", msg.message, msg.fix);
         break;
+      case "note":
+        this.banners.show("note", msg.message, msg.fix);
+        break;
       default:
         break;
     }

@@ -321,6 +321,23 @@ def test_a_tracer_that_cannot_attach_ends_failed_with_its_error_in_a_banner(page
     screenshot(page, "wizard-3-output-failed")
 
 
+def test_a_scratch_map_is_a_note_not_an_error_and_gets_no_chart(page: Any) -> None:
+    script = (
+        "tracepoint:raw_syscalls:sys_enter { @start[tid] = nsecs; }\n"
+        "tracepoint:raw_syscalls:sys_exit /@start[tid]/\n"
+        "{ @lat = hist(nsecs - @start[tid]); delete(@start[tid]); }\n"
+        "END { clear(@start); }\n"
+    )
+    start_run(page, script, "2")
+    assert wait_state(page, "finished") == "finished"
+    note = page.wait_for_selector("#banners .banner-warn")
+    assert "@start is scratch state (deleted per event), not shown live" in note.inner_text()
+    assert "Fix:" not in note.inner_text()
+    assert page.locator("#banners .banner-error").count() == 0
+    page.wait_for_selector('article.panel[data-name="@lat"]')
+    assert page.locator('article.panel[data-name="@start"]').count() == 0
+
+
 def test_exports_hold_the_snapshot_the_run_and_the_chart(
     page: Any, live_server: LiveServer
 ) -> None:

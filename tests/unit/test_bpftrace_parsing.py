@@ -4,13 +4,16 @@ from ide.tracing.bpftrace import (
     BpftraceTracer,
     aggregation_from_event,
     parse_diagnostics,
+    snapshot_plan,
     split_key,
 )
+from ide.tracing.bpftrace_ast import MapFacts, ProgramFacts
 from ide.tracing.model import (
     AggregationData,
     AggregationDecl,
     Attached,
     Bucket,
+    Exited,
     Output,
     Problem,
     Tick,
@@ -67,18 +70,19 @@ def test_maps_hists_and_stats_become_aggregations() -> None:
 
 
 class _FakeProc:
-    def __init__(self, stdout: bytes) -> None:
+    def __init__(self, stdout: bytes, stderr: bytes = b"", code: int = 0) -> None:
         import io
 
         self.stdout = io.BytesIO(stdout)
-        self.stderr = io.BytesIO(b"")
+        self.stderr = io.BytesIO(stderr)
         self.pid = 1
+        self.code = code
 
     def wait(self) -> int:
-        return 0
+        return self.code
 
     def poll(self) -> int:
-        return 0
+        return self.code
 
 
 def test_the_nonce_line_ticks_and_user_printf_is_output() -> None:
@@ -113,3 +117,111 @@ def test_a_tracer_line_past_the_cap_is_dropped_without_buffering_it() -> None:
     events = list(tracer.events())
     assert isinstance(events[0], Problem) and "too long" in events[0].message
     assert events[1] == Output("after\n")
+
+
+def _facts(*maps: MapFacts) -> ProgramFacts:
+    return ProgramFacts(maps={m.name: m for m in maps})
+
+
+def test_aggregations_are_printed_live_and_scratch_maps_are_not() -> None:
+    plan = snapshot_plan(
+        _facts(
+            MapFacts("@start", "value", 1, deleted=True, cleared=True),
+            MapFacts("@latency_ns", "hist"),
+            MapFacts("@oncpu", "value", 1),
+            MapFacts("@rate", "count", cleared=True, printed=True),
+        )
+    )
+    assert plan.live == ("@latency_ns", "@rate")
+    assert plan.at_exit == {"@start", "@oncpu"}
+    messages = [n.message for n in plan.notes]
+    assert messages == [
+        "@start is scratch state (deleted per event), not shown live",
+        "@oncpu is scratch state (plain values), not shown live",
+    ]
+    assert {n.severity for n in plan.notes} == {"note"}  # not trouble: no red banner
+
+
+def test_a_deleted_aggregation_is_left_to_the_exit_with_the_reason() -> None:
+    plan = snapshot_plan(
+        _facts(MapFacts("@c", "count", 1, deleted=True), MapFacts("@h", "hist", 2, deleted=True))
+    )
+    assert plan.live == ()
+    assert plan.at_exit == {"@c", "@h"}
+    [c, h] = plan.notes
+    assert c.message.startswith("@c is not shown live: the script delete()s its keys")
+    assert "0.19" in c.message and c.fix is not None and "clear(@c)" in c.fix
+    assert h.message.startswith("@h is not shown live")
+
+
+def test_a_keyless_count_stays_live_when_deleted_because_delete_only_zeroes_it() -> None:
+    # bpftrace 0.17 keeps a key-less count() in a per-CPU array; delete() stores zero.
+    plan = snapshot_plan(_facts(MapFacts("@n", "count", 0, deleted=True)))
+    assert plan.live == ("@n",) and plan.notes == ()
+    keyed = snapshot_plan(_facts(MapFacts("@n", "count", 1, deleted=True)))
+    assert keyed.live == ()
+
+
+def test_the_run_says_first_which_maps_are_not_live_and_hides_them_when_empty() -> None:
+    plan = snapshot_plan(
+        _facts(MapFacts("@start", "value", 1, deleted=True), MapFacts("@lat", "hist"))
+    )
+    lines = b"\n".join(
+        [
+            b'{"type": "attached_probes", "data": {"probes": 3}}',
+            b'{"type": "hist", "data": {"@lat": [{"min": 0, "max": 1, "count": 2}]}}',
+            b'{"type": "printf", "data": "NONCE\\n"}',
+            b'{"type": "map", "data": {"@start": {}}}',
+            b'{"type": "map", "data": {"@start": {"42": 7}}}',
+        ]
+    )
+    decls = (AggregationDecl("@start", "value", {}, 1), AggregationDecl("@lat", "hist"))
+    tracer = BpftraceTracer(_FakeProc(lines), decls, "NONCE", 65536, plan)  # type: ignore[arg-type]
+    events = list(tracer.events())
+    assert events[0] == plan.notes[0]
+    names = [e.aggregation.name for e in events if isinstance(e, AggregationData)]
+    assert names == ["@lat", "@start"]  # the empty @start is dropped, the full one kept
+
+
+ABORT_STDERR = (
+    b"ERROR: Unknown error -1: couldn't set RLIMIT_MEMLOCK for bpftrace.\n"
+    b"ERROR: failed to look up elem: -2\n"
+    b"terminate called after throwing an instance of 'std::runtime_error'\n"
+    b'  what():  Could not print map with ident "@start", err=-1\n'
+)
+
+
+def _exit_of(stderr: bytes, code: int) -> Exited:
+    tracer = BpftraceTracer(_FakeProc(b"", stderr, code), (), "NONCE", 1024)  # type: ignore[arg-type]
+    last = list(tracer.events())[-1]
+    assert isinstance(last, Exited)
+    return last
+
+
+def test_an_abort_on_a_deleted_key_names_the_map_and_the_fix() -> None:
+    error = _exit_of(ABORT_STDERR, -6).error
+    assert error is not None
+    assert error.startswith(
+        "bpftrace was killed by SIGABRT: ERROR: failed to look up elem: -2 while it printed "
+        "@start: the script delete()d a key of @start during the walk"
+    )
+    assert "do not print(), clear() or zero() @start" in error and "0.19" in error
+    cleared = ABORT_STDERR.replace(b"print map", b"clear map")
+    assert "while it cleared @start" in (_exit_of(cleared, -6).error or "")
+
+
+def test_an_abort_without_the_map_name_still_says_what_happened() -> None:
+    error = _exit_of(b"ERROR: failed to look up elem: -2\n", -6).error
+    assert error is not None and error.startswith(
+        "bpftrace was killed by SIGABRT: ERROR: failed to look up elem: -2: a map print met"
+    )
+
+
+def test_another_crash_keeps_the_tracers_own_message() -> None:
+    stderr = (
+        b"terminate called after throwing an instance of 'std::runtime_error'\n"
+        b"  what():  Could not resolve the thing\n"
+    )
+    assert _exit_of(stderr, -6).error == (
+        "bpftrace was killed by SIGABRT: what():  Could not resolve the thing"
+    )

@@ -14,6 +14,7 @@ from ide.tracing.model import (
     Attached,
     Exited,
     Output,
+    Problem,
     Row,
     Snapshot,
     Tick,
@@ -130,6 +131,26 @@ def test_a_tracer_error_fails_the_run_and_keeps_the_snapshot() -> None:
     body = run.to_dict()  # type: ignore[attr-defined]
     assert body["state"] == "failed" and "SIGKILL" in body["error"]
     assert len(body["snapshot"]["aggregations"][0]["rows"]) == 3
+
+
+def test_a_note_is_streamed_as_a_note_and_listed_with_its_severity() -> None:
+    manager, backend = make()
+    run = start(manager, backend)
+    early = run.add_viewer()  # type: ignore[attr-defined]
+    tracer = backend.tracers[0]
+    tracer.events_q.put(Problem("@start is scratch state", "shown at the end", "note"))
+    tracer.events_q.put(Problem("12 events were lost", "raise bufsize"))
+    wait(lambda: len(run.problems) == 2)  # type: ignore[attr-defined]
+    late = run.add_viewer()  # type: ignore[attr-defined]
+    for viewer in (early, late):
+        messages = []
+        while (msg := viewer.next_message(timeout=0.05)) is not None:
+            messages.append(msg)
+        kinds = [(m["type"], m["message"]) for m in messages if m["type"] in {"note", "error"}]
+        assert kinds == [("note", "@start is scratch state"), ("error", "12 events were lost")]
+    listed = run.to_dict()["problems"]  # type: ignore[attr-defined]
+    assert [p["severity"] for p in listed] == ["note", "error"]
+    manager.shutdown()
 
 
 def test_caps_on_concurrent_runs() -> None:

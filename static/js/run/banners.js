@@ -14,10 +14,10 @@ export class Banners {
 
   /** Show (or count again) a banner; `kind` "connection"/"failed" banners are replaced. */
   show(kind, message, fix) {
-    const id = kind === "error" ? "error:" + message : kind;
+    const id = kind === "error" || kind === "note" ? kind + ":" + message : kind;
     let node = [...this.box.children].find((n) => n.dataset.id === id);
     if (node) {
-      if (kind === "error") {
+      if (kind === "error" || kind === "note") {
         const count = Number(node.dataset.count || 1) + 1;
         node.dataset.count = String(count);
         node.querySelector(".banner-count").textContent = "×" + count;
