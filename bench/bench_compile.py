@@ -58,9 +58,7 @@ def direct(script: str) -> tuple[float, bool]:
     os.close(fd)
     try:
         start = time.perf_counter()
-        res = subprocess.run(
-            ["bpftrace", "-d", "-"], input=script.encode(), capture_output=True
-        )
+        res = subprocess.run(["bpftrace", "-d", "-"], input=script.encode(), capture_output=True)
         return time.perf_counter() - start, res.returncode == 0
     finally:
         os.unlink(elf)

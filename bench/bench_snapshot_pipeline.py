@@ -82,8 +82,9 @@ CASES = {
 }
 
 
-def run(case: str, repeats: int, warmup: int, per_interval: bool
-        ) -> tuple[list[float], list[float], int]:
+def run(
+    case: str, repeats: int, warmup: int, per_interval: bool
+) -> tuple[list[float], list[float], int]:
     rng = random.Random(7)
     history = History()
     times: list[float] = []
@@ -136,8 +137,10 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs (wall times suffer when busy)")
-    print(f"{'case':<26}{'mode':<14}{'p50 ms':>9}{'p95 ms':>9}{'cpu p50':>9}{'JSON KB':>10}"
-          + ("  graph_objects ms" if args.validate else ""))
+    print(
+        f"{'case':<26}{'mode':<14}{'p50 ms':>9}{'p95 ms':>9}{'cpu p50':>9}{'JSON KB':>10}"
+        + ("  graph_objects ms" if args.validate else "")
+    )
     wall: dict[str, float] = {}
     cpu_time: dict[str, float] = {}
     for case in CASES:
@@ -150,13 +153,17 @@ def main() -> None:
             extra = ""
             if args.validate and not per_interval:
                 extra = f"  {validate_cost(case):>17.1f}"
-            print(f"{case:<26}{mode:<14}{p50:>9.1f}{p95(times):>9.1f}"
-                  f"{statistics.median(cpu):>9.1f}{size / 1024:>10.1f}" + extra)
+            print(
+                f"{case:<26}{mode:<14}{p50:>9.1f}{p95(times):>9.1f}"
+                f"{statistics.median(cpu):>9.1f}{size / 1024:>10.1f}" + extra
+            )
     print()
     for more, fewer in (("count 10k keys", "count 1k keys"), ("count 100k keys", "count 10k keys")):
         label = f"growth {more.split()[1]}/{fewer.split()[1]} keys:"
-        print(f"{label:<24}{wall[more] / wall[fewer]:5.1f}x wall, "
-              f"{cpu_time[more] / cpu_time[fewer]:5.1f}x cpu (cumulative p50)")
+        print(
+            f"{label:<24}{wall[more] / wall[fewer]:5.1f}x wall, "
+            f"{cpu_time[more] / cpu_time[fewer]:5.1f}x cpu (cumulative p50)"
+        )
 
 
 if __name__ == "__main__":
