@@ -62,6 +62,7 @@ _LOCATION = re.compile(
 _BARE = re.compile(r"^(?P<sev>ERROR|WARNING):\s*(?P<msg>.*)$")
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 MAX_STDERR_LINES = 200
+COMPILE_TIMED_OUT = "bpftrace took too long to compile this script"
 MAX_STDERR_LINE_BYTES = 64 * 1024
 # Before this version bpftrace aborts when a map print meets a key deleted during its walk
 # (it took libbpf's -ENOENT for a real error); from it on such keys are skipped.
@@ -219,7 +220,7 @@ class BpftraceBackend:
                 env=self._env(),
             )
         except subprocess.TimeoutExpired:
-            diag = Diagnostic(1, 1, 1, 1, "bpftrace took too long to compile this script")
+            diag = Diagnostic(1, 1, 1, 1, COMPILE_TIMED_OUT)
             return CompileResult(False, (diag,)), ProgramFacts()
         facts = parse_debug_output(res.stdout.decode("utf-8", "replace"))
         stderr = res.stderr.decode("utf-8", "replace")
@@ -359,6 +360,8 @@ def snapshot_program(script: str, live: tuple[str, ...], interval: float, nonce:
 def _added_probe_problem(result: CompileResult) -> str:
     first = next((d for d in result.diagnostics if d.severity == "error"), None)
     why = first.message if first else "bpftrace did not accept it"
+    if why == COMPILE_TIMED_OUT:  # a loaded machine, not the script: say so
+        return f"{why} (with the snapshot probe dtrace-ide adds); try again"
     return (
         "a macro of this script changes the interval probe that dtrace-ide adds to take "
         f"snapshots (rename the macro): {why}"

@@ -225,3 +225,14 @@ def test_another_crash_keeps_the_tracers_own_message() -> None:
     assert _exit_of(stderr, -6).error == (
         "bpftrace was killed by SIGABRT: what():  Could not resolve the thing"
     )
+
+
+def test_a_timed_out_check_of_the_added_probe_says_so_not_macro() -> None:
+    from ide.tracing.bpftrace import COMPILE_TIMED_OUT, _added_probe_problem
+    from ide.tracing.model import CompileResult, Diagnostic
+
+    timed_out = CompileResult(False, (Diagnostic(1, 1, 1, 1, COMPILE_TIMED_OUT),))
+    assert "macro" not in _added_probe_problem(timed_out)
+    assert COMPILE_TIMED_OUT in _added_probe_problem(timed_out)
+    refused = CompileResult(False, (Diagnostic(1, 1, 1, 1, "cat() reads files"),))
+    assert "macro" in _added_probe_problem(refused)
