@@ -308,8 +308,18 @@ def removes_keys(m: MapFacts) -> bool:
     return m.deleted and not (m.kind == "count" and m.key_arity == 0)
 
 
+SCRATCH_KEYS = frozenset({"tid", "pid", "cpu"})
+
+
+def is_scratch(m: MapFacts) -> bool:
+    """Per-event state rather than a result: plain values the script deletes, or keeps per
+    thread or process (``@start[tid] = nsecs``)."""
+    return not m.is_aggregation and (m.deleted or bool(m.keyed_by & SCRATCH_KEYS))
+
+
 def snapshot_plan(facts: ProgramFacts) -> SnapshotPlan:
-    """Print aggregations every interval; leave scratch state and deleted maps to the exit.
+    """Print aggregations and counters every interval; leave scratch state and maps the
+    script deletes from to the exit.
 
     An interval print runs in bpftrace's user space while the script's delete() runs in BPF;
     a key deleted between bpftrace's get-next-key and its lookup aborts bpftrace 0.17
@@ -321,12 +331,12 @@ def snapshot_plan(facts: ProgramFacts) -> SnapshotPlan:
     at_exit: set[str] = set()
     notes: list[Problem] = []
     for m in facts.maps.values():
-        if m.is_aggregation and not removes_keys(m):
-            live.append(m.name)
+        if not removes_keys(m) and not is_scratch(m):
+            live.append(m.name)  # aggregations, and counters such as @calls[comm]++
             continue
         at_exit.add(m.name)
         if not m.is_aggregation:
-            why = "deleted per event" if m.deleted else "plain values"
+            why = "deleted per event" if m.deleted else "one value per thread or process"
             notes.append(
                 Problem(
                     f"{m.name} is scratch state ({why}), not shown live",

@@ -35,6 +35,7 @@ _NODE = re.compile(r"^( +)(.*)$")
 _CALL = re.compile(r"^ +call: ([A-Za-z_][A-Za-z0-9_]*)(?: ::|$)")
 _MAP = re.compile(r"^map: (@[A-Za-z0-9_]*) :: type\[([^,\]]*)")
 _INT = re.compile(r"^int: (-?\d+)")
+_BUILTIN = re.compile(r"^builtin: ([A-Za-z_][A-Za-z0-9_]*)")
 _TYPED_SECTIONS = ("Semantic", "NodeCounter", "ResourceAnalyser")
 _MARKERS = frozenset({"++", "--"})
 
@@ -50,6 +51,7 @@ class MapFacts:
     deleted: bool = False  # delete(@x[...]): runs in BPF, beside a snapshot's walk of the map
     cleared: bool = False  # clear(@x) / zero(@x): user space, one at a time with print()
     printed: bool = False  # the script prints it itself
+    keyed_by: frozenset[str] = frozenset()  # built-ins its keys are (tid, pid, comm, ...)
 
     @property
     def is_aggregation(self) -> bool:
@@ -122,6 +124,7 @@ class _Maps:
         self.arity: dict[str, int] = {}
         self.params: dict[str, tuple[int, ...]] = {}
         self.flags: dict[str, set[str]] = {}
+        self.builtins: dict[str, set[str]] = {}
 
     def see(self, node: _Node) -> str | None:
         m = _MAP.match(node.text)
@@ -130,6 +133,8 @@ class _Maps:
         name, kind = m.group(1), m.group(2).strip()
         keys = [c for c in node.children if c.text not in _MARKERS]
         self.arity.setdefault(name, len(keys))
+        used = self.builtins.setdefault(name, set())
+        used.update(b.group(1) for c in keys if (b := _BUILTIN.match(c.text)))
         if kind in AGGREGATING or name not in self.kind:
             self.kind[name] = kind if kind in AGGREGATING else "value"
         self.flags.setdefault(name, set())
@@ -151,6 +156,7 @@ class _Maps:
                 "deleted" in self.flags[name],
                 "cleared" in self.flags[name],
                 "printed" in self.flags[name],
+                frozenset(self.builtins.get(name, ())),
             )
             for name, kind in self.kind.items()
         }

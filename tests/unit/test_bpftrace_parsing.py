@@ -128,16 +128,17 @@ def test_aggregations_are_printed_live_and_scratch_maps_are_not() -> None:
         _facts(
             MapFacts("@start", "value", 1, deleted=True, cleared=True),
             MapFacts("@latency_ns", "hist"),
-            MapFacts("@oncpu", "value", 1),
+            MapFacts("@oncpu", "value", 1, keyed_by=frozenset({"tid"})),
             MapFacts("@rate", "count", cleared=True, printed=True),
+            MapFacts("@calls", "value", 1, keyed_by=frozenset({"comm"})),  # @calls[comm]++
         )
     )
-    assert plan.live == ("@latency_ns", "@rate")
+    assert plan.live == ("@latency_ns", "@rate", "@calls")
     assert plan.at_exit == {"@start", "@oncpu"}
     messages = [n.message for n in plan.notes]
     assert messages == [
         "@start is scratch state (deleted per event), not shown live",
-        "@oncpu is scratch state (plain values), not shown live",
+        "@oncpu is scratch state (one value per thread or process), not shown live",
     ]
     assert {n.severity for n in plan.notes} == {"note"}  # not trouble: no red banner
 
