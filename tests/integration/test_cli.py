@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +91,35 @@ def test_run_prints_a_table_and_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert out.startswith("@num  count()")
     assert "bpftrace" in out
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "#define Q '/*'\nBEGIN {{ cat(\"{secret}\"); exit(); }}\n// '*/'\n",
+        '#include "{secret}"\nBEGIN {{ exit(); }}\n',
+    ],
+)
+def test_the_command_line_refuses_what_the_api_refuses(
+    tmp_path: Path, live_server: Any, script: str
+) -> None:
+    """check and run go through the server's own pipeline: the same refusal, at the same
+    place, and nothing is run."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("cli-canary-words\n")
+    secret.chmod(0o600)
+    text = script.format(secret=secret)
+    path = tmp_path / "refused.bt"
+    path.write_text(text)
+    status, api = live_server.request(
+        "POST", "/api/compile", {"language": "bpftrace", "script": text}
+    )
+    assert status == 200 and api["refused"] is True
+    checked = cli("check", "--json", str(path))
+    assert checked.returncode == 1
+    assert json.loads(checked.stdout)["diagnostics"] == api["diagnostics"]
+    ran = cli("run", str(path), "--duration", "1")
+    assert ran.returncode == 1
+    assert "cli-canary-words" not in ran.stdout + ran.stderr
+    d = api["diagnostics"][0]
+    assert f"{path}:{d['line']}:{d['column']}: error:" in ran.stderr
