@@ -21,6 +21,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ide.web.state import state_of
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ide import create_app
@@ -37,11 +39,11 @@ def main() -> int:
 
     app = create_app({"token": "fuzz", "data_dir": tempfile.mkdtemp(), "backend": "bpftrace"})
     if not args.real:
-        app.extensions["dtrace_ide"]["backends"].by_language = {
+        state_of(app).backends.by_language = {
             "d": FakeBackend("d"),
             "bpftrace": FakeBackend("bpftrace"),
         }
-    runs = app.extensions["dtrace_ide"]["runs"]
+    runs = state_of(app).runs
     client = app.test_client()
     statuses: Counter[tuple[str, int]] = Counter()
     failures: list[str] = []

@@ -29,13 +29,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import BadRequest
 
 from .. import examples
-from ..config import Settings
 from ..tracing.model import LANGUAGE_CHOICES, LANGUAGES
 from ..web.errors import ApiError
+from ..web.state import state
 from .store import Conflict, NotFound, SnippetStore, parse_import
 from .validate import SnippetError
 
@@ -47,8 +47,7 @@ MAX_ID = 2**63 - 1
 
 
 def store() -> SnippetStore:
-    s: SnippetStore = current_app.extensions["dtrace_ide"]["snippets"]
-    return s
+    return state().snippets
 
 
 def _translate_errors(view: F) -> F:
@@ -190,6 +189,4 @@ def list_examples() -> Response:
 
 
 def register(app: Flask) -> None:
-    settings: Settings = app.config["SETTINGS"]
-    app.extensions.setdefault("dtrace_ide", {})["snippets"] = SnippetStore.for_settings(settings)
     app.register_blueprint(bp)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..config import TRACER_OPTIONS, Settings, tracer_option
@@ -21,24 +20,22 @@ from ..tracing.session import LimitExceeded, Run, RunManager
 from ..version import __version__
 from .auth import identity, settings
 from .errors import ApiError
+from .state import state
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PROBES_RETURNED = 200
 
 
 def backends() -> Backends:
-    b: Backends = current_app.extensions["dtrace_ide"]["backends"]
-    return b
+    return state().backends
 
 
 def runs() -> RunManager:
-    r: RunManager = current_app.extensions["dtrace_ide"]["runs"]
-    return r
+    return state().runs
 
 
 def pipeline() -> ScriptPipeline:
-    p: ScriptPipeline = current_app.extensions["dtrace_ide"]["pipeline"]
-    return p
+    return state().pipeline
 
 
 # --- request validation ---------------------------------------------------------------------
@@ -268,9 +265,6 @@ def delete_run(run_id: str) -> Response:
 
 # --- probes, for completion -------------------------------------------------------------
 
-ProbeCache = dict[str, tuple[float, list[str], list[str]]]
-_probe_lock = threading.Lock()
-
 
 def without_module(name: str) -> str:
     """``syscall:vmlinux:read:entry`` -> ``syscall::read:entry``, the way D scripts name it."""
@@ -292,8 +286,8 @@ def probes() -> Response:
     backend = backend_for(lang)
     s = settings()
     # Per app, like its backends: (when listed, full names, names without the module).
-    cache: ProbeCache = current_app.extensions["dtrace_ide"].setdefault("probe_cache", {})
-    with _probe_lock:
+    cache = state().probe_cache
+    with state().probe_lock:
         cached = cache.get(lang)
         if cached is None or time.monotonic() - cached[0] > s.probe_list_cache_s:
             try:

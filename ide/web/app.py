@@ -31,17 +31,11 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from ..charts import PlotlyRenderer
     from ..snippets import routes as snippets
-    from ..tracing.pipeline import ScriptPipeline
-    from ..tracing.registry import Backends
-    from ..tracing.session import RunManager
     from . import api, auth, errors, pages, stream
+    from .state import KEY, build_state
 
-    backends = Backends.for_settings(settings)
-    runs = RunManager(settings, renderer=PlotlyRenderer())
-    pipeline = ScriptPipeline(settings, backends, runs)
-    app.extensions["dtrace_ide"] = {"backends": backends, "runs": runs, "pipeline": pipeline}
+    app.extensions[KEY] = build_state(settings)
 
     errors.register(app)
     auth.install(app)

@@ -12,12 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
-import threading
-import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -25,6 +20,8 @@ from flask import Flask, Response, current_app, g, jsonify, request
 
 from ..config import Settings
 from .errors import ApiError
+from .limits import BadTokenThrottle, Session, Sessions
+from .state import state
 
 COOKIE_PREFIX = "dtrace_ide_session_"  # + the port
 CSRF_HEADER = "X-CSRF-Token"
@@ -77,132 +74,15 @@ def refuse_wrong_token() -> None:
         )
 
 
-class BadTokenThrottle:
-    """Wrong tokens over the last minute, per remote address and from all addresses.
-
-    Past either limit, wrong tokens are answered 429 (with Retry-After) instead of 401.
-    Memory is bounded: ``limit + 1`` times per address, ``MAX_ADDRESSES`` addresses.
-    """
-
-    WINDOW_S = 60.0
-    MAX_ADDRESSES = 10_000
-
-    def __init__(self, limit: int, limit_all: int | None = None) -> None:
-        self.limit = limit
-        self.limit_all = limit_all if limit_all is not None else limit * 6
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._all: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def failed(self, address: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            times = self._failures.pop(address, None) or deque()
-            times.append(now)
-            while len(times) > self.limit + 1:
-                times.popleft()
-            self._failures[address] = times
-            while len(self._failures) > self.MAX_ADDRESSES:
-                self._failures.popitem(last=False)
-            self._all.append(now)
-            while len(self._all) > self.limit_all + 1:
-                self._all.popleft()
-
-    def retry_after(self, address: str, now: float | None = None) -> float:
-        """Seconds until a wrong token from ``address`` is answered 401 again (0: now)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            wait = self._wait(self._all, self.limit_all, now)
-            times = self._failures.get(address)
-            if times is not None:
-                wait = max(wait, self._wait(times, self.limit, now))
-                if not times:
-                    del self._failures[address]
-            return wait
-
-    def _wait(self, times: deque[float], limit: int, now: float) -> float:
-        while times and now - times[0] >= self.WINDOW_S:
-            times.popleft()
-        if len(times) < limit:
-            return 0.0
-        return self.WINDOW_S - (now - times[-limit])
-
-
 def _throttle() -> BadTokenThrottle:
-    t: BadTokenThrottle = current_app.extensions["dtrace_ide_auth"]
-    return t
+    return state().throttle
 
 
 # --- sessions -----------------------------------------------------------------------------
 
 
-@dataclass
-class Session:
-    """One sign-in: its CSRF token, and when it was last used."""
-
-    key: str  # SHA-256 of the cookie's secret; the secret itself is not kept
-    csrf: str
-    last_used: float
-
-
-class Sessions:
-    """Sign-ins, each a random secret in the browser's cookie; bounded and expiring.
-
-    Nothing in a session is derived from the token: signing out (or the idle timeout)
-    ends it for good, and a cookie seen by another program says nothing about the token.
-    """
-
-    def __init__(self, idle_s: float, max_sessions: int) -> None:
-        self.idle_s = idle_s
-        self.max_sessions = max_sessions
-        self._by_key: OrderedDict[str, Session] = OrderedDict()  # least recently used first
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(secret: str) -> str:
-        return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
-
-    def create(self, now: float | None = None) -> tuple[str, Session]:
-        """A new session and the secret that goes in its cookie."""
-        now = time.monotonic() if now is None else now
-        secret = secrets.token_urlsafe(32)
-        session = Session(self._key(secret), secrets.token_urlsafe(32), now)
-        with self._lock:
-            self._by_key[session.key] = session
-            while len(self._by_key) > self.max_sessions:
-                self._by_key.popitem(last=False)
-        return secret, session
-
-    def get(self, secret: str | None, now: float | None = None) -> Session | None:
-        """The live session of a cookie's secret (and mark it used), or None."""
-        if not secret:
-            return None
-        now = time.monotonic() if now is None else now
-        key = self._key(secret)
-        with self._lock:
-            session = self._by_key.get(key)
-            if session is None:
-                return None
-            if now - session.last_used > self.idle_s:
-                del self._by_key[key]
-                return None
-            session.last_used = now
-            self._by_key.move_to_end(key)
-            return session
-
-    def drop(self, secret: str | None) -> bool:
-        if not secret:
-            return False
-        with self._lock:
-            return self._by_key.pop(self._key(secret), None) is not None
-
-    def __len__(self) -> int:
-        return len(self._by_key)
-
-
 def sessions() -> Sessions:
-    s: Sessions = current_app.extensions["dtrace_ide_sessions"]
-    return s
+    return state().sessions
 
 
 def cookie_name(s: Settings | None = None) -> str:
@@ -299,12 +179,6 @@ def origin_allowed() -> bool:
 
 
 def install(app: Flask) -> None:
-    s: Settings = app.config["SETTINGS"]
-    app.extensions["dtrace_ide_auth"] = BadTokenThrottle(
-        s.max_bad_tokens_per_minute, s.max_bad_tokens_per_minute_all
-    )
-    app.extensions["dtrace_ide_sessions"] = Sessions(s.session_idle_s, s.max_sessions)
-
     @app.before_request
     def _guard() -> Any:
         if not host_allowed():

@@ -69,10 +69,12 @@ def _when_ready(settings: Settings) -> Any:
 
 
 def _worker_exit(_server: Any, worker: Any) -> None:
+    from .state import KEY, AppState
+
     app = getattr(worker, "wsgi", None)
-    ext = getattr(app, "extensions", {}).get("dtrace_ide") if app is not None else None
-    if ext is not None:
-        ext["runs"].shutdown()
+    state = getattr(app, "extensions", {}).get(KEY) if app is not None else None
+    if isinstance(state, AppState):
+        state.runs.shutdown()
 
 
 def serve(settings: Settings, certfile: str | None = None, keyfile: str | None = None) -> int:

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, cast
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
@@ -17,6 +17,8 @@ from ..tracing.session import Run, Viewer
 from .api import find_run
 from .auth import authenticated, origin_allowed, public
 from .errors import ApiError
+from .limits import StreamSlots
+from .state import state
 from .worker import socket_handed_over
 
 IDLE_WAIT_S = 30.0
@@ -28,53 +30,8 @@ TRY_AGAIN_LATER = 1013  # the websocket close code for "full, come back later"
 View = Callable[..., None]
 
 
-class StreamSlots:
-    """Live streams per run and in all: each holds a thread of the server's pool."""
-
-    def __init__(self, per_run: int, total: int) -> None:
-        self.per_run = per_run
-        self.total = total
-        self._by_run: dict[str, int] = {}
-        self._count = 0
-        self._lock = threading.Lock()
-
-    def take(self, run_id: str) -> str | None:
-        """Take a slot; None when granted, else why not."""
-        with self._lock:
-            if self._count >= self.total:
-                return (
-                    f"{self._count} live streams are open, the server's cap (max_websockets); "
-                    "close another tab or viewer first"
-                )
-            mine = self._by_run.get(run_id, 0)
-            if mine >= self.per_run:
-                return (
-                    f"{mine} viewers are watching this run, its cap (max_websockets_per_run, "
-                    "viewer links included); close another tab or viewer first"
-                )
-            self._by_run[run_id] = mine + 1
-            self._count += 1
-            return None
-
-    def give_back(self, run_id: str) -> None:
-        with self._lock:
-            left = self._by_run.get(run_id, 0) - 1
-            if left < 0:
-                return
-            if left:
-                self._by_run[run_id] = left
-            else:
-                del self._by_run[run_id]
-            self._count -= 1
-
-    def open(self, run_id: str | None = None) -> int:
-        with self._lock:
-            return self._count if run_id is None else self._by_run.get(run_id, 0)
-
-
 def slots() -> StreamSlots:
-    s: StreamSlots = current_app.extensions["dtrace_ide_streams"]
-    return s
+    return state().streams
 
 
 def _guard_stream() -> None:
@@ -105,9 +62,6 @@ def _give_back_slot(_exc: BaseException | None) -> None:
 
 def register(app: Flask) -> None:
     settings: Settings = app.config["SETTINGS"]
-    app.extensions["dtrace_ide_streams"] = StreamSlots(
-        settings.max_websockets_per_run, settings.max_websockets
-    )
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": PING_INTERVAL_S})
     sock = Sock(app)
 

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from ide import create_app
 from ide.tracing.backend import BackendStatus, RunSpec
 from ide.tracing.model import Attached, CompileResult, Exited, Language, TracerEvent
+from ide.web.state import state_of
 from tests.conftest import LiveServer, start_server, stop_server, tracer_ready
 
 GOOD = "interval:s:100 { exit(); }"
@@ -356,7 +357,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     app = create_app(
         {"token": "fuzz", "data_dir": str(tmp_path_factory.mktemp("fuzz")), "backend": "auto"}
     )
-    app.extensions["dtrace_ide"]["backends"].by_language = {
+    state_of(app).backends.by_language = {
         "d": FakeBackend("d"),
         "bpftrace": FakeBackend("bpftrace"),
     }

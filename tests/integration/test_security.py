@@ -20,7 +20,7 @@ import websocket
 
 from ide import create_app
 from ide.config import TRACER_OPTIONS, Settings
-from ide.web import auth
+from ide.web import auth, limits
 from tests.conftest import ROOT, LiveServer, start_server, stop_server, tracer_ready
 
 pytestmark = pytest.mark.skipif(tracer_ready() is not None, reason=str(tracer_ready()))
@@ -300,7 +300,7 @@ def test_an_idle_session_expires() -> None:
 
 
 def test_the_session_table_is_bounded_and_drops_the_least_recently_used() -> None:
-    sessions = auth.Sessions(idle_s=100, max_sessions=3)
+    sessions = limits.Sessions(idle_s=100, max_sessions=3)
     secrets = [sessions.create(now=float(i))[0] for i in range(3)]
     assert sessions.get(secrets[0], now=3.0) is not None  # now the most recently used
     fourth, _ = sessions.create(now=4.0)
@@ -414,7 +414,7 @@ def test_wrong_tokens_from_many_addresses_are_throttled_in_all_but_never_the_rig
 
 
 def test_the_bad_token_window_slides() -> None:
-    t = auth.BadTokenThrottle(limit=2)
+    t = limits.BadTokenThrottle(limit=2)
     t.failed("a", now=0.0)
     assert t.retry_after("a", now=1.0) == 0
     t.failed("a", now=10.0)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import ide
 from ide.snippets.store import SnippetStore
+from ide.web.state import state_of
 
 AUTH = {"Authorization": "Bearer t"}
 
@@ -50,7 +51,7 @@ def create(client: FlaskClient, **over: Any) -> dict[str, Any]:
 
 
 def test_the_store_lives_in_the_app_extensions_under_data_dir(app: Flask, tmp_path: Path) -> None:
-    s = app.extensions["dtrace_ide"]["snippets"]
+    s = state_of(app).snippets
     assert isinstance(s, SnippetStore)
     assert s.path == tmp_path / "snippets.sqlite3"
     assert s.path.exists()
@@ -262,7 +263,7 @@ def test_cookie_clients_need_the_csrf_header_to_save(app: Flask, client: FlaskCl
     from ide.web import auth
 
     with app.app_context():
-        secret, session = app.extensions["dtrace_ide_sessions"].create()
+        secret, session = state_of(app).sessions.create()
         client.set_cookie(auth.cookie_name(app.config["SETTINGS"]), secret)
     csrf = session.csrf
     assert client.get("/api/snippets").status_code == 200

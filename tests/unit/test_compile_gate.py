@@ -8,12 +8,13 @@ from typing import Any
 
 from ide import create_app
 from ide.tracing.backend import BackendStatus
-from ide.tracing.model import CompileResult
+from ide.tracing.model import CompileResult, Language
+from ide.web.state import state_of
 
 
 class SlowBackend:
     name = "slow"
-    language = "bpftrace"
+    language: Language = "bpftrace"
 
     def __init__(self) -> None:
         self.release = threading.Event()
@@ -50,7 +51,7 @@ def test_a_compile_past_the_cap_waits_then_is_refused(tmp_path: Any) -> None:
         }
     )
     backend = SlowBackend()
-    app.extensions["dtrace_ide"]["backends"].by_language = {"bpftrace": backend}
+    state_of(app).backends.by_language = {"bpftrace": backend}
     headers = {"Authorization": "Bearer t"}
     body = {"language": "bpftrace", "script": "BEGIN { exit(); }"}
     first: dict[str, Any] = {}

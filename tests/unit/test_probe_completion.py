@@ -6,7 +6,8 @@ from typing import Any
 
 from ide import create_app
 from ide.tracing.backend import BackendStatus
-from ide.tracing.model import CompileResult
+from ide.tracing.model import CompileResult, Language
+from ide.web.state import state_of
 
 D_PROBES = [
     "syscall:vmlinux:read:entry",
@@ -20,7 +21,7 @@ D_PROBES = [
 
 class ListingBackend:
     name = "listing"
-    language = "d"
+    language: Language = "d"
 
     def status(self) -> BackendStatus:
         return BackendStatus("listing", "d", True)
@@ -37,7 +38,7 @@ class ListingBackend:
 
 def probes(tmp_path: Any, prefix: str) -> list[str]:
     app = create_app({"token": "t", "data_dir": str(tmp_path)})
-    app.extensions["dtrace_ide"]["backends"].by_language = {"d": ListingBackend()}
+    state_of(app).backends.by_language = {"d": ListingBackend()}
     resp = app.test_client().get(
         "/api/probes",
         query_string={"language": "d", "prefix": prefix},

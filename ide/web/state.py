@@ -1,0 +1,67 @@
+"""The app's state: one typed object, built only in ``create_app``, read through ``state()``.
+
+Everything a request needs beyond its own data — settings, backends, runs, the script
+pipeline, the snippet store, the throttle, sessions, stream slots and the probe-list cache —
+lives here, as flaskr keeps its database behind ``get_db``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+from ..config import Settings
+from ..snippets.store import SnippetStore
+from ..tracing.pipeline import ScriptPipeline
+from ..tracing.registry import Backends
+from ..tracing.session import RunManager
+from .limits import BadTokenThrottle, Sessions, StreamSlots
+
+KEY = "dtrace_ide"
+# Per language: (when listed, full names, names without the module).
+ProbeCache = dict[str, tuple[float, list[str], list[str]]]
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    backends: Backends
+    runs: RunManager
+    pipeline: ScriptPipeline
+    snippets: SnippetStore
+    throttle: BadTokenThrottle
+    sessions: Sessions
+    streams: StreamSlots
+    probe_cache: ProbeCache = field(default_factory=dict)
+    probe_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def build_state(settings: Settings) -> AppState:
+    from ..charts import PlotlyRenderer
+
+    backends = Backends.for_settings(settings)
+    runs = RunManager(settings, renderer=PlotlyRenderer())
+    return AppState(
+        settings=settings,
+        backends=backends,
+        runs=runs,
+        pipeline=ScriptPipeline(settings, backends, runs),
+        snippets=SnippetStore.for_settings(settings),
+        throttle=BadTokenThrottle(
+            settings.max_bad_tokens_per_minute, settings.max_bad_tokens_per_minute_all
+        ),
+        sessions=Sessions(settings.session_idle_s, settings.max_sessions),
+        streams=StreamSlots(settings.max_websockets_per_run, settings.max_websockets),
+    )
+
+
+def state_of(app: Flask) -> AppState:
+    s: AppState = app.extensions[KEY]
+    return s
+
+
+def state() -> AppState:
+    """The state of the app handling this request."""
+    return state_of(current_app)
