@@ -100,7 +100,7 @@ function renderBackends() {
   box.replaceChildren();
   const notes = $("language-notes");
   notes.replaceChildren();
-  for (const lang of ["d", "bpftrace"]) {
+  for (const lang of Object.keys(VOCABULARY)) {
     const backend = state.backends.find((b) => b.language === lang);
     const available = Boolean(backend?.available);
     const reason = backend ? backend.reason || "" : "no backend for this language";
