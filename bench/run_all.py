@@ -8,7 +8,7 @@ absolute times alone mean little), printed with the absolute numbers and the spr
 repeated measurements, and written as JSON to compare commits.  Benchmarks:
 
   overhead  a run through the IDE against bpftrace by hand, under a syscall load
-  compile   /api/compile against ``bpftrace --emit-elf``, cold and cached
+  compile   /api/compile against ``bpftrace -d``, cold and cached
   pipeline  History.add + build_panels + JSON per snapshot, 1k to 100k keys
   lexer     the DTrace lexer against Pygments' C lexer
   soak      a watched run at 100 ms for 10 minutes (1 with --quick): memory and fds

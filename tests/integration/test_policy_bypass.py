@@ -9,6 +9,7 @@ create, and a mode-600 file whose contents ``cat()`` would print.
 from __future__ import annotations
 
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -124,15 +125,9 @@ def test_bpftrace_rejects_config_blocks_itself() -> None:
 
 # --- no request can hold the server ------------------------------------------------------------
 
-N = 256 * 1024
-ADVERSARIAL = {
-    "config-block": "config = {" + "a" * (N - 10),
-    "open-maps": "@[" * (N // 2),
-    "nested-calls": ("BEGIN { @a = sum(" * (N // 17))[:N],
-    "hashes": "#" * N,
-    "block-comment": "/*" + "*" * (N - 2),
-    "unclosed-struct": "struct a {" + "{" * (N - 10),
-}
+# The same scripts that bench/bench_policy.py measures the server's CPU on.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from bench_policy import ADVERSARIAL, N  # noqa: E402
 
 
 @pytest.fixture(scope="module")
