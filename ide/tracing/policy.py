@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from ..config import Settings, TracerOptionCap, tracer_option
 from .bpftrace_ast import ProgramFacts
 from .model import Diagnostic, Language
-from .scripttext import Positions, Token, bpftrace_tokens, calls
+from .scripttext import Positions, Token, bpftrace_tokens, calls, d_tokens
 
 ENABLE_HINT = "start the server with --allow-destructive to allow it"
 
@@ -341,47 +341,34 @@ def d_option_pragmas(script: str) -> list[DWord]:
 
 
 def _d_control_lines(script: str, inside_comments: bool) -> Iterator[list[DWord]]:
-    in_comment = False
-    pos = 0
-    n = len(script)
-    while pos <= n:
+    """The words of each control line: with ``inside_comments`` every line libdtrace's rule
+    matches, else the ``#`` lines of the one D lexer (``scripttext.d_tokens``, which
+    follows dt_lex.l's comments, strings and character constants) that also match it."""
+    if inside_comments:
+        starts = _line_starts(script)
+    else:
+        starts = (
+            script.rfind("\n", 0, tok.start) + 1
+            for tok in d_tokens(script)
+            if tok.kind == "preproc"
+        )
+    for pos in starts:
         eol = script.find("\n", pos)
-        eol = n if eol < 0 else eol
+        eol = len(script) if eol < 0 else eol
         head = _CONTROL.match(script, pos, eol)
-        if head is not None and (inside_comments or not in_comment):
+        if head is not None:
             yield [
                 DWord(m.group(), m.start(), m.end())
                 for m in _CONTROL_WORD.finditer(script, head.end(), eol)
             ]
-            if not in_comment:
-                pos = eol + 1
-                continue
-        in_comment = _d_scan_code(script, pos, eol, in_comment)
-        pos = eol + 1
 
 
-def _d_scan_code(script: str, i: int, end: int, in_comment: bool) -> bool:
-    """Whether a comment is open at the end of the code line ``script[i:end]``."""
-    while i < end:
-        if in_comment:
-            close = script.find("*/", i, end)
-            if close < 0:
-                return True
-            in_comment = False
-            i = close + 2
-            continue
-        c = script[i]
-        if c == "/" and script.startswith("/*", i):
-            in_comment = True
-            i += 2
-        elif c in "\"'":
-            i += 1
-            while i < end and script[i] != c:
-                i += 2 if script[i] == "\\" else 1
-            i += 1
-        else:
-            i += 1
-    return in_comment
+def _line_starts(script: str) -> Iterator[int]:
+    yield 0
+    pos = script.find("\n")
+    while pos >= 0:
+        yield pos + 1
+        pos = script.find("\n", pos + 1)
 
 
 def place_d_refusals(script: str, refusals: Iterable[DRefusal]) -> list[Diagnostic]:
