@@ -8,6 +8,7 @@ to test-artifacts/screenshots/.
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -575,7 +576,24 @@ def test_a_distribution_over_time_is_a_heatmap(page: Any) -> None:
     assert plotted(page, "@dist", "gd.data[0].type") == "heatmap"
     # Seconds along X: one column per snapshot so far.
     assert len(plotted(page, "@dist", "Array.from(gd._fullData[0].x)")) >= 3
+    assert plotted(page, "@dist", "gd.data[0].meta.colour") == "log"
     panel_screenshot(page, "panel-heatmap-over-time", "@dist")
+    colour = 'article.panel[data-name="@dist"] select.panel-tool'
+    page.select_option(colour, "linear")
+    page.wait_for_function(
+        """() => { const t = document.querySelector(
+                     'article.panel[data-name="@dist"] .chart').data[0];
+                   return JSON.stringify(t.z) === JSON.stringify(t.customdata); }""",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    page.select_option(colour, "rank")
+    page.wait_for_function(
+        """() => { const t = document.querySelector(
+                     'article.panel[data-name="@dist"] .chart').data[0];
+                   const z = t.z.flat(); return t.zmax === 1 && Math.max(...z) === 1
+                     && z.every((v) => v >= 0 && v <= 1); }""",
+        timeout=RUN_TIMEOUT_MS,
+    )
     page.click("#stop-run")
     wait_state(page, "stopped")
 
@@ -588,7 +606,39 @@ def test_an_aggregation_keyed_by_stacks_is_a_flame_graph(page: Any) -> None:
         timeout=RUN_TIMEOUT_MS,
     )
     assert plotted(page, "@stacks", "gd.data[0].type") == "icicle"
+    labels: list[str] = plotted(page, "@stacks", "Array.from(gd.data[0].labels)")
+    assert not [frame for frame in labels if re.search(r"\+(0x[0-9a-f]+|[0-9]+)$", frame)]
     panel_screenshot(page, "panel-flame-kstack", "@stacks")
+    card = 'article.panel[data-name="@stacks"]'
+    frameless = "(no frames: sampled in the other mode)"
+    if frameless in labels:  # samples taken in user mode: hidden on request
+        page.check(f"{card} .panel-check input")
+        page.wait_for_function(
+            f"""() => !document.querySelector('{card} .chart').data[0].labels
+                       .includes({frameless!r})""",
+            timeout=RUN_TIMEOUT_MS,
+        )
+        root = plotted(page, "@stacks", "gd.data[0].values[0]")
+        assert root == sum(
+            plotted(
+                page, "@stacks", "gd.data[0].values.filter((v, i) => gd.data[0].parents[i] === '0')"
+            )
+        )
+    frame = next((f for f in labels[1:] if f != frameless), None)
+    if frame is not None:
+        page.fill(f"{card} .panel-search", frame[:6])
+        page.wait_for_function(
+            f"""() => document.querySelector('{card} .chart').data[0].marker.colors
+                       .includes('hsl(300, 60%, 62%)')""",
+            timeout=RUN_TIMEOUT_MS,
+        )
+        panel_screenshot(page, "panel-flame-search", "@stacks")
+    before = plotted(page, "@stacks", "gd.layout.uirevision")
+    page.click(f"{card} button:has-text('Reset zoom')")
+    page.wait_for_function(
+        f"() => document.querySelector('{card} .chart').layout.uirevision !== {before!r}",
+        timeout=RUN_TIMEOUT_MS,
+    )
 
 
 def test_the_draft_survives_a_reload(page: Any) -> None:

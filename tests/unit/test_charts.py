@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gc
 import json
+import math
 import tracemalloc
 from array import array
 from collections.abc import Mapping, Sequence
@@ -319,8 +320,8 @@ def test_stack_keyed_count_is_an_icicle_with_the_root_at_the_bottom() -> None:
         by_id[i]: by_id.get(p, "") for i, p in zip(trace["ids"], trace["parents"], strict=True)
     }
     value = dict(zip(trace["labels"], trace["values"], strict=True))
-    assert parent == {"all": "", "main+3": "all", "b+2": "main+3", "a+1": "b+2", "c+4": "b+2"}
-    assert value == {"all": 10, "main+3": 10, "b+2": 10, "a+1": 7, "c+4": 3}
+    assert parent == {"all": "", "main": "all", "b": "main", "a": "b", "c": "b"}
+    assert value == {"all": 10, "main": 10, "b": 10, "a": 7, "c": 3}
     assert trace["branchvalues"] == "total"
 
 
@@ -332,15 +333,39 @@ def test_other_key_parts_sit_below_the_stack_in_the_flame_graph() -> None:
         by_id[i] for i, p in zip(trace["ids"], trace["parents"], strict=True) if p == "0"
     ]
     assert sorted(children_of_root) == ["bash", "sshd"]
-    assert trace["labels"].count("main+3") == 2
+    assert trace["labels"].count("main") == 2
 
 
 def test_a_sample_with_an_empty_stack_gets_a_labelled_frame() -> None:
     panel = one(counts({(STACK_A,): 4, ("",): 6}))
     trace = valid(panel["figure"])["data"][0]
     value = dict(zip(trace["labels"], trace["values"], strict=True))
-    assert value["(empty stack)"] == 6
+    label = "(no frames: sampled in the other mode)"
+    assert value[label] == 6
     assert "" not in trace["labels"]
+    empty_id = trace["ids"][trace["labels"].index(label)]
+    assert trace["meta"] == {"no_frames": [empty_id]}
+
+
+def test_frames_of_one_function_merge_whatever_their_offsets() -> None:
+    at_113 = "\n        do_syscall_64+113\n        entry_SYSCALL_64+100\n"
+    at_70 = "\n        do_syscall_64+70\n        entry_SYSCALL_64+100\n"
+    d_style = (
+        "\n              vmlinux`do_syscall_64+0x71\n              vmlinux`entry_SYSCALL_64+0x64\n"
+    )
+    trace = valid(one(counts({(at_113,): 5, (at_70,): 3, (d_style,): 1}))["figure"])["data"][0]
+    value = dict(zip(trace["labels"], trace["values"], strict=True))
+    assert value["do_syscall_64"] == 8  # one tower, not two
+    assert value["vmlinux`do_syscall_64"] == 1
+    hover = dict(zip(trace["labels"], trace["customdata"], strict=True))
+    assert hover["do_syscall_64"] == "offsets +113, +70"
+    assert hover["all"] == ""
+
+
+def test_a_frame_without_an_offset_is_kept_whole() -> None:
+    stack = "\n        0x7f12ab34\n        main+3\n"
+    trace = valid(one(counts({(stack,): 2}))["figure"])["data"][0]
+    assert "0x7f12ab34" in trace["labels"]
 
 
 def test_the_3d_camera_keeps_the_scene_inside_the_panel() -> None:
@@ -465,7 +490,24 @@ def test_distribution_series_is_a_heatmap_of_buckets_over_time() -> None:
     assert heat["type"] == "heatmap"
     assert heat["x"] == [1.0, 2.0, 3.0]
     assert heat["y"] == ["[0, 10)", "[10, 20)", "[20, 30)"]
-    assert heat["z"] == [[3, 2, 3], [0, 0, 7], [0, 4, 0]]
+    assert heat["customdata"] == [[3, 2, 3], [0, 0, 7], [0, 4, 0]]
+    assert heat["z"][1] == [0.0, 0.0, round(math.log10(8), 4)]
+
+
+def test_heatmap_colour_is_logarithmic_so_one_hot_bucket_leaves_the_others_visible() -> None:
+    history = History()
+    for t, hot in enumerate([1, 10_000, 1], 1):
+        snapshot = Snapshot(float(t * 1), (dist({"bash": [(0, 9, t * 2), (10, 19, t * hot)]}),))
+        history.add(snapshot)
+    heat = valid(build_panels(snapshot, history)[0]["series"])["data"][0]
+    assert heat["meta"] == {"colour": "log"}
+    flat = [z for row in heat["z"] for z in row if z]
+    # Linear colour would put the small buckets under 0.1% of the hottest cell.
+    assert min(flat) / max(flat) > 0.05
+    bar = heat["colorbar"]
+    assert bar["ticktext"][:2] == ["1", "10"]
+    assert bar["tickvals"][-1] <= max(flat) + 1e-9
+    assert "%{customdata:,}" in heat["hovertemplate"]
 
 
 def test_history_memory_stays_bounded_over_ten_thousand_snapshots() -> None:

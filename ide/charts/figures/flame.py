@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from ide.tracing.model import Row
 
@@ -13,6 +15,47 @@ from ..theme import Figure, base_layout
 from ..view import View, showing
 
 FLAME_NODES = 3000  # frames drawn; the lightest are dropped first
+OFFSETS_SHOWN = 4  # distinct offsets a frame's hover lists
+# A sample with no frames in this stack: under kstack a sample taken in user mode (and the
+# other way round). Often most samples; the page can hide them.
+NO_FRAMES = "(no frames: sampled in the other mode)"
+# "do_syscall_64+113", "vmlinux`do_syscall_64+0x71": the function, then its offset.
+_OFFSET = re.compile(r"^(.+?)(\+(?:0x[0-9a-fA-F]+|[0-9]+))$")
+
+
+def split_offset(frame: str) -> tuple[str, str]:
+    """``("do_syscall_64", "+113")``; a frame with no offset (an address) is kept whole."""
+    m = _OFFSET.match(frame)
+    return (m.group(1), m.group(2)) if m else (frame, "")
+
+
+@dataclass
+class FrameTree:
+    """Frames merged by function: each node's label, parent (-1 for the root "all"), value
+    and the offsets seen, parents before their children."""
+
+    labels: list[str] = field(default_factory=lambda: ["all"])
+    parents: list[int] = field(default_factory=lambda: [-1])
+    values: list[float] = field(default_factory=lambda: [0.0])
+    offsets: list[dict[str, None]] = field(default_factory=lambda: [{}])
+    index: dict[tuple[int, str], int] = field(default_factory=dict)
+
+    def child(self, node: int, frame: str) -> int:
+        name, offset = split_offset(frame)
+        child = self.index.get((node, name))
+        if child is None:
+            child = self.index[(node, name)] = len(self.labels)
+            self.labels.append(name)
+            self.parents.append(node)
+            self.values.append(0.0)
+            self.offsets.append({})
+        if offset and len(self.offsets[child]) < OFFSETS_SHOWN:
+            self.offsets[child][offset] = None
+        return child
+
+    def hover(self, i: int) -> str:
+        seen = list(self.offsets[i])
+        return "offsets " + ", ".join(seen) if seen else ""
 
 
 def flame_colour(frame: str) -> str:
@@ -30,7 +73,8 @@ def flame_figure(view: View, uirevision: str, max_keys: int) -> tuple[Figure, st
     Paths that share a prefix share nodes, so identical frame paths merge; the lightest
     nodes are dropped when there are more than ``FLAME_NODES``.
     """
-    labels, parents, values = _frame_tree(view.rows[:max_keys])
+    tree = _frame_tree(view.rows[:max_keys])
+    labels, parents, values = tree.labels, tree.parents, tree.values
     keep = list(range(len(labels)))
     notes = [showing(min(max_keys, len(view.rows)), view.total_keys, "stacks")]
     if len(labels) > FLAME_NODES:
@@ -42,6 +86,8 @@ def flame_figure(view: View, uirevision: str, max_keys: int) -> tuple[Figure, st
         "labels": [plotly_text(labels[i]) for i in keep],
         "parents": ["" if parents[i] < 0 else str(parents[i]) for i in keep],
         "values": [values[i] for i in keep],
+        "customdata": [plotly_text(tree.hover(i)) for i in keep],
+        "meta": {"no_frames": [str(i) for i in keep if labels[i] == NO_FRAMES]},
         "branchvalues": "total",
         "sort": False,
         "tiling": {"orientation": "v", "flip": "y", "pad": 0},
@@ -51,42 +97,34 @@ def flame_figure(view: View, uirevision: str, max_keys: int) -> tuple[Figure, st
         },
         "textinfo": "label",
         "insidetextfont": {"size": 11},
-        "hovertemplate": "%{label}<br>%{value:,} (%{percentRoot:.1%})<extra></extra>",
+        "hovertemplate": (
+            "%{label}<br>%{value:,} (%{percentRoot:.1%})<br>%{customdata}<extra></extra>"
+        ),
         "maxdepth": -1,
     }
     note = "; ".join(filter(None, notes)) or None
     return {"data": [trace], "layout": base_layout(uirevision)}, note
 
 
-def _frame_tree(rows: Sequence[Row]) -> tuple[list[str], list[int], list[float]]:
-    """The frames of ``rows`` as a tree: each node's label, parent (-1 for the root "all")
-    and value, parents before their children."""
-    labels = ["all"]
-    parents = [-1]
-    values = [0.0]
-    children: dict[tuple[int, str], int] = {}
+def _frame_tree(rows: Sequence[Row]) -> FrameTree:
+    """The frames of ``rows`` as a tree; frames of one function at different offsets are one
+    frame (as FlameGraph merges them), their offsets kept for the hover."""
+    tree = FrameTree()
     for row in rows:
         value = numeric(row.value)
         if value <= 0:
             continue
-        values[0] += value
+        tree.values[0] += value
         node = 0
         for part in row.key:
             if is_stack(part) or part == "":
-                # A sample with no frames (user time under kstack) still needs a label.
-                path = list(reversed(stack_frames(str(part)))) or ["(empty stack)"]
+                path = list(reversed(stack_frames(str(part)))) or [NO_FRAMES]
             else:
                 path = [str(part)]
             for frame in path:
-                child = children.get((node, frame))
-                if child is None:
-                    child = children[(node, frame)] = len(labels)
-                    labels.append(frame)
-                    parents.append(node)
-                    values.append(0.0)
-                values[child] += value
-                node = child
-    return labels, parents, values
+                node = tree.child(node, frame)
+                tree.values[node] += value
+    return tree
 
 
 def _heaviest_nodes(values: list[float]) -> list[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import math
 from typing import Any
 
 from ide.tracing.model import Key
@@ -61,26 +62,41 @@ def _area(name: str, t: list[float], ys: list[float], color: str) -> dict[str, A
 
 
 def heatmap_figure(series: BucketSeries, function: str, uirevision: str) -> Figure | None:
-    """Time along X, buckets along Y, per-interval counts (all keys together) as colour."""
+    """Time along X, buckets along Y, per-interval counts (all keys together) as colour.
+
+    Colour is the log of the count by default, so one hot bucket does not wash out every
+    other cell (the appliance Analytics did the same); ``customdata`` keeps the counts, which
+    the hover shows and from which the page recolours linearly or by rank.
+    """
     points = list(series.points)
     if len(points) < 2:
         return None
     order = sorted(series.spans, key=bucket_order)
-    z = []
+    counts = []
     for span in order:
         i = series.spans[span]
-        z.append([p[1][i] if i < len(p[1]) else 0 for p in points])
+        counts.append([p[1][i] if i < len(p[1]) else 0 for p in points])
     labels = [plotly_text(span_label(s, function)) for s in order]
+    top = max((c for row in counts for c in row), default=0)
+    tickvals, ticktext = log_ticks(top)
     trace = {
         "type": "heatmap",
         "x": [p[0] for p in points],
         "y": labels,
-        "z": z,
+        "z": [[log_colour(c) for c in row] for row in counts],
+        "customdata": counts,
+        "meta": {"colour": "log"},
         "colorscale": HEAT,
         "zmin": 0,
         "ygap": 1,
-        "colorbar": {"thickness": 10, "len": 0.8, "outlinewidth": 0},
-        "hovertemplate": "%{x:.1f} s<br>%{y}: %{z:,}<extra></extra>",
+        "colorbar": {
+            "thickness": 10,
+            "len": 0.8,
+            "outlinewidth": 0,
+            "tickvals": tickvals,
+            "ticktext": ticktext,
+        },
+        "hovertemplate": "%{x:.1f} s<br>%{y}: %{customdata:,}<extra></extra>",
     }
     layout = base_layout(
         uirevision,
@@ -88,3 +104,20 @@ def heatmap_figure(series: BucketSeries, function: str, uirevision: str) -> Figu
         yaxis=axis("", type="category", categoryorder="array", categoryarray=labels),
     )
     return {"data": [trace], "layout": layout}
+
+
+def log_colour(count: float) -> float:
+    """The colour value of a count: log10(1 + count), so 0 stays 0 (transparent)."""
+    return round(math.log10(1 + count), 4) if count > 0 else 0.0
+
+
+def log_ticks(top: float) -> tuple[list[float], list[str]]:
+    """Colour-bar ticks at the powers of ten up to ``top``, labelled with the counts."""
+    vals: list[float] = []
+    text: list[str] = []
+    power = 1
+    while power <= max(top, 1):
+        vals.append(log_colour(power))
+        text.append(f"{power:,}")
+        power *= 10
+    return vals, text

@@ -3,6 +3,7 @@
 
 import { button, el } from "../dom.js";
 import { exportName } from "../export.js";
+import { applyTools, newTools, toolControls } from "./figure-tools.js";
 import { formatNumber, tableFromAggregation } from "./format.js";
 
 const MAX_TABLE_ROWS = 1000;
@@ -143,11 +144,12 @@ export class PanelsGrid {
     const png = button("PNG", "btn btn-small", () => this.downloadPng(card));
     png.title = "Download this chart as a PNG image";
     png.setAttribute("aria-label", `Download ${panel.name} as PNG`);
-    head.append(title, note, el("span", "spacer"), modes, png);
+    const tools = el("span", "panel-tools");
+    head.append(title, note, el("span", "spacer"), tools, modes, png);
     const chart = el("div", "chart");
     const tableWrap = el("div", "table-wrap");
     node.append(head, chart, tableWrap);
-    const card = { node, note, buttons, png, chart, tableWrap, panel, mode: null, userMode: null, drawn: {} };
+    const card = { node, note, buttons, png, tools, toolState: newTools(), toolKind: null, chart, tableWrap, panel, mode: null, userMode: null, drawn: {} };
     this.chartResizer().observe(chart);
     return card;
   }
@@ -201,6 +203,7 @@ export class PanelsGrid {
       b.setAttribute("aria-pressed", String(m === mode));
     }
     card.png.hidden = !(mode === "chart" || mode === "series");
+    if (mode !== "chart" && mode !== "series") this.showTools(card, null);
     this.showNote(card);
     const isChart = mode === "chart" || mode === "series";
     card.chart.hidden = !(isChart || mode === "loading");
@@ -208,10 +211,24 @@ export class PanelsGrid {
     if (mode === "loading") {
       if (!card.chart.firstChild) card.chart.append(el("div", "chart-loading", "Loading charts…"));
     } else if (isChart) {
-      this.drawChart(card, mode === "chart" ? panel.figure : panel.series, mode);
+      const figure = mode === "chart" ? panel.figure : panel.series;
+      this.showTools(card, figure?.data?.[0]?.type === "icicle" ? "flame" : figure?.data?.[0]?.type);
+      this.drawChart(card, applyTools(figure, card.toolState), mode);
     } else {
       this.drawTable(card, panel.table);
     }
+  }
+
+  /** The card's own controls (heatmap colour; flame search, reset, frameless samples),
+   * built again only when the kind of figure changes, so typing in them is not lost. */
+  showTools(card, kind) {
+    if (card.toolKind === kind) return;
+    card.toolKind = kind;
+    const redraw = () => {
+      card.busyUntil = 0;
+      this.updateCard(card);
+    };
+    card.tools.replaceChildren(...toolControls(kind, card.toolState, redraw, card.panel.name));
   }
 
   drawChart(card, figure, mode) {
