@@ -31,6 +31,7 @@ from typing import Any
 
 from ..config import Settings
 from .backend import BackendStatus, BackendUnavailable, RefusedTracer, RunSpec
+from .bpftrace_advice import self_printed_warnings
 from .bpftrace_ast import MapFacts, ProgramFacts, parse_debug_output
 from .model import (
     Aggregation,
@@ -234,7 +235,8 @@ class BpftraceBackend:
                 d for d in diagnostics
                 if (d.line, d.column) not in spans and "unsafe function" not in d.message
             ]  # fmt: skip
-        diagnostics = sorted([*refusals, *diagnostics], key=lambda d: (d.line, d.column))
+        advice = self_printed_warnings(script, facts)
+        diagnostics = sorted([*refusals, *diagnostics, *advice], key=lambda d: (d.line, d.column))
         errors = any(d.severity == "error" for d in diagnostics)
         ok = res.returncode == 0 and not errors
         if not ok and not errors:

@@ -83,3 +83,24 @@ def test_compile_api_answers_diagnostics_and_aggregations(live_server: LiveServe
         }
     ]
     assert body["aggregations"] == [{"name": "@num", "function": "value"}]
+
+
+def test_a_map_the_script_prints_and_clears_itself_is_warned_about_at_the_calls(
+    backend: BpftraceBackend,
+) -> None:
+    script = (
+        "tracepoint:raw_syscalls:sys_enter { @num[comm] = count(); @other = count(); }\n"
+        "interval:s:1 { print(@num); clear(@num); print(@other); }\n"
+    )
+    result = backend.compile(script)
+    assert result.ok
+    warnings = [d for d in result.diagnostics if d.severity == "warning"]
+    assert [(d.line, d.column, d.end_column) for d in warnings] == [(2, 16, 26), (2, 29, 39)]
+    assert all('"Per interval"' in d.message and "@num" in d.message for d in warnings)
+
+
+def test_a_map_the_script_only_prints_gets_no_warning(backend: BpftraceBackend) -> None:
+    script = "BEGIN { @n = count(); } interval:s:1 { print(@n); }\n"
+    result = backend.compile(script)
+    assert result.ok
+    assert not [d for d in result.diagnostics if d.severity == "warning"]
