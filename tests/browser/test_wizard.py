@@ -232,6 +232,31 @@ def test_a_continuous_run_counts_up_until_stopped_and_keeps_its_last_snapshot(
     screenshot(page, "wizard-3-output-continuous-stopped")
 
 
+def clock_seconds(page: Any) -> int:
+    text: str = page.inner_text("#run-clock")
+    minutes, seconds = text.split(" ")[0].split(":")
+    return int(minutes) * 60 + int(seconds)
+
+
+def test_the_run_clock_keeps_real_time_while_snapshots_arrive(
+    page: Any, live_server: LiveServer
+) -> None:
+    run_id = start_run(page, COUNT_SCRIPT, "0")
+    wait_state(page, "running")
+    page.wait_for_selector(PIE, timeout=RUN_TIMEOUT_MS)
+    live_server.wait_run(run_id, lambda r: r["elapsed"] >= 1)
+    started = time.monotonic()
+    first = clock_seconds(page)
+    page.wait_for_timeout(6000)  # six snapshots at the default 1 s interval
+    shown = clock_seconds(page) - first
+    passed = time.monotonic() - started
+    assert abs(shown - passed) <= 1.5, f"the clock moved {shown} s in {passed:.1f} s"
+    page.click("#stop-run")
+    wait_state(page, "stopped")
+    _, run = live_server.request("GET", f"/api/runs/{run_id}")
+    assert abs(clock_seconds(page) - run["elapsed"]) <= 1.0
+
+
 def test_closing_the_tab_stops_the_tracer_within_two_seconds(
     browser: Any, live_server: LiveServer
 ) -> None:

@@ -50,7 +50,10 @@ export class RunBar {
 
   /** A snapshot taken `t` seconds into the run: the clock never shows less. */
   reached(t) {
-    if (!TERMINAL.has(this.state)) this.elapsed = Math.max(this.elapsed, t);
+    if (TERMINAL.has(this.state) || t <= this.currentElapsed()) return;
+    // Read now: the clock runs on from here, not from when `elapsed` was last set.
+    this.elapsed = t;
+    this.elapsedAt = performance.now();
   }
 
   currentElapsed() {
