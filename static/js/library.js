@@ -13,7 +13,7 @@ import { LibraryList } from "./library/list.js";
 import { TitleForm } from "./library/title-form.js";
 import { Toasts } from "./library/toasts.js";
 import { Transfer } from "./library/transfer.js";
-import { cleanRunOptions, described, libButton, loadState, storeState, UNTITLED } from "./library/util.js";
+import { cleanRunOptions, described, libButton, loadState, sharesText, storeState, UNTITLED } from "./library/util.js";
 
 const DIRTY_POLL_MS = 400;
 
@@ -197,6 +197,10 @@ class Library {
       this.lastLanguage = language;
       if (this.list.tab === "examples") this.list.render();
     }
+    const c = this.current;
+    // An example rewritten into another script is a new draft: it keeps none of the
+    // example's title, description or tags.
+    if (c?.kind === "example" && !sharesText(this.host.getScript(), c.baseline)) return this.setCurrent(this.draft());
     const dirty = this.isDirty();
     if (dirty === this.dirty && !force) return;
     this.dirty = dirty;

@@ -404,6 +404,27 @@ def test_ctrl_s_outside_the_editor_saves_too(page: Any, live_server: LiveServer)
     assert page.locator("#library .lib-dirty").is_hidden()
 
 
+def test_an_example_rewritten_into_another_script_is_a_new_draft(page: Any) -> None:
+    ready(page)
+    page.click("#library .lib-tab[data-tab=examples]")
+    page.wait_for_selector("#library .lib-example")
+    page.click("#library .lib-example[data-example='bpftrace/syscalls_by_process'] .lib-item-main")
+    wait_current_title(page, "System calls by process", exact=False)
+    set_script(page, editor_text(page) + "\n// a comment added to the example\n")
+    page.keyboard.press("Control+s")
+    assert page.input_value("#library .lib-title-input") == "System calls by process"
+    page.keyboard.press("Escape")
+    word = unique("vole")
+    set_script(
+        page, f"// {word} opens\ntracepoint:syscalls:sys_enter_openat {{ @[comm] = count(); }}\n"
+    )
+    wait_current_title(page, "Unsaved script")
+    page.keyboard.press("Control+s")
+    assert page.input_value("#library .lib-title-input") == f"{word} opens"
+    assert page.input_value("#library .lib-description-input") == ""
+    page.keyboard.press("Escape")
+
+
 def test_a_typed_draft_is_unsaved_and_new_asks_before_dropping_it(page: Any) -> None:
     ready(page)
     assert page.locator("#library .lib-dirty").is_hidden()  # the starter script is no change

@@ -97,3 +97,12 @@ export function cleanRunOptions(o) {
   }
   return out;
 }
+
+/** Whether `script` is still mostly `baseline`: at least half of the baseline's non-blank
+ * lines are in it. An example rewritten past that is a new script, not a copy of it. */
+export function sharesText(script, baseline) {
+  const lines = baseline.split("\n").map((l) => l.trim()).filter(Boolean);
+  if (!lines.length) return true;
+  const now = new Set(script.split("\n").map((l) => l.trim()));
+  return lines.filter((l) => now.has(l)).length * 2 >= lines.length;
+}
