@@ -33,6 +33,8 @@ from ..config import Settings
 from .backend import BackendStatus, BackendUnavailable, RefusedTracer, RunSpec
 from .bpftrace_advice import self_printed_warnings
 from .bpftrace_ast import MapFacts, ProgramFacts, parse_debug_output
+from .bpftrace_diagnostics import is_noise as is_noise
+from .bpftrace_diagnostics import parse_diagnostics as parse_diagnostics
 from .model import (
     Aggregation,
     AggregationData,
@@ -55,12 +57,6 @@ from .policy import bpftrace_refusals, preprocessor_refusals
 from .process import signal_process, spawn
 from .scriptinfo import declared_aggregations
 
-NOISE = ("couldn't set RLIMIT_MEMLOCK",)
-_LOCATION = re.compile(
-    r"^(?P<file>[^:\n]*):(?P<line>\d+)(?:-(?P<end_line>\d+))?:(?P<col>\d+)(?:-(?P<end_col>\d+))?:"
-    r"\s*(?P<sev>ERROR|WARNING):\s*(?P<msg>.*)$"
-)
-_BARE = re.compile(r"^(?P<sev>ERROR|WARNING):\s*(?P<msg>.*)$")
 TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 MAX_STDERR_LINES = 200
 COMPILE_TIMED_OUT = "bpftrace took too long to compile this script"
@@ -69,41 +65,6 @@ MAX_STDERR_LINE_BYTES = 64 * 1024
 # (it took libbpf's -ENOENT for a real error); from it on such keys are skipped.
 WALK_FIXED_IN = "0.19"
 _WALK_ABORT = re.compile(r'Could not (print|clear|zero) map with ident "(@[A-Za-z0-9_]*)"')
-
-
-def is_noise(line: str) -> bool:
-    return any(n in line for n in NOISE)
-
-
-def parse_diagnostics(stderr: str, script: str) -> list[Diagnostic]:
-    """bpftrace's stderr as diagnostics; the echoed source and ``~~~`` lines are skipped."""
-    lines = script.split("\n")
-    out: list[Diagnostic] = []
-    for raw in stderr.splitlines():
-        if is_noise(raw):
-            continue
-        m = _LOCATION.match(raw)
-        if m:
-            line = int(m["line"])
-            col = int(m["col"])
-            end_line = int(m["end_line"] or line)
-            end_col = int(m["end_col"]) if m["end_col"] else col + 1
-            if end_line == line and end_col < col:
-                end_col = col
-            out.append(
-                Diagnostic(line, col, end_line, end_col, m["msg"].strip(), _severity(m["sev"]))
-            )
-            continue
-        m = _BARE.match(raw.strip())
-        if m:
-            # No position: the whole first line, so the editor still shows it somewhere.
-            width = len(lines[0]) if lines else 0
-            out.append(Diagnostic(1, 1, 1, width + 1, m["msg"].strip(), _severity(m["sev"])))
-    return out
-
-
-def _severity(word: str) -> Any:
-    return "warning" if word == "WARNING" else "error"
 
 
 def tracefs_mounted() -> bool:

@@ -425,6 +425,15 @@ def test_an_example_rewritten_into_another_script_is_a_new_draft(page: Any) -> N
     page.keyboard.press("Escape")
 
 
+def test_new_gives_an_empty_editor_that_is_not_an_error(page: Any) -> None:
+    ready(page)
+    page.click("#library .lib-actions button:has-text('New')")
+    page.wait_for_selector("#compile-status.idle", timeout=TIMEOUT_MS)
+    assert "write a probe" in page.inner_text("#compile-status")
+    assert page.locator("#diagnostics .diag.error").count() == 0
+    assert page.is_disabled("#next-write")
+
+
 def test_a_typed_draft_is_unsaved_and_new_asks_before_dropping_it(page: Any) -> None:
     ready(page)
     assert page.locator("#library .lib-dirty").is_hidden()  # the starter script is no change

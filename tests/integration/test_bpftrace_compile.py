@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(tracer_ready() is not None, reason=str(tracer_re
 
 # (script, line, column, end_column, words the message must contain)
 MISTAKES = [
-    ("BEGIN { @x = cont(); }", 1, 14, 18, "Unknown function: cont"),
+    ("BEGIN { @x = cont(); }", 1, 14, 18, "Unknown function: cont (did you mean count()?)"),
     ("BEGIN {\n  @num[comm] = count();\n", 3, 1, 1, "syntax error"),
     ("tracepoint:nosuch:thing { @x = count(); }", 1, 1, 24, "tracepoint not found"),
     ("BEGIN {\n  @x = lhist(1, 0);\n}", 2, 8, 19, "lhist() requires 4 arguments"),
@@ -79,7 +79,7 @@ def test_compile_api_answers_diagnostics_and_aggregations(live_server: LiveServe
             "end_line": 2,
             "end_column": 20,
             "severity": "error",
-            "message": "Unknown function: cont",
+            "message": "Unknown function: cont (did you mean count()?)",
         }
     ]
     assert body["aggregations"] == [{"name": "@num", "function": "value"}]

@@ -34,7 +34,10 @@ def test_check_prints_gcc_style_diagnostics_and_exits_1(tmp_path: Path) -> None:
     script.write_text("BEGIN {\n  @num[comm] = cont();\n}\n")
     res = cli("check", str(script))
     assert res.returncode == 1
-    assert res.stdout.strip() == f"{script}:2:16: error: Unknown function: cont"
+    assert (
+        res.stdout.strip()
+        == f"{script}:2:16: error: Unknown function: cont (did you mean count()?)"
+    )
 
 
 def test_check_json_gives_the_api_shape_and_exits_0_when_it_compiles(tmp_path: Path) -> None:

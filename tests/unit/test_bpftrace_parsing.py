@@ -30,7 +30,7 @@ def test_diagnostics_skip_the_memlock_noise_and_the_echoed_source() -> None:
     )
     [d] = parse_diagnostics(stderr, "BEGIN {\n  @num[comm] = cont();\n}")
     assert (d.line, d.column, d.end_line, d.end_column) == (2, 16, 2, 20)
-    assert d.message == "Unknown function: cont"
+    assert d.message == "Unknown function: cont (did you mean count()?)"
     assert d.severity == "error"
 
 
@@ -237,3 +237,24 @@ def test_a_timed_out_check_of_the_added_probe_says_so_not_macro() -> None:
     assert COMPILE_TIMED_OUT in _added_probe_problem(timed_out)
     refused = CompileResult(False, (Diagnostic(1, 1, 1, 1, "cat() reads files"),))
     assert "macro" in _added_probe_problem(refused)
+
+
+def test_a_line_range_without_columns_at_the_end_of_file_sits_at_the_end_of_the_text() -> None:
+    stderr = "stdin:1-2: ERROR: unexpected end of file, expected {\n"
+    [d] = parse_diagnostics(stderr, "BEGIN\n")
+    assert (d.line, d.column, d.end_line, d.end_column) == (2, 1, 2, 1)
+    assert d.message == "unexpected end of file, expected {"  # no "stdin:" prefix
+
+
+def test_a_line_range_without_columns_marks_its_first_line() -> None:
+    [d] = parse_diagnostics("stdin:2-3: ERROR: something odd\n", "BEGIN {\n  x;\n}\n")
+    assert (d.line, d.column, d.end_line, d.end_column) == (2, 1, 2, 5)
+
+
+def test_an_unknown_function_names_the_closest_known_one() -> None:
+    [d] = parse_diagnostics(
+        "stdin:1:14-18: ERROR: Unknown function: cont\n", "BEGIN { @x = cont(); }"
+    )
+    assert d.message == "Unknown function: cont (did you mean count()?)"
+    [far] = parse_diagnostics("stdin:1:1-4: ERROR: Unknown function: zzzq\n", "zzzq();")
+    assert far.message == "Unknown function: zzzq"

@@ -37,7 +37,8 @@ export class Compiler {
   compile(text, language) {
     const key = keyOf(language, text);
     if (this.pending?.key === key) return this.pending.promise;
-    const promise = api("POST", "/api/compile", { language, script: text }).catch((err) => ({
+    // Nothing to compile yet is no error (the server would say "the script is empty").
+    const promise = !text.trim() ? Promise.resolve({ ok: false, empty: true, diagnostics: [], aggregations: [] }) : api("POST", "/api/compile", { language, script: text }).catch((err) => ({
       ok: false,
       diagnostics: err.diagnostics || [],
       aggregations: [],
@@ -90,7 +91,9 @@ export class Compiler {
     const diags = result.diagnostics;
     const errors = diags.filter((d) => d.severity !== "warning").length;
     const warnings = diags.length - errors;
-    if (result.ok) {
+    if (result.empty) {
+      this.setStatus("idle", "Empty · write a probe, or open an example from the library");
+    } else if (result.ok) {
       const aggs = result.aggregations;
       const what = aggs.length ? `${aggs.length} aggregation${aggs.length === 1 ? "" : "s"}` : "no aggregations";
       this.setStatus("ok", `Compiles · ${what}${warnings ? ` · ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}`);
@@ -110,7 +113,8 @@ export class Compiler {
     list.replaceChildren();
     $("diagnostics-count").textContent = diags.length ? String(diags.length) : "";
     if (!diags.length) {
-      list.append(el("li", "empty-line", !result.ok && result.error ? result.error : "No problems found."));
+      const none = result.empty ? "Nothing to check yet." : "No problems found.";
+      list.append(el("li", "empty-line", !result.ok && result.error ? result.error : none));
       return;
     }
     for (const d of diags) {
