@@ -100,6 +100,10 @@ def diagnostic_from_message(message: str, script: str) -> Diagnostic:
         text_msg = re.sub(r"^in [a-z ]+: ", "", text_msg.strip())  # "in action list: ..."
     text_msg = _clean(text_msg)
     if "near end of input" in text_msg or "end of input" in text_msg.split("near")[-1]:
+        if line_no is not None and 0 < line_no <= len(lines):
+            # The line libdtrace names, even past the last line with text on it.
+            col = len(lines[line_no - 1].rstrip()) + 1
+            return Diagnostic(line_no, col, line_no, col, text_msg)
         return _at_end(lines, text_msg)
     if line_no is None:
         # No line: look for the token anywhere in the script.

@@ -96,6 +96,23 @@ def test_a_misspelt_aggregating_function_is_reported_at_its_line_and_column(
     assert d.message == "undefined function name: cuont"
 
 
+@pytest.mark.parametrize(
+    ("script", "line", "words"),
+    [
+        ("BEGIN\n{\n  x = alloca(1000000000);\n}\n", 3, "scratchsize"),
+        ("BEGIN\n{\n  trace(args[7]);\n}\n", 3, "out of range"),
+        ("int x;\nBEGIN\n{\n  s = speculation();\n  commit(s);\n  trace(1);\n}\n", 6, "commit"),
+        ("BEGIN\n{\n  trace(1);\n\n", 5, "end of input"),
+    ],
+)
+def test_a_compile_error_is_on_the_line_libdtrace_names(
+    backend: LibdtraceBackend, script: str, line: int, words: str
+) -> None:
+    [d] = backend.compile(script).diagnostics
+    assert words in d.message
+    assert d.line == line, d
+
+
 def test_a_probe_that_matches_nothing_is_underlined(backend: LibdtraceBackend) -> None:
     [d] = backend.compile("BEGIN { }\nsyscall::nosuchcall:entry { }").diagnostics
     assert (d.line, d.column, d.end_column) == (2, 1, 26)

@@ -83,10 +83,16 @@ def test_an_unknown_variable_and_a_probe_that_matches_nothing() -> None:
     assert span("BEGIN { @x = count(); }\nEND { printa(@y)")[:4] == (2, 14, 2, 16)
 
 
-def test_a_missing_brace_points_at_the_end_of_the_last_line() -> None:
+def test_a_missing_brace_is_on_the_line_libdtrace_names() -> None:
+    # libdtrace says "line 3": the empty line after the last newline, where "}" is missing.
     assert span("syscall:::entry\n{ @num[probefunc] = count(); \n") == (
-        2, 29, 2, 29, "syntax error near end of input",
+        3, 1, 3, 1, "syntax error near end of input",
     )  # fmt: skip
+
+
+def test_end_of_input_without_a_line_points_at_the_end_of_the_last_line() -> None:
+    d = diagnostic_from_message("syntax error near end of input", "BEGIN\n{ trace(1); \n\n")
+    assert (d.line, d.column) == (2, 12)
 
 
 def test_function_argument_errors_underline_the_function() -> None:
