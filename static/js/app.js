@@ -71,11 +71,18 @@ function showStep(step, { focus = false } = {}) {
   refreshTabs();
   if (focus) $("tab-" + step).focus();
   else if (step === "write") state.editor?.focus();
+  else focusMainControl(step);
   if (step === "run") {
     fillPreview();
     if ($("draw-charts").checked) loadPlotly().catch(() => {});
   }
   if (step === "output") window.dispatchEvent(new Event("resize"));
+}
+
+/** After a step change, focus goes to the step's main control, not to the page body. */
+function focusMainControl(step) {
+  const control = step === "run" ? $("start-run") : [$("stop-run"), $("edit-script")].find((b) => b && !b.disabled);
+  control?.focus({ preventScroll: true });
 }
 
 function bindTabs() {

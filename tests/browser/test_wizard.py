@@ -338,6 +338,20 @@ def test_the_steps_are_a_keyboard_tablist(page: Any) -> None:
     assert page.get_attribute("#tab-output", "aria-disabled") == "true"
 
 
+def test_after_each_step_change_focus_is_on_the_steps_main_control(page: Any) -> None:
+    assert "leaves the editor" in page.inner_text("#editor-keys")
+    set_script(page, "BEGIN { @n = count(); exit(); }")
+    wait_compiles(page)
+    page.focus("#next-write")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#step-run:not([hidden])")
+    assert page.evaluate("document.activeElement.id") == "start-run"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#step-output:not([hidden])")
+    assert page.evaluate("document.activeElement.id") in {"stop-run", "edit-script"}
+    wait_state(page, "finished", "stopped")
+
+
 def test_a_tracer_that_cannot_attach_ends_failed_with_its_error_in_a_banner(page: Any) -> None:
     # This kernel has no kprobes: the script compiles, then the tracer fails to attach.
     start_run(page, "kprobe:do_nanosleep { @x = count(); }", "10")
