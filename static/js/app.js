@@ -192,10 +192,12 @@ async function startRun() {
   }
   const o = runForm.get();
   const problem = runForm.problem(o);
+  runForm.mark(problem);
   if (problem) {
     showStep("run");
-    errorBox.textContent = problem;
+    errorBox.textContent = problem.message;
     errorBox.hidden = false;
+    runForm.mark(problem); // again: the step change moved focus
     return;
   }
   const button = $("start-run");

@@ -473,8 +473,27 @@ def test_a_tracer_option_over_its_cap_is_refused_before_any_run_starts(
     error = page.wait_for_selector("#run-error:not([hidden])")
     assert f"at most {cap:,}" in error.inner_text()
     assert page.is_visible("#step-run")
+    # The field is marked and has the focus, not only the message at the bottom.
+    assert page.get_attribute("#opt-bufsize", "aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == "opt-bufsize"
     _, after = live_server.request("GET", "/api/runs")
     assert len(after["runs"]) == len(before["runs"])
+    page.fill("#opt-bufsize", "")
+    page.click('#duration-presets label:has(input[value="custom"])')
+    page.fill("#custom-duration", "-5")
+    page.click("#start-run")
+    page.wait_for_selector('#custom-duration[aria-invalid="true"]')
+    assert page.get_attribute("#opt-bufsize", "aria-invalid") is None
+
+
+def test_the_duration_help_speaks_of_the_duration_chosen(page: Any) -> None:
+    set_script(page, COUNT_SCRIPT)
+    wait_compiles(page)
+    page.click("#next-write")
+    page.click('#duration-presets label:has(input[value="60"])')
+    assert "stops by itself after" in page.inner_text("#duration-help")
+    page.click('#duration-presets label:has(input[value="0"])')
+    assert "until you press Stop" in page.inner_text("#duration-help")
 
 
 def test_when_the_tracer_dies_the_last_snapshot_stays_on_screen(

@@ -22,6 +22,7 @@ export class RunForm {
     for (const radio of document.querySelectorAll('input[name="duration"]')) {
       radio.addEventListener("change", () => this.refreshDuration());
     }
+    $("custom-duration").addEventListener("input", () => this.refreshDuration());
   }
 
   setLimits(limits) {
@@ -63,10 +64,8 @@ export class RunForm {
     interval.min = String(this.minInterval);
     interval.max = String(this.maxInterval);
     $("interval-help").textContent = `How often the charts are refreshed (${this.minInterval} s to ${formatSeconds(this.maxInterval)}).`;
-    if (l.max_duration_s) {
-      $("custom-duration").max = String(l.max_duration_s);
-      $("duration-help").textContent = `Continuous runs go on until you press Stop (at most ${formatSeconds(l.max_duration_s)}).`;
-    }
+    if (l.max_duration_s) $("custom-duration").max = String(l.max_duration_s);
+    this.refreshDuration();
     if (l.max_unwatched_s) {
       $("keep-running-help").textContent = `Otherwise the tracer stops as soon as nobody is watching. A kept run with no viewer ends after ${formatSeconds(l.max_unwatched_s)}.`;
     }
@@ -79,9 +78,26 @@ export class RunForm {
     }
   }
 
+  /** The custom field when chosen, and help that speaks of the duration chosen. */
   refreshDuration() {
     const custom = document.querySelector('input[name="duration"][value="custom"]').checked;
     $("custom-duration-row").hidden = !custom;
+    const checked = document.querySelector('input[name="duration"]:checked')?.value;
+    const seconds = checked === "custom" ? Number($("custom-duration").value) : Number(checked);
+    const max = this.limits?.max_duration_s;
+    $("duration-help").textContent =
+      seconds > 0
+        ? `The run stops by itself after ${formatSeconds(seconds)}; Stop ends it sooner.`
+        : `A continuous run goes on until you press Stop${max ? ` (at most ${formatSeconds(max)})` : ""}.`;
+  }
+
+  /** Mark the field a problem is about (and only it), and move focus there. */
+  mark(problem) {
+    for (const node of document.querySelectorAll('#run-form [aria-invalid="true"]')) node.removeAttribute("aria-invalid");
+    const field = problem?.field ? document.getElementById(problem.field) || document.querySelector(`#tracer-options input[data-option="${problem.field}"]`) : null;
+    if (!field) return;
+    field.setAttribute("aria-invalid", "true");
+    field.focus();
   }
 
   get() {
@@ -123,19 +139,21 @@ export class RunForm {
     this.refreshDuration();
   }
 
-  /** What is wrong with run options `o`, or null. */
+  /** What is wrong with run options `o` as {message, field} (the field's id or option
+   * name), or null. */
   problem(o) {
     const max = this.limits?.max_duration_s;
-    if (!Number.isFinite(o.duration) || o.duration < 0) return "The duration must be 0 (continuous) or a positive number of seconds.";
-    if (max && o.duration > max) return `The duration can be at most ${formatSeconds(max)}.`;
+    const at = (field, message) => ({ field, message });
+    if (!Number.isFinite(o.duration) || o.duration < 0) return at("custom-duration", "The duration must be 0 (continuous) or a positive number of seconds.");
+    if (max && o.duration > max) return at("custom-duration", `The duration can be at most ${formatSeconds(max)}.`);
     if (!Number.isFinite(o.interval) || o.interval < this.minInterval || o.interval > this.maxInterval) {
-      return `The snapshot interval must be between ${this.minInterval} s and ${formatSeconds(this.maxInterval)}.`;
+      return at("interval", `The snapshot interval must be between ${this.minInterval} s and ${formatSeconds(this.maxInterval)}.`);
     }
     for (const option of this.tracerOptions) {
       const v = o.options[option.name];
       if (v === undefined) continue;
-      if (!Number.isInteger(v) || v < 0) return `${option.name} must be a whole number.`;
-      if (v > option.maximum) return `${option.name} can be at most ${option.maximum.toLocaleString("en-US")} on this server.`;
+      if (!Number.isInteger(v) || v < 0) return at(option.name, `${option.name} must be a whole number.`);
+      if (v > option.maximum) return at(option.name, `${option.name} can be at most ${option.maximum.toLocaleString("en-US")} on this server.`);
     }
     return null;
   }
