@@ -3,7 +3,7 @@
 // wizard/compile.js, the run form in wizard/run-form.js, drafts in wizard/drafts.js.
 
 import { api } from "./api.js";
-import { byId as $, bannerNode, el } from "./dom.js";
+import { byId as $, bannerNode, button, el } from "./dom.js";
 import { mountEditor } from "./editor-host.js";
 import { loadPlotly } from "./plotly-loader.js";
 import { RunView } from "./run-view.js";
@@ -133,8 +133,24 @@ function onEditorChange() {
   compiler.edited();
 }
 
+/** A script kept across a language switch is checked as the new language: say so, with
+ * the way back, so its errors are not a surprise. */
+function showSwitchNote(from, to) {
+  const old = $("language-switch-note");
+  const written = from && (old ? old.dataset.from : from); // the language the text is in
+  old?.remove();
+  if (!written || written === to) return;
+  from = written;
+  const note = el("span", "language-note", `The editor still holds the ${LANGUAGE_NAME[from]} script; it is now checked as ${LANGUAGE_NAME[to]}. `);
+  note.id = "language-switch-note";
+  note.dataset.from = from;
+  note.append(button(`Back to ${LANGUAGE_NAME[from]}`, "btn btn-small", () => setLanguage(from, { fromUser: true })));
+  $("language-notes").append(note);
+}
+
 function setLanguage(language, { fromUser = false } = {}) {
   if (!LANGUAGE_NAME[language]) return;
+  const previous = state.language;
   state.language = language;
   const radio = document.querySelector(`input[name="language"][value="${language}"]`);
   radio.checked = true;
@@ -144,6 +160,7 @@ function setLanguage(language, { fromUser = false } = {}) {
     const text = state.editor.getText().trim();
     const isStarter = Object.values(STARTERS).some((s) => s.trim() === text);
     if (!text || isStarter) state.editor.setText(STARTERS[language]);
+    showSwitchNote(!text || isStarter ? null : previous, language);
   }
   onEditorChange();
 }

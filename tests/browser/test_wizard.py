@@ -352,6 +352,23 @@ def test_after_each_step_change_focus_is_on_the_steps_main_control(page: Any) ->
     wait_state(page, "finished", "stopped")
 
 
+def test_switching_the_language_of_a_written_script_says_so_and_offers_the_way_back(
+    page: Any,
+) -> None:
+    set_script(page, COUNT_SCRIPT)
+    wait_compiles(page)
+    if page.is_disabled('input[name="language"][value="d"]'):
+        pytest.skip("D is not available here")
+    set_language(page, "d")
+    note = page.wait_for_selector("#language-switch-note")
+    assert "still holds the bpftrace script" in note.inner_text()
+    assert "checked as D" in note.inner_text()
+    page.click("#language-switch-note button")
+    page.wait_for_selector("#language-switch-note", state="detached")
+    assert page.is_checked('input[name="language"][value="bpftrace"]')
+    wait_compiles(page)
+
+
 def test_a_tracer_that_cannot_attach_ends_failed_with_its_error_in_a_banner(page: Any) -> None:
     # This kernel has no kprobes: the script compiles, then the tracer fails to attach.
     start_run(page, "kprobe:do_nanosleep { @x = count(); }", "10")

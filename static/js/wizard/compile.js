@@ -65,12 +65,15 @@ export class Compiler {
 
   /** The text changed: compile it once typing has paused. */
   edited() {
-    if (this.compiled?.key !== this.currentKey()) {
-      $("next-write").disabled = true;
-      this.setStatus("pending", "Edited · checking…");
-      this.host.changed();
-    }
     clearTimeout(this.timer);
+    if (this.compiled?.key === this.currentKey()) {
+      // Back to text already checked (an undo, a language switched back): its answer stands.
+      this.show(this.compiled.result);
+      return;
+    }
+    $("next-write").disabled = true;
+    this.setStatus("pending", "Edited · checking…");
+    this.host.changed();
     this.timer = setTimeout(() => this.now(), COMPILE_DELAY_MS);
   }
 
