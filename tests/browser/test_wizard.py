@@ -455,6 +455,45 @@ def test_plotly_loads_only_for_charts_and_tables_stand_in_without_them(page: Any
     assert page.locator('article.panel[data-name="@num"] button[data-mode="chart"]').is_hidden()
 
 
+def test_a_table_sorts_filters_splits_its_keys_and_copies_as_tsv(
+    browser: Any, live_server: LiveServer
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    try:
+        page.goto(live_server.url)
+        script = (
+            'BEGIN { @k["bash", 1] = count(); @k["sshd", 2] = count(); @k["sshd", 2] = count();'
+            ' @k["cron", 3] = count(); @k["cron", 3] = count(); @k["cron", 3] = count(); exit(); }'
+        )
+        start_run(page, script, "2")
+        wait_state(page, "finished")
+        card = 'article.panel[data-name="@k"]'
+        page.click(f"{card} button[data-mode='table']")
+        heads = page.locator(f"{card} thead th").all_inner_texts()
+        assert heads[:3] == ["key 1", "key 2", "count"]
+
+        def first_column() -> list[str]:
+            cells: list[str] = page.locator(f"{card} tbody td:first-child").all_inner_texts()
+            return cells
+
+        page.click(f"{card} thead th:nth-child(3) button")  # by count, largest first
+        assert first_column() == ["cron", "sshd", "bash"]
+        page.click(f"{card} thead th:nth-child(3) button")
+        assert first_column() == ["bash", "sshd", "cron"]
+        assert page.get_attribute(f"{card} thead th:nth-child(3)", "aria-sort") == "ascending"
+        page.fill(f"{card} .table-filter", "ss")
+        assert first_column() == ["sshd"]
+        page.click(f"{card} button[data-tsv]")
+        page.wait_for_selector(f"{card} button[data-tsv]:has-text('Copied')")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied.startswith("key 1\tkey 2\tcount\t%\nsshd\t2\t2\t")
+        assert copied.count("\n") == 2  # the header and the one row the filter shows
+    finally:
+        context.close()
+
+
 def test_keys_that_look_like_formulas_or_html_stay_inert_in_tables_and_csv(page: Any) -> None:
     import csv
     import io

@@ -186,11 +186,11 @@ def test_a_map_of_strings_is_a_table() -> None:
 def test_tables_hold_plain_values_and_are_capped_with_the_total() -> None:
     panel = one(counts({("proc", i): i for i in range(2000)}))
     table = panel["table"]
-    assert table["columns"] == ["key", "count", "%"]
+    assert table["columns"] == ["key 1", "key 2", "count", "%"]
     assert len(table["rows"]) == charts.TABLE_ROWS
     assert table["total_rows"] == 2000
-    assert table["rows"][0][:2] == ["proc, 1999", 1999]
-    assert table["rows"][0][2] == pytest.approx(100 * 1999 / sum(range(2000)), abs=1e-3)
+    assert table["rows"][0][:3] == ["proc", "1999", 1999]
+    assert table["rows"][0][3] == pytest.approx(100 * 1999 / sum(range(2000)), abs=1e-3)
     assert all(isinstance(c, str | int | float) for row in table["rows"] for c in row)
 
 
@@ -727,3 +727,14 @@ def test_the_plotly_renderer_builds_the_panels_of_its_own_history() -> None:
 
     with pytest.raises(TypeError, match="not a history this renderer made"):
         renderer.panels(snaps[-1], Foreign(), per_interval=False)
+
+
+def test_a_table_splits_a_multi_part_key_into_one_column_per_part() -> None:
+    panel = one(counts({("bash", 12): 5, ("sshd", 7): 3}))
+    table = panel["table"]
+    assert table["columns"] == ["key 1", "key 2", "count", "%"]
+    assert table["rows"][0][:3] == ["bash", "12", 5]
+    rows = (Row(("bash", 1), buckets=(Bucket(0, 9, 2),)),)
+    hist = one(Aggregation("@d", "lquantize", rows, {"lo": 0, "hi": 30, "step": 10}))["table"]
+    assert hist["columns"] == ["key 1", "key 2", "range", "count"]
+    assert hist["rows"][0][:2] == ["bash", "1"]

@@ -4,9 +4,9 @@
 import { button, el } from "../dom.js";
 import { exportName } from "../export.js";
 import { applyTools, newTools, toolControls } from "./figure-tools.js";
-import { formatNumber, tableFromAggregation } from "./format.js";
+import { newTableState, tableNodes } from "./data-table.js";
+import { tableFromAggregation } from "./format.js";
 
-const MAX_TABLE_ROWS = 1000;
 // Figure text from the server is already plotly text (ide/charts/text.py); $...$ in a key
 // is never TeX.
 const PLOT_CONFIG = { responsive: true, displaylogo: false, showLink: false, showSendToCloud: false, showEditInChartStudio: false, typesetMath: false };
@@ -274,26 +274,17 @@ export class PanelsGrid {
       const agg = this.view.snapshot?.aggregations.find((a) => a.name === card.panel.name);
       table = agg ? tableFromAggregation(agg) : { columns: [], rows: [] };
     }
-    const t = el("table", "data-table");
-    const thead = el("thead");
-    const hr = el("tr");
-    for (const c of table.columns) hr.append(el("th", "", String(c)));
-    thead.append(hr);
-    const tbody = el("tbody");
-    const rows = table.rows;
-    for (const row of rows.slice(0, MAX_TABLE_ROWS)) {
-      const tr = el("tr");
-      for (const cell of row) tr.append(el("td", typeof cell === "number" ? "num" : "", formatNumber(cell)));
-      tbody.append(tr);
-    }
-    t.append(thead, tbody);
-    const parts = [t];
-    const total = table.total_rows ?? rows.length;
-    if (!rows.length) parts.unshift(el("p", "muted table-note", "No rows yet."));
-    else if (total > Math.min(rows.length, MAX_TABLE_ROWS)) {
-      parts.push(el("p", "muted table-note", `Showing ${Math.min(rows.length, MAX_TABLE_ROWS).toLocaleString("en-US")} of ${total.toLocaleString("en-US")} rows.`));
-    }
-    card.tableWrap.replaceChildren(...parts);
+    card.tableState ||= newTableState();
+    const redraw = ({ keepFocus }) => {
+      const { parts, filter } = tableNodes(table, card.tableState, redraw, card.panel.name);
+      card.tableWrap.replaceChildren(...parts);
+      if (keepFocus) {
+        filter.focus();
+        filter.setSelectionRange(filter.value.length, filter.value.length);
+      }
+    };
+    // A snapshot's redraw keeps the filter's focus while the user types in it.
+    redraw({ keepFocus: card.tableWrap.contains(document.activeElement) && document.activeElement.classList.contains("table-filter") });
   }
 
   downloadPng(card) {
