@@ -494,6 +494,29 @@ def test_a_table_sorts_filters_splits_its_keys_and_copies_as_tsv(
         context.close()
 
 
+def test_a_panel_goes_full_screen_and_its_chart_follows_a_new_height(page: Any) -> None:
+    start_run(page, COUNT_SCRIPT, "2")
+    wait_state(page, "finished")
+    card = 'article.panel[data-name="@num"]'
+    page.wait_for_selector(f"{card} .chart .main-svg", timeout=RUN_TIMEOUT_MS)
+    page.click(f"{card} .panel-full-btn")
+    page.wait_for_function(
+        f"""() => {{ const gd = document.querySelector('{card} .chart');
+                     return gd._fullLayout.height > window.innerHeight - 120
+                       && gd._fullLayout.width > window.innerWidth - 40; }}""",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    screenshot(page, "panel-full-screen")
+    page.keyboard.press("Escape")
+    page.wait_for_selector(f"{card}:not(.panel-full)")
+    # Dragging the chart's corner changes its height: the chart is laid out again to fit.
+    page.eval_on_selector(f"{card} .chart", "(gd) => { gd.style.height = '620px'; }")
+    page.wait_for_function(
+        f"() => Math.abs(document.querySelector('{card} .chart')._fullLayout.height - 620) < 3",
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+
 def test_keys_that_look_like_formulas_or_html_stay_inert_in_tables_and_csv(page: Any) -> None:
     import csv
     import io

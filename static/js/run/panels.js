@@ -141,17 +141,40 @@ export class PanelsGrid {
       buttons[mode] = b;
       modes.append(b);
     }
+    const full = button("⤢", "btn btn-small panel-full-btn", () => this.toggleFull(card), `Show ${panel.name} full screen`);
     const png = button("PNG", "btn btn-small", () => this.downloadPng(card));
     png.title = "Download this chart as a PNG image";
     png.setAttribute("aria-label", `Download ${panel.name} as PNG`);
     const tools = el("span", "panel-tools");
-    head.append(title, note, el("span", "spacer"), tools, modes, png);
+    head.append(title, note, el("span", "spacer"), tools, modes, png, full);
     const chart = el("div", "chart");
     const tableWrap = el("div", "table-wrap");
     node.append(head, chart, tableWrap);
-    const card = { node, note, buttons, png, tools, toolState: newTools(), toolKind: null, chart, tableWrap, panel, mode: null, userMode: null, drawn: {} };
+    const card = { node, note, buttons, png, full, tools, toolState: newTools(), toolKind: null, chart, tableWrap, panel, mode: null, userMode: null, drawn: {} };
     this.chartResizer().observe(chart);
     return card;
+  }
+
+  /** Full screen and back (the button, or Escape); the chart is laid out again to fit. */
+  toggleFull(card) {
+    const on = !card.node.classList.contains("panel-full");
+    if (this.leaveFull) document.removeEventListener("keydown", this.leaveFull);
+    this.leaveFull = null;
+    for (const other of this.cards.values()) {
+      other.node.classList.remove("panel-full");
+      other.full.textContent = "⤢";
+    }
+    card.node.classList.toggle("panel-full", on);
+    document.body.classList.toggle("has-full-panel", on);
+    card.full.textContent = on ? "×" : "⤢";
+    card.full.title = on ? "Leave full screen (Esc)" : `Show ${card.panel.name} full screen`;
+    card.full.setAttribute("aria-label", card.full.title);
+    card.full.setAttribute("aria-pressed", String(on));
+    if (on) {
+      this.leaveFull = (ev) => ev.key === "Escape" && this.toggleFull(card);
+      document.addEventListener("keydown", this.leaveFull);
+    }
+    if (window.Plotly && card.chart.data) window.Plotly.Plots.resize(card.chart);
   }
 
   removeCard(card) {
@@ -166,8 +189,9 @@ export class PanelsGrid {
     if (!this.resizer) {
       this.resizer = new ResizeObserver((entries) => {
         for (const { target, contentRect } of entries) {
-          const drawn = target._fullLayout?.width; // the width plotly last laid the chart out at
-          if (!contentRect.width || !drawn || !window.Plotly || Math.abs(drawn - contentRect.width) < 2) continue;
+          const laid = target._fullLayout; // the size plotly last laid the chart out at
+          if (!contentRect.width || !laid?.width || !window.Plotly) continue;
+          if (Math.abs(laid.width - contentRect.width) < 2 && Math.abs(laid.height - contentRect.height) < 2) continue;
           window.Plotly.Plots.resize(target);
         }
       });
