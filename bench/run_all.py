@@ -37,8 +37,8 @@ sys.path.insert(0, str(HERE))
 
 from _common import Figure, log, machine, table  # noqa: E402
 
-ALL = ("overhead", "compile", "pipeline", "lexer", "soak", "editor", "page")
-BROWSER = ("editor", "page")
+ALL = ("overhead", "compile", "pipeline", "lexer", "soak", "editor", "page", "page input")
+BROWSER = ("editor", "page", "page input")
 
 
 def _script(name: str, *args: str, timeout: float = 1800) -> str:
@@ -206,6 +206,11 @@ def bench(name: str, quick: bool, soak_minutes: float | None) -> list[Figure]:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "page.json"
             _script("bench_page.py", "--json", str(out))
+            return figures_from_json(out) if out.exists() else []
+    if name == "page input":
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "page-input.json"
+            _script("bench_page_input.py", "--json", str(out))
             return figures_from_json(out) if out.exists() else []
     raise ValueError(name)
 
