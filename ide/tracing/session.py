@@ -34,6 +34,7 @@ from .model import (
     Tick,
     TracerEvent,
 )
+from .problems import ProblemLog
 from .render import Renderer, RunHistory
 from .scriptinfo import maps_reset_by_script
 
@@ -149,7 +150,7 @@ class Run:
         self.seq = 0
         self.output: deque[str] = deque(maxlen=settings.max_output_lines)
         self.dropped_output = 0
-        self.problems: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.problem_log = ProblemLog()
         self.viewers: list[Viewer] = []
         self.ever_watched = False
         self.unwatched_since = self.created
@@ -215,6 +216,7 @@ class Run:
                 self._aggs[agg.name] = agg
         elif isinstance(event, Tick):
             self._publish_snapshot()
+            self._held_problems()
         elif isinstance(event, Output):
             self._output(event.text)
         elif isinstance(event, Attached):
@@ -329,16 +331,25 @@ class Run:
             return False
         return True
 
+    @property
+    def problems(self) -> list[dict[str, Any]]:
+        """Every kind of problem so far: message (with its running total), fix, count."""
+        with self._lock:
+            return [dict(e) for e in self.problem_log.entries.values()]
+
     def _problem(self, message: str, fix: str | None, severity: str = "error") -> None:
         with self._lock:
-            entry = self.problems.get(message)
-            if entry is None:
-                entry = {"message": message, "fix": fix, "count": 0, "severity": severity}
-                self.problems[message] = entry
-                while len(self.problems) > 50:
-                    self.problems.popitem(last=False)
-            entry["count"] += 1
-        self._broadcast(_problem_message(entry))
+            entry = self.problem_log.record(message, fix, severity)
+            entry = dict(entry) if entry else None
+        if entry is not None:
+            self._broadcast(_problem_message(entry))
+
+    def _held_problems(self) -> None:
+        """Problems held back by their rate go out with each snapshot."""
+        with self._lock:
+            held = [dict(e) for e in self.problem_log.held()]
+        for entry in held:
+            self._broadcast(_problem_message(entry))
 
     # --- viewers ------------------------------------------------------------------------
 
@@ -350,7 +361,7 @@ class Run:
         viewer.push(self.state_message())
         if self.output:
             viewer.push({"type": "output", "lines": list(self.output), "dropped": 0})
-        for p in list(self.problems.values()):
+        for p in self.problems:
             viewer.push(_problem_message(p))
         if self.snapshot is not None:
             viewer.snapshot_ready()
@@ -399,7 +410,7 @@ class Run:
                 "snapshot": self.snapshot.to_dict() if self.snapshot else None,
                 "output": list(self.output),
                 "dropped_output": self.dropped_output,
-                "problems": list(self.problems.values()),
+                "problems": self.problems,
                 "viewers": len(self.viewers),
                 "error": self.error,
             }
@@ -561,4 +572,4 @@ class RunManager:
 def _problem_message(entry: dict[str, Any]) -> dict[str, Any]:
     """A problem as the stream sends it: ``error``, or ``note`` for what is only to know."""
     kind = "note" if entry.get("severity") == "note" else "error"
-    return {"type": kind, "message": entry["message"], "fix": entry["fix"]}
+    return {"type": kind, "message": entry["message"], "fix": entry["fix"], "count": entry["count"]}

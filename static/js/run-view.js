@@ -200,10 +200,10 @@ export class RunView {
         this.console.append(msg.lines, msg.dropped);
         break;
       case "error":
-        this.banners.show("error", msg.message, msg.fix);
+        this.banners.show("error", msg.message, msg.fix, msg.count);
         break;
       case "note":
-        this.banners.show("note", msg.message, msg.fix);
+        this.banners.show("note", msg.message, msg.fix, msg.count);
         break;
       default:
         break;

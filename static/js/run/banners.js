@@ -1,5 +1,5 @@
-// The problems banner: tracer errors (counted when they repeat), a failed run, a lost
-// connection, notices.
+// The problems banner: tracer errors and notes (one banner per kind, with the server's
+// running totals), a failed run, a lost connection, notices.
 
 import { bannerNode, el } from "../dom.js";
 
@@ -14,45 +14,33 @@ export class Banners {
     this.box.replaceChildren();
   }
 
-  /** Show (or count again) a banner; `kind` "connection"/"failed" banners are replaced.
-   * Tracer problems that differ only in a number ("36 events were lost", "21 events were
-   * lost") are one banner with the numbers added up, not one banner each. */
-  show(kind, message, fix) {
+  /** Show a banner; `kind` "connection"/"failed" banners are replaced. Tracer problems that
+   * differ only in a number ("36 events were lost", "1,278 events were lost") are one
+   * banner: it shows the newest message (the server's running total) and `count`, how
+   * many reports there were (counted here when the server does not say). */
+  show(kind, message, fix, count) {
     const counted = kind === "error" || kind === "note";
-    const numbers = counted ? message.match(NUMBER) || [] : [];
     const id = counted ? kind + ":" + message.replace(NUMBER, "#") : kind;
     let node = [...this.box.children].find((n) => n.dataset.id === id);
-    if (node) {
-      if (counted) {
-        const count = Number(node.dataset.count || 1) + 1;
-        node.dataset.count = String(count);
-        node.querySelector(".banner-count").textContent = "×" + count;
-        if (numbers.length === 1) this.addUp(node, numbers[0]);
-        return;
-      }
-      node.remove();
+    if (node && counted) {
+      const n = Number.isInteger(count) ? count : Number(node.dataset.count || 1) + 1;
+      node.querySelector(".banner-message").textContent = message;
+      this.setCount(node, n);
+      return;
     }
+    if (node) node.remove();
     const severe = kind === "error" || kind === "failed";
     const shownFix = fix ? (kind === "error" ? "Fix: " : "") + fix : null;
     node = bannerNode(severe ? "error" : "warn", message, shownFix, severe ? "alert" : "status");
     node.dataset.id = id;
     node.insertBefore(el("span", "banner-count", ""), node.lastChild);
-    if (numbers.length === 1) {
-      node.dataset.template = message;
-      node.dataset.total = "0";
-      this.addUp(node, numbers[0]);
-    }
+    if (counted && Number.isInteger(count)) this.setCount(node, count);
     this.box.append(node);
   }
 
-  /** The banner's message with its one number replaced by the running total. */
-  addUp(node, number) {
-    if (node.dataset.template === undefined) return;
-    const total = Number(node.dataset.total) + Number(number.replace(/,/g, ""));
-    node.dataset.total = String(total);
-    const text = node.dataset.template.replace(NUMBER, total.toLocaleString("en-US"));
-    const message = node.querySelector(".banner-message") || node.firstChild;
-    message.textContent = text;
+  setCount(node, n) {
+    node.dataset.count = String(n);
+    node.querySelector(".banner-count").textContent = n > 1 ? "×" + n.toLocaleString("en-US") : "";
   }
 
   remove(kind) {
