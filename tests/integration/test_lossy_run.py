@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 import websocket
@@ -52,7 +53,7 @@ def test_a_flooding_run_keeps_its_snapshots_and_sends_few_problem_messages(
     assert snapshots and snapshots[0] < 4.0, kinds
     # The flood is read as fast as it comes, so snapshots keep coming (at 0.5 s here;
     # slower when the machine is loaded, but never starved).
-    assert len(snapshots) >= 3 and max(b - a for a, b in zip(snapshots, snapshots[1:])) < 4
+    assert len(snapshots) >= 3 and max(b - a for a, b in pairwise(snapshots)) < 4
     # Problems of one kind, a few a second (each with the running count), never a flood.
     assert kinds["error"] <= 8 * 8, kinds
     if errors:
