@@ -231,6 +231,7 @@ async function startRun() {
       keep_running: o.keep_running,
     });
     state.runId = run.id;
+    rememberRun(run);
     showRunScript(state.language, script);
     runView.start({ id: run.id, viewerUrl: run.viewer_url, drawCharts: o.draw_charts, duration: o.duration });
     showStep("output");
@@ -246,6 +247,44 @@ async function startRun() {
   } finally {
     button.disabled = false;
   }
+}
+
+// The run this browser started last, so a reload (or a new tab) can reach it again and
+// stop it while it runs; the viewer link is kept with it (GET /api/runs does not give it).
+const RUN_KEY = "dtrace-ide.last-run";
+
+function rememberRun(run) {
+  try {
+    localStorage.setItem(RUN_KEY, JSON.stringify({ id: run.id, viewerUrl: run.viewer_url }));
+  } catch {
+    /* storage full or off: the run is only reachable from this page */
+  }
+}
+
+/** A run this browser started that is still going comes back to the Output step. */
+async function reattachRun() {
+  let kept;
+  try {
+    kept = JSON.parse(localStorage.getItem(RUN_KEY) || "null");
+  } catch {
+    return;
+  }
+  if (!kept?.id || state.runId) return;
+  const run = await api("GET", `/api/runs/${encodeURIComponent(kept.id)}`).catch(() => null);
+  if (!run || (run.state !== "running" && run.state !== "starting") || state.runId) return;
+  state.runId = run.id;
+  state.runState = run.state;
+  if (run.script) showRunScript(run.language, run.script);
+  runView.start({ id: run.id, viewerUrl: kept.viewerUrl || "", drawCharts: $("draw-charts").checked, duration: run.duration });
+  refreshTabs();
+  const note = bannerNode("warn", "A run you started is still going.", "Watch it or stop it in the Output step.", "status");
+  note.id = "run-still-going";
+  const open = button("Open Output", "btn btn-small", () => {
+    note.remove();
+    showStep("output");
+  });
+  note.insertBefore(open, note.lastChild);
+  $("app-banners").append(note);
 }
 
 /** What the Output step is showing: the run's language and its first line of code. */
@@ -366,6 +405,7 @@ async function main() {
   compiler.now();
   showStep("write");
   mountLibrarySidebar();
+  reattachRun();
 }
 
 main();

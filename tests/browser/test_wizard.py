@@ -689,6 +689,27 @@ def test_a_run_kept_running_outlives_its_tab(browser: Any, live_server: LiveServ
         live_server.request("DELETE", f"/api/runs/{run_id}")
 
 
+def test_a_running_run_is_reachable_and_stoppable_after_a_reload(
+    page: Any, live_server: LiveServer
+) -> None:
+    run_id = start_run(page, COUNT_SCRIPT, "0")
+    wait_state(page, "running")
+    page.reload()
+    page.wait_for_selector("#run-still-going", timeout=RUN_TIMEOUT_MS)
+    assert page.get_attribute("#tab-output", "aria-disabled") != "true"
+    page.click("#run-still-going button:has-text('Open Output')")
+    page.wait_for_selector(PIE, timeout=RUN_TIMEOUT_MS)
+    assert page.get_attribute("#step-output", "data-run-id") == run_id
+    page.click("#stop-run")
+    assert wait_state(page, "stopped") == "stopped"
+    _, run = live_server.request("GET", f"/api/runs/{run_id}")
+    assert run["state"] == "stopped"
+    page.reload()  # a run that has ended is not offered again
+    page.wait_for_selector("#compile-status.ok", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_timeout(500)
+    assert page.locator("#run-still-going").count() == 0
+
+
 def test_ctrl_enter_in_the_editor_runs_the_script_at_once(page: Any) -> None:
     set_script(page, COUNT_SCRIPT)
     wait_compiles(page)
