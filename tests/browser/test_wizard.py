@@ -689,6 +689,36 @@ def test_a_run_kept_running_outlives_its_tab(browser: Any, live_server: LiveServ
         live_server.request("DELETE", f"/api/runs/{run_id}")
 
 
+def test_the_pie_hover_label_shows_the_new_value_after_an_update(page: Any) -> None:
+    start_run(page, COUNT_SCRIPT, "0")
+    wait_state(page, "running")
+    page.wait_for_selector(PIE, timeout=RUN_TIMEOUT_MS)
+    page.wait_for_timeout(1500)
+    slice_ = page.locator(f"{PIE} .slice").first
+    slice_.hover()
+    page.wait_for_selector(".hoverlayer .hovertext", timeout=RUN_TIMEOUT_MS)
+    lines = (
+        "() => Array.from(document.querySelectorAll('.hoverlayer .hovertext tspan.line'),"
+        " (t) => t.textContent)"
+    )
+    label = page.evaluate(lines)[0]
+    seen = int(page.evaluate("() => document.querySelector('#step-output').dataset.snapshots"))
+    page.wait_for_function(
+        f"() => +document.querySelector('#step-output').dataset.snapshots >= {seen + 2}",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    page.wait_for_timeout(400)
+    shown = " ".join(page.evaluate(lines))
+    value = plotted(
+        page,
+        "@num",
+        f"gd.data[0].values[Array.from(gd.data[0].labels).indexOf({label!r})]",
+    )
+    assert f"{value:,}" in shown, (label, value, shown)
+    page.click("#stop-run")
+    wait_state(page, "stopped")
+
+
 def test_a_running_run_is_reachable_and_stoppable_after_a_reload(
     page: Any, live_server: LiveServer
 ) -> None:

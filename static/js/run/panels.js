@@ -16,6 +16,18 @@ const SLOW_NOTE = "redrawn less often: this browser draws it slowly";
 const FULL_WIDTH_KINDS = new Set(["bars3d", "flame"]);
 const MODE_LABEL = { chart: "Chart", series: "Over time", table: "Table" };
 
+/** Plotly keeps an open hover label's old numbers across a redraw (a pie's slices are drawn
+ * anew, the label is not): hover the same place again so the label shows the new data. */
+function rehover(div) {
+  const at = div._lastPointer;
+  if (!at || !div.isConnected || !div.querySelector(".hoverlayer .hovertext")) return;
+  const target = document.elementFromPoint(at.x, at.y);
+  if (!target || !div.contains(target)) return;
+  for (const type of ["mouseout", "mouseover", "mousemove"]) {
+    target.dispatchEvent(new MouseEvent(type, { bubbles: true, clientX: at.x, clientY: at.y, view: window }));
+  }
+}
+
 export class PanelsGrid {
   /** `view` says what is drawn: {drawCharts, snapshot, runId}. */
   constructor(root, { panels, empty }, view) {
@@ -148,6 +160,8 @@ export class PanelsGrid {
     const tools = el("span", "panel-tools");
     head.append(title, note, el("span", "spacer"), tools, modes, png, full);
     const chart = el("div", "chart");
+    chart.addEventListener("mousemove", (ev) => (chart._lastPointer = { x: ev.clientX, y: ev.clientY }));
+    chart.addEventListener("mouseleave", () => (chart._lastPointer = null));
     const tableWrap = el("div", "table-wrap");
     node.append(head, chart, tableWrap);
     const card = { node, note, buttons, png, full, tools, toolState: newTools(), toolKind: null, chart, tableWrap, panel, mode: null, userMode: null, drawn: {} };
@@ -279,7 +293,8 @@ export class PanelsGrid {
     if (switched && div.data) Plotly.purge(div);
     delete card.node.dataset.pending;
     const started = performance.now();
-    Promise.resolve(Plotly.react(div, figure.data, layout, PLOT_CONFIG)).then(() =>
+    Promise.resolve(Plotly.react(div, figure.data, layout, PLOT_CONFIG)).then(() => {
+      rehover(div);
       requestAnimationFrame(() => requestAnimationFrame(() => {
         const took = performance.now() - started;
         performance.measure("dtrace-ide:draw:" + card.panel.kind, { start: started, duration: took });
@@ -289,8 +304,8 @@ export class PanelsGrid {
         card.busyUntil = steady && took > SLOW_DRAW_MS ? performance.now() + 2 * took : 0;
         card.slow = steady && took > SLOW_NOTE_MS;
         this.showNote(card);
-      })),
-    );
+      }));
+    });
   }
 
   drawTable(card, table) {
