@@ -13,7 +13,7 @@ from .figures.pie_bar import bar_figure, pie_figure
 from .figures.series import heatmap_figure, keyed_series_figure
 from .intervals import History
 from .kinds import ADDITIVE, CUMULATIVE_ONLY, DISTRIBUTIONS, LINEAR, SERIES_FUNCTIONS, TABLE_ONLY
-from .labels import is_stack
+from .labels import is_stack, numeric
 from .tables import TABLE_ROWS, table
 from .theme import Figure
 from .view import ranked_view, showing
@@ -86,8 +86,11 @@ def build_panel(
         keyed = history.keyed_series(agg.name)
         buckets = history.bucket_series(agg.name)
         if keyed is not None and agg.function in SERIES_FUNCTIONS:
+            running = not per_interval and agg.function in ADDITIVE
+            running = running and agg.name not in history.reset_by_script
+            totals = {r.key: numeric(r.value) for r in agg.rows} if running else None
             series = keyed_series_figure(
-                keyed, agg.function, f"{uirevision}:series", history.max_series_keys
+                keyed, agg.function, f"{uirevision}:series", history.max_series_keys, totals
             )
         elif buckets is not None and agg.function in DISTRIBUTIONS:
             series = heatmap_figure(buckets, agg.function, f"{uirevision}:series")

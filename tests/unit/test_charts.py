@@ -449,9 +449,9 @@ def test_per_interval_max_stays_cumulative_and_says_so() -> None:
 
 def test_series_appear_once_history_has_two_points() -> None:
     history = History()
-    first = one(counts({"a": 1}), history)
+    first = one(counts({"a": 1}), history, per_interval=True)
     assert first["series"] is None
-    second = one(counts({"a": 3}), history)
+    second = one(counts({"a": 3}), history, per_interval=True)
     assert valid(second["series"])["data"][0]["y"] == [1, 2]
 
 
@@ -465,7 +465,7 @@ def test_count_series_is_a_stacked_area_of_per_interval_values() -> None:
     for t, values in enumerate(snaps, 1):
         snapshot = Snapshot(float(t), (counts(values),))
         history.add(snapshot)
-    series = valid(build_panels(snapshot, history)[0]["series"])
+    series = valid(build_panels(snapshot, history, per_interval=True)[0]["series"])
     traces = {t["name"]: t for t in series["data"]}
     assert list(traces) == ["b", "a", "other"]  # b changed by 9 in all, a by 8
     assert all(t["stackgroup"] == "one" for t in series["data"])
@@ -473,6 +473,13 @@ def test_count_series_is_a_stacked_area_of_per_interval_values() -> None:
     assert traces["a"]["y"] == [5, 2, 1]
     assert traces["b"]["y"] == [1, 5, 3]
     assert traces["other"]["y"] == [1, 1, 3]  # c, which is never among the top 2 keys
+    assert "per interval" in series["layout"]["yaxis"]["title"]["text"]
+
+    # Cumulative ("Per interval" off): the same keys as running totals.
+    running = valid(build_panels(snapshot, history)[0]["series"])
+    totals = {t["name"]: t["y"] for t in running["data"]}
+    assert totals == {"b": [1, 6, 9], "a": [5, 7, 8], "other": [1, 2, 5]}
+    assert "running total" in running["layout"]["yaxis"]["title"]["text"]
 
 
 def test_distribution_series_is_a_heatmap_of_buckets_over_time() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from ide.tracing.model import Key
@@ -15,12 +16,20 @@ from ..theme import COLORWAY, HEAT, OTHER_COLOR, Figure, axis, base_layout
 
 
 def keyed_series_figure(
-    series: KeyedSeries, function: str, uirevision: str, keys: int
+    series: KeyedSeries,
+    function: str,
+    uirevision: str,
+    keys: int,
+    totals: Mapping[Key, float] | None = None,
 ) -> Figure | None:
-    """A stacked area of per-interval values of the busiest keys, plus everything else."""
+    """A stacked area of per-interval values of the busiest keys, plus everything else; with
+    ``totals`` (each key's value now, for count and sum) the running totals instead: a
+    point's total is the value now less what was added after it."""
     points = list(series.points)
     if len(points) < 2:
         return None
+    if totals is not None:
+        points = _running_totals(points, totals)
     weight: dict[Key, float] = {}
     for _, _, values in points:
         for key, v in values.items():
@@ -41,7 +50,10 @@ def keyed_series_figure(
         showlegend=True,
         legend={"orientation": "h", "y": -0.2, "font": {"size": 11}},
         xaxis=axis("seconds"),
-        yaxis=axis(f"{function} per interval", rangemode="tozero"),
+        yaxis=axis(
+            f"{function}, running total" if totals is not None else f"{function} per interval",
+            rangemode="tozero",
+        ),
         hovermode="x unified",
     )
     return {"data": traces, "layout": layout}
@@ -59,6 +71,20 @@ def _area(name: str, t: list[float], ys: list[float], color: str) -> dict[str, A
         "fillcolor": color,
         "hovertemplate": "%{fullData.name}: %{y:,}<extra></extra>",
     }
+
+
+def _running_totals(points: list[Any], totals: Mapping[Key, float]) -> list[Any]:
+    """The points of per-interval values as running totals, from the totals now."""
+    grand = sum(totals.values())
+    now_keys = dict(totals)
+    out = []
+    for t, total, values in reversed(points):
+        out.append((t, grand, {k: now_keys.get(k, 0.0) for k in values}))
+        grand -= total
+        for k, v in values.items():
+            now_keys[k] = now_keys.get(k, 0.0) - v
+    out.reverse()
+    return out
 
 
 def heatmap_figure(series: BucketSeries, function: str, uirevision: str) -> Figure | None:
