@@ -10,6 +10,7 @@ import { el } from "./dom.js";
 import { DeleteConfirm } from "./library/delete.js";
 import { History } from "./library/history.js";
 import { LibraryList } from "./library/list.js";
+import { ExamplePreview } from "./library/preview.js";
 import { TitleForm } from "./library/title-form.js";
 import { Toasts } from "./library/toasts.js";
 import { Transfer } from "./library/transfer.js";
@@ -61,6 +62,7 @@ class Library {
     this.dirty = false;
     this.list = new LibraryList(this);
     this.history = new History(this);
+    this.preview = new ExamplePreview(this);
     this.deleting = new DeleteConfirm(this);
     this.transfer = new Transfer(this);
     this.titleForm = new TitleForm();
@@ -273,9 +275,15 @@ class Library {
     return true;
   }
 
-  openExample(id) {
+  /** The example in a preview dialog first, where opening it is chosen. */
+  previewExample(id) {
     const e = this.list.findExample(id);
-    if (!e || !this.confirmDiscard()) return false;
+    if (e) this.preview.show(e);
+  }
+
+  openExample(id, { confirmed = false } = {}) {
+    const e = this.list.findExample(id);
+    if (!e || (!confirmed && !this.confirmDiscard())) return false;
     this.load(e.script, e.language, e.options);
     this.setCurrent({ kind: "example", id: e.id, title: e.title, baseline: e.script, language: e.language, description: e.description, tags: [e.group] });
     this.history.close();
@@ -283,7 +291,8 @@ class Library {
   }
 
   async runExample(id) {
-    if (this.openExample(id)) await this.host.runNow();
+    if (this.isDirty()) this.previewExample(id); // say what is replaced before running
+    else if (this.openExample(id)) await this.host.runNow();
   }
 
   newDraft() {

@@ -404,11 +404,40 @@ def test_ctrl_s_outside_the_editor_saves_too(page: Any, live_server: LiveServer)
     assert page.locator("#library .lib-dirty").is_hidden()
 
 
+def test_an_example_is_previewed_before_it_replaces_unsaved_changes(page: Any) -> None:
+    ready(page)
+    word = unique("stoat")
+    set_script(page, f"// {word}\nBEGIN {{ exit(); }}\n")
+    page.wait_for_selector("#library .lib-dirty:not([hidden])")
+    native: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        native.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.click("#library .lib-tab[data-tab=examples]")
+    item = "#library .lib-example[data-example='bpftrace/syscalls_by_process']"
+    page.click(f"{item} .lib-item-main")
+    preview = page.wait_for_selector("dialog.lib-preview[open]")
+    assert "@calls[comm] = count()" in preview.inner_text()
+    assert "unsaved changes" in preview.inner_text()
+    screenshot(page, "library-example-preview")
+    page.click("dialog.lib-preview button:has-text('Cancel')")
+    assert word in editor_text(page)  # nothing replaced
+    page.click(f"{item} .lib-run")  # Run with unsaved changes previews too
+    page.click("dialog.lib-preview button:has-text('Open in the editor')")
+    wait_current_title(page, "System calls by process", exact=False)
+    assert "@calls[comm] = count()" in editor_text(page)
+    assert native == []  # no browser confirm box
+
+
 def test_an_example_rewritten_into_another_script_is_a_new_draft(page: Any) -> None:
     ready(page)
     page.click("#library .lib-tab[data-tab=examples]")
     page.wait_for_selector("#library .lib-example")
     page.click("#library .lib-example[data-example='bpftrace/syscalls_by_process'] .lib-item-main")
+    page.click("dialog.lib-preview button:has-text('Open in the editor')")
     wait_current_title(page, "System calls by process", exact=False)
     set_script(page, editor_text(page) + "\n// a comment added to the example\n")
     page.keyboard.press("Control+s")

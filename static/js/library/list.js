@@ -208,7 +208,7 @@ export class LibraryList {
       main.append(note);
     }
     main.title = e.description;
-    main.addEventListener("click", () => this.lib.openExample(e.id));
+    main.addEventListener("click", () => this.lib.previewExample(e.id));
     const tools = el("span", "lib-item-tools");
     tools.append(libButton("▶ Run", "lib-small lib-run", () => this.lib.runExample(e.id), "Open and run now"));
     li.append(main, tools);
