@@ -9,6 +9,7 @@ from ide.tracing.model import Aggregation, Key, Snapshot
 from .figures.bars3d import bars3d_figure
 from .figures.flame import flame_figure
 from .figures.histogram import histogram_figure
+from .figures.keyed_heatmap import keyed_heatmap_figure
 from .figures.pie_bar import bar_figure, pie_figure
 from .figures.series import heatmap_figure, keyed_series_figure
 from .intervals import History
@@ -59,6 +60,8 @@ def build_panel(
     kind = panel_kind(agg)
     uirevision = f"{agg.name}:{kind}"
     figure: Figure | None = None
+    heatmap: Figure | None = None
+    heatmap_note: str | None = None
     note: str | None = None
     if not view.rows:
         note = "nothing in this interval" if per_interval else "no data yet"
@@ -69,6 +72,8 @@ def build_panel(
     elif kind == "histogram":
         figure, note = histogram_figure(view, uirevision)
     elif kind == "bars3d":
+        # Shown first: the key x bucket heatmap; the 3D bars are one click away.
+        heatmap, heatmap_note = keyed_heatmap_figure(view, f"{uirevision}:heatmap", max_keys)
         figure, note = bars3d_figure(view, uirevision, max_keys)
     elif kind == "flame":
         figure, note = flame_figure(view, uirevision, max_keys)
@@ -99,6 +104,8 @@ def build_panel(
         "function": agg.function,
         "kind": kind,
         "figure": figure,
+        "heatmap": heatmap,
+        "heatmap_note": heatmap_note,
         "series": series,
         "table": table(view),
         "note": note,
@@ -117,6 +124,8 @@ def build_panels(
         {"name": "@num", "function": "count",
          "kind": "pie" | "bars3d" | "histogram" | "bar" | "table" | "flame",
          "figure": {"data": [...], "layout": {...}} | None,   # None for tables, no data
+         "heatmap": {...} | None,   # bars3d: the key x bucket heatmap, shown first
+         "heatmap_note": str | None,                          # its note ("showing top 200")
          "series": {"data": [...], "layout": {...}} | None,   # once history has 2 points
          "table": {"columns": [str, ...], "rows": [[...], ...], "total_rows": int},
          "note": str | None}                                  # "showing top 15 of 1,234 keys"

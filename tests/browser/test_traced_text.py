@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from ide.charts.text import plotly_text
 from tests.browser.test_wizard import panel_screenshot, plotted, start_run, wait_state
 from tests.conftest import tracer_ready
 
@@ -161,7 +162,13 @@ def test_crafted_file_names_show_as_text_in_every_chart_table_and_export(
     assert sorted(texts(page, "@flags", ".legendtext")) == sorted(NAMES)
     assert_inert(page, "@flags")
 
+    # The keyed heatmap first: its row labels are the names as text.
+    page.wait_for_selector(CARD.format("@lin") + " .chart .main-svg")
+    rows = plotted(page, "@lin", "Array.from(gd._fullLayout.yaxis._categories)")
+    assert sorted(rows) == sorted(plotly_text(n) for n in NAMES)
+    assert_inert(page, "@lin")
     # 3D bars: the scene's tick labels are drawn in WebGL; they hold the names with no tag.
+    page.click(CARD.format("@lin") + ' button[data-mode="chart"]')
     page.wait_for_selector(CARD.format("@lin") + " .chart .gl-container canvas", state="attached")
     ticks = plotted(page, "@lin", "gd._fullLayout.scene.yaxis.ticktext")
     assert sorted(t.replace(WORD_JOINER, "") for t in ticks) == sorted(NAMES)

@@ -156,15 +156,28 @@ def test_the_whole_wizard_shows_a_compile_error_then_runs_to_a_pie_of_process_na
     screenshot(page, "wizard-2-run")
 
 
+def show_3d(page: Any, name: str) -> None:
+    """A keyed lhist shows its heatmap first: switch its panel to the 3D bars."""
+    card = f'article.panel[data-name="{name}"][data-kind="bars3d"]'
+    page.click(f'{card} button[data-mode="chart"]', timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(f"{card} .chart .gl-container canvas", state="attached")
+
+
 def test_an_lhist_run_draws_3d_bars_with_one_row_per_process(
     page: Any, live_server: LiveServer
 ) -> None:
     run_id = start_run(page, LHIST_SCRIPT, "2")
     assert wait_state(page, "finished", "failed") == "finished"
+    # First the key x bucket heatmap: a row per process, drawn at once.
     page.wait_for_selector(
-        'article.panel[data-name="@dist"][data-kind="bars3d"] .chart .gl-container canvas',
-        state="attached",
+        'article.panel[data-name="@dist"][data-mode="heatmap"] .chart .main-svg',
+        timeout=RUN_TIMEOUT_MS,
     )
+    assert plotted(page, "@dist", "gd.data[0].type") == "heatmap"
+    heat_rows = plotted(page, "@dist", "gd.data[0].y.length")
+    assert heat_rows == len(snapshot_keys(live_server, run_id, "@dist"))
+    panel_screenshot(page, "panel-heatmap-keys-bpftrace-lhist", "@dist")
+    show_3d(page, "@dist")
     # A slow 3D draw is redrawn less often: wait until the last snapshot is the one drawn.
     page.wait_for_selector(
         '#step-output:not([data-rendering]) article.panel[data-name="@dist"]:not([data-pending])'
@@ -621,10 +634,7 @@ def test_d_scripts_give_a_pie_of_probefunc_and_3d_bars_of_lquantize(
     run_id = start_run(page, script, "2")
     assert wait_state(page, "finished", "failed") == "finished"
     page.wait_for_selector(PIE)
-    page.wait_for_selector(
-        'article.panel[data-name="@dist"][data-kind="bars3d"] .chart .gl-container canvas',
-        state="attached",
-    )
+    show_3d(page, "@dist")
     page.wait_for_selector(
         '#step-output:not([data-rendering]) article.panel[data-name="@dist"]:not([data-pending])'
     )

@@ -581,7 +581,10 @@ def test_panels_follow_snapshot_order_and_have_the_documented_shape() -> None:
     panels = build_panels(Snapshot(1.0, aggs))
     assert [p["name"] for p in panels] == ["@z", "@a"]
     for panel in panels:
-        assert set(panel) == {"name", "function", "kind", "figure", "series", "table", "note"}
+        assert set(panel) == {
+            "name", "function", "kind", "figure", "heatmap", "heatmap_note", "series", "table",
+            "note",
+        }  # fmt: skip
         assert set(panel["table"]) == {"columns", "rows", "total_rows"}
 
 
@@ -745,3 +748,24 @@ def test_a_table_splits_a_multi_part_key_into_one_column_per_part() -> None:
     hist = one(Aggregation("@d", "lquantize", rows, {"lo": 0, "hi": 30, "step": 10}))["table"]
     assert hist["columns"] == ["key 1", "key 2", "range", "count"]
     assert hist["rows"][0][:2] == ["bash", "1"]
+
+
+def test_a_keyed_lhist_has_a_key_by_bucket_heatmap_beside_its_3d_bars() -> None:
+    panel = one(dist({"bash": [(0, 9, 2), (20, 29, 5)], "sshd": [(10, 19, 9000)]}))
+    assert panel["kind"] == "bars3d"
+    assert panel["figure"]["data"][0]["type"] == "mesh3d"  # the 3D bars, one click away
+    heat = valid(panel["heatmap"])["data"][0]
+    assert heat["type"] == "heatmap"
+    assert heat["y"] == ["bash", "sshd"]  # the heaviest key (sshd) at the top
+    assert heat["x"] == ["[0, 10)", "[10, 20)", "[20, 30)"]
+    assert heat["customdata"] == [[2, 0, 5], [0, 9000, 0]]
+    assert heat["z"][1][1] == round(math.log10(9001), 4)
+    assert panel["heatmap_note"] is None  # every key shown
+    assert one(counts({"a": 1}))["heatmap"] is None
+
+
+def test_the_keyed_heatmap_shows_the_heaviest_two_hundred_keys() -> None:
+    panel = one(dist({f"k{i}": [(0, 9, i + 1)] for i in range(500)}))
+    heat = panel["heatmap"]["data"][0]
+    assert len(heat["y"]) == 200 and heat["y"][-1] == "k499"
+    assert panel["heatmap_note"] == "showing top 200 of 500 keys"

@@ -14,7 +14,8 @@ const SLOW_DRAW_MS = 300; // redrawn less often past this
 const SLOW_NOTE_MS = 1000; // ... and the panel says so past this
 const SLOW_NOTE = "redrawn less often: this browser draws it slowly";
 const FULL_WIDTH_KINDS = new Set(["bars3d", "flame"]);
-const MODE_LABEL = { chart: "Chart", series: "Over time", table: "Table" };
+const MODE_LABEL = { heatmap: "Heatmap", chart: "Chart", series: "Over time", table: "Table" };
+const CHART_MODES = new Set(["heatmap", "chart", "series"]);
 
 /** Plotly keeps an open hover label's old numbers across a redraw (a pie's slices are drawn
  * anew, the label is not): hover the same place again so the label shows the new data. */
@@ -142,8 +143,10 @@ export class PanelsGrid {
     modes.setAttribute("role", "group");
     modes.setAttribute("aria-label", `View of ${panel.name}`);
     const buttons = {};
-    for (const mode of ["chart", "series", "table"]) {
-      const b = button(MODE_LABEL[mode], "toggle", () => {
+    for (const mode of ["heatmap", "chart", "series", "table"]) {
+      // A keyed lhist shows its heatmap first; its 3D bars are the "3D" view.
+      const label = mode === "chart" && panel.heatmap ? "3D" : MODE_LABEL[mode];
+      const b = button(label, "toggle", () => {
         card.mode = mode;
         card.userMode = mode;
         this.updateCard(card);
@@ -216,6 +219,7 @@ export class PanelsGrid {
   availableModes(panel) {
     const modes = [];
     const charts = this.view.drawCharts && window.Plotly;
+    if (charts && panel.heatmap) modes.push("heatmap");
     if (charts && panel.figure) modes.push("chart");
     if (charts && panel.series) modes.push("series");
     modes.push("table");
@@ -223,7 +227,8 @@ export class PanelsGrid {
   }
 
   showNote(card) {
-    card.note.textContent = [card.panel.note, card.slow ? SLOW_NOTE : ""].filter(Boolean).join(" · ");
+    const note = card.mode === "heatmap" ? card.panel.heatmap_note : card.panel.note;
+    card.note.textContent = [note, card.slow ? SLOW_NOTE : ""].filter(Boolean).join(" · ");
     card.note.hidden = !card.note.textContent;
   }
 
@@ -235,21 +240,21 @@ export class PanelsGrid {
     card.mode = mode;
     card.node.dataset.kind = panel.kind;
     card.node.dataset.mode = mode;
-    card.node.classList.toggle("panel-wide", FULL_WIDTH_KINDS.has(panel.kind) && (mode === "chart" || mode === "loading"));
+    card.node.classList.toggle("panel-wide", FULL_WIDTH_KINDS.has(panel.kind) && (mode === "chart" || mode === "heatmap" || mode === "loading"));
     for (const [m, b] of Object.entries(card.buttons)) {
       b.hidden = !modes.includes(m) || modes.length === 1;
       b.setAttribute("aria-pressed", String(m === mode));
     }
-    card.png.hidden = !(mode === "chart" || mode === "series");
-    if (mode !== "chart" && mode !== "series") this.showTools(card, null);
+    card.png.hidden = !CHART_MODES.has(mode);
+    if (!CHART_MODES.has(mode)) this.showTools(card, null);
     this.showNote(card);
-    const isChart = mode === "chart" || mode === "series";
+    const isChart = CHART_MODES.has(mode);
     card.chart.hidden = !(isChart || mode === "loading");
     card.tableWrap.hidden = mode !== "table";
     if (mode === "loading") {
       if (!card.chart.firstChild) card.chart.append(el("div", "chart-loading", "Loading charts…"));
     } else if (isChart) {
-      const figure = mode === "chart" ? panel.figure : panel.series;
+      const figure = mode === "chart" ? panel.figure : mode === "heatmap" ? panel.heatmap : panel.series;
       this.showTools(card, figure?.data?.[0]?.type === "icicle" ? "flame" : figure?.data?.[0]?.type);
       this.drawChart(card, applyTools(figure, card.toolState), mode);
     } else {
