@@ -1,5 +1,6 @@
 """Snapshot model to and from JSON: hand-written dicts against msgspec and pydantic v2.
 
+    .venv/bin/pip install ".[bench]"   # pydantic, for the comparison only
     .venv/bin/python bench/bench_shapes.py [--repeats N] [--json out.json]
 
 The snapshot path's two JSON steps, timed on one snapshot of count rows and one of quantize
