@@ -51,3 +51,13 @@ def test_a_whole_snippet_gets_defaults_and_may_carry_what_the_store_set() -> Non
         "tags": [],
         "options": {},
     }
+
+
+def test_the_import_shape_accepts_the_format_export_writes() -> None:
+    from ide.snippets.store import EXPORT_FORMAT, EXPORT_VERSION, parse_import
+
+    exported = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "snippets": [GOOD]}
+    assert parse_import(exported) == [GOOD]
+    with pytest.raises(SnippetError) as err:
+        parse_import({**exported, "version": EXPORT_VERSION + 1})
+    assert err.value.field == "version"
