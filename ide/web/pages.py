@@ -83,7 +83,7 @@ def view(run_id: str) -> Response:
 
 # Compressed copies of the page's JS and CSS (gzip) and of plotly.js (brotli and gzip) are
 # written once per file content into the data directory, then read from there: brotli at
-# its best setting takes seconds of CPU for plotly.js, so it is paid once per plotly
+# its best setting takes 10 s of CPU for plotly.js, so it is paid once per plotly
 # version, not once per process.  The data directory, because it is the one place a
 # service may write (the unit file protects home directories).
 COMPRESSIBLE = frozenset({"text/javascript", "application/javascript", "text/css"})
@@ -118,15 +118,26 @@ class CompressedCopies:
         self._lock = threading.Lock()  # one copy made at a time, and each made once
         self._unwritable: dict[Path, bytes] = {}
 
-    def get(self, raw: bytes, encoding: str) -> bytes:
-        path = self.directory / f"{hashlib.sha256(raw).hexdigest()[:32]}.{encoding}"
+    def _path(self, raw: bytes, encoding: str) -> Path:
+        return self.directory / f"{hashlib.sha256(raw).hexdigest()[:32]}.{encoding}"
+
+    def existing(self, raw: bytes, encoding: str) -> bytes | None:
+        """The copy if it was made already, without making it."""
+        path = self._path(raw, encoding)
         with contextlib.suppress(OSError):
             return path.read_bytes()
+        return self._unwritable.get(path)
+
+    def get(self, raw: bytes, encoding: str) -> bytes:
+        """The copy, made now if it does not exist yet."""
+        packed = self.existing(raw, encoding)
+        if packed is not None:
+            return packed
+        path = self._path(raw, encoding)
         with self._lock:
-            if path in self._unwritable:
-                return self._unwritable[path]
-            with contextlib.suppress(OSError):
-                return path.read_bytes()  # made while this thread waited
+            packed = self.existing(raw, encoding)  # made while this thread waited
+            if packed is not None:
+                return packed
             packed = COMPRESSORS[encoding](raw)
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
@@ -188,12 +199,18 @@ def vendor(name: str) -> Response:
         raise ApiError(404, "not_found", f"no vendored file {name}") from exc
     if request.if_none_match.contains(etag):
         return Response(status=304)
+    copies = compressed_copies()
     accept = request.accept_encodings
-    encoding = next((e for e in ("br", "gzip") if accept.quality(e) > 0), None)
-    body = raw if encoding is None else compressed_copies().get(raw, encoding)
+    small = copies.existing(raw, "br") if accept.quality("br") > 0 else None
+    encoding = "br" if small is not None else "gzip" if accept.quality("gzip") > 0 else None
+    body = small or (raw if encoding is None else copies.get(raw, encoding))
     resp = Response(body, mimetype="text/javascript")
     if encoding is not None:
         resp.headers["Content-Encoding"] = encoding
+    if accept.quality("br") > 0 and small is None:
+        # The brotli copy takes seconds: this answer goes out in gzip, and the thread that
+        # served it makes the copy once it is sent, for every later request.
+        resp.call_on_close(lambda: copies.get(raw, "br"))
     resp.headers["Vary"] = "Accept-Encoding"
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = "public, max-age=86400"
