@@ -133,7 +133,7 @@ class Settings:
         try:
             settings = msgspec.convert(env, cls, strict=False)
         except msgspec.ValidationError as exc:
-            field_name = str(exc).rpartition("$.")[2]
+            field_name = str(exc).rpartition("$.")[2].rstrip("`")
             raise ValueError(f"{ENV_PREFIX}{field_name.upper()}: {exc}") from exc
         return dataclasses.replace(settings, **(overrides or {}))
 

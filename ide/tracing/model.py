@@ -86,7 +86,7 @@ class Bucket(msgspec.Struct, frozen=True):
     count: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lo": self.lo, "hi": self.hi, "count": self.count}
+        return _as_dict(self)
 
 
 # Snapshot shapes are msgspec Structs: their JSON is declared by the fields (omitted when

@@ -38,7 +38,7 @@ def test_a_variable_that_does_not_convert_is_an_error_naming_it(
     monkeypatch: pytest.MonkeyPatch, name: str, raw: str
 ) -> None:
     monkeypatch.setenv(name, raw)
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=f"^{name}: "):
         Settings.from_env()
 
 
