@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from .tracing.model import Language
 
 ENV_PREFIX = "DTRACE_IDE_"
@@ -118,25 +120,22 @@ class Settings:
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, Any] | None = None) -> Settings:
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            raw = os.environ.get(ENV_PREFIX + f.name.upper())
-            if raw is None:
-                continue
-            values[f.name] = _parse(f.type, raw)
-        values.update(overrides or {})
-        return cls(**values)
+        """The defaults, then ``DTRACE_IDE_<NAME>`` variables, then ``overrides``.
 
-
-def _parse(kind: Any, raw: str) -> Any:
-    kind = str(kind)
-    if kind == "bool":
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
-    return raw
+        Variables are converted to each field's type by msgspec (booleans: true, false, 1
+        or 0); one that does not convert is an error naming it, never a silent default.
+        """
+        env = {
+            f.name: raw
+            for f in dataclasses.fields(cls)
+            if (raw := os.environ.get(ENV_PREFIX + f.name.upper())) is not None
+        }
+        try:
+            settings = msgspec.convert(env, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            field_name = str(exc).rpartition("$.")[2].rstrip("`")
+            raise ValueError(f"{ENV_PREFIX}{field_name.upper()}: {exc}") from exc
+        return dataclasses.replace(settings, **(overrides or {}))
 
 
 def tracer_option(name: str) -> TracerOptionCap | None:

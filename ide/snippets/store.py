@@ -19,7 +19,9 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from ..config import Settings
 from .schema import MIGRATIONS
@@ -530,18 +532,26 @@ class SnippetStore:
         )
 
 
+class ExportFile(msgspec.Struct, frozen=True):
+    """What ``export`` writes, as import reads it: each snippet is checked by ``validate``."""
+
+    snippets: list[Any]
+    format: Literal["dtrace-ide-snippets"] | None = None  # EXPORT_FORMAT
+    version: Annotated[int, msgspec.Meta(le=EXPORT_VERSION)] = EXPORT_VERSION
+
+
 def parse_import(body: Any) -> list[Any]:
     """The snippets of an export file (or a bare list of snippets)."""
     if isinstance(body, list):
         return body
     if not isinstance(body, dict):
         raise SnippetError("body", "expected an exported snippets file (a JSON object)")
-    if body.get("format") not in (None, EXPORT_FORMAT):
+    try:
+        return msgspec.convert(body, ExportFile).snippets
+    except msgspec.ValidationError as exc:
+        detail = str(exc)
+    if "$.format" in detail:
         raise SnippetError("format", f'format must be "{EXPORT_FORMAT}"')
-    version = body.get("version", EXPORT_VERSION)
-    if isinstance(version, bool) or not isinstance(version, int) or version > EXPORT_VERSION:
-        raise SnippetError("version", f"unsupported export version {version!r}")
-    items = body.get("snippets")
-    if not isinstance(items, list):
-        raise SnippetError("snippets", "snippets must be a list")
-    return items
+    if "$.version" in detail:
+        raise SnippetError("version", f"unsupported export version {body.get('version')!r}")
+    raise SnippetError("snippets", "snippets must be a list")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 
 from ..config import TRACER_OPTIONS
-from ..tracing.model import LANGUAGE_CHOICES, LANGUAGES
+from ..tracing.model import LANGUAGE_CHOICES, Language
 
 MAX_TITLE_CHARS = 200
 MAX_DESCRIPTION_CHARS = 4000
@@ -50,8 +53,8 @@ def _text(field: str, value: Any, *, max_chars: int, required: bool = False) -> 
     return value
 
 
-def _title(value: Any) -> str:
-    if value is None:
+def _title(value: str | UnsetType | None) -> str:
+    if value is None or value is UNSET:
         raise SnippetError("title", "title is required")
     title = _text("title", value, max_chars=MAX_TITLE_CHARS, required=True).strip()
     if any(ch in title for ch in "\r\n"):
@@ -59,15 +62,13 @@ def _title(value: Any) -> str:
     return title
 
 
-def _language(value: Any) -> str:
-    if value not in LANGUAGES:
+def _language(value: Language | UnsetType) -> str:
+    if value is UNSET:
         raise SnippetError("language", f"language must be {LANGUAGE_CHOICES}")
-    return str(value)
+    return value
 
 
-def _script(value: Any, max_bytes: int) -> str:
-    if not isinstance(value, str):
-        raise SnippetError("script", "script must be a string")
+def _script(value: str, max_bytes: int) -> str:
     _unicode("script", value)
     size = len(value.encode("utf-8"))
     if size > max_bytes:
@@ -77,11 +78,7 @@ def _script(value: Any, max_bytes: int) -> str:
     return value
 
 
-def _tags(value: Any) -> list[str]:
-    if not isinstance(value, list):
-        raise SnippetError("tags", "tags must be a list of strings")
-    if len(value) > MAX_TAGS:
-        raise SnippetError("tags", f"at most {MAX_TAGS} tags")
+def _tags(value: list[str]) -> list[str]:
     tags: list[str] = []
     for tag in value:
         text = _text("tags", tag, max_chars=MAX_TAG_CHARS, required=True).strip()
@@ -101,15 +98,11 @@ def _number(field: str, value: Any) -> float | None:
     return value
 
 
-def _options(value: Any) -> dict[str, Any]:
+def _options(value: dict[str, Any]) -> dict[str, Any]:
     """Run options: ``duration`` and ``interval`` in seconds, ``options`` the tracer options.
 
     Other keys the wizard keeps (flags such as "keep running") may be scalars.
     """
-    if not isinstance(value, dict):
-        raise SnippetError("options", "options must be an object")
-    if len(value) > MAX_OPTION_KEYS:
-        raise SnippetError("options", f"options has more than {MAX_OPTION_KEYS} keys")
     out: dict[str, Any] = {}
     for key, item in value.items():
         if not _OPTION_KEY.match(key):
@@ -150,26 +143,84 @@ def _tracer_options(value: Any) -> dict[str, int]:
 FIELDS = ("title", "language", "script", "description", "tags", "options")
 
 
+class SnippetShape(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The fields a client may send, with their types and sizes; absent ones are UNSET.
+
+    The rules a type cannot say (blank titles, NUL characters, the script's byte limit,
+    run options by key) are checked by ``validate``.
+    """
+
+    title: Annotated[str, Meta(max_length=MAX_TITLE_CHARS)] | UnsetType | None = UNSET
+    language: Language | UnsetType = UNSET
+    script: str | UnsetType = UNSET
+    description: Annotated[str, Meta(max_length=MAX_DESCRIPTION_CHARS)] | UnsetType = UNSET
+    tags: (
+        Annotated[list[Annotated[str, Meta(max_length=MAX_TAG_CHARS)]], Meta(max_length=MAX_TAGS)]
+        | UnsetType
+    ) = UNSET
+    options: Annotated[dict[str, Any], Meta(max_length=MAX_OPTION_KEYS)] | UnsetType = UNSET
+    # An exported or fetched snippet may be sent back whole: these are read elsewhere
+    # (base_rev, by the route) or set by the store.
+    id: Any = None
+    created: Any = None
+    updated: Any = None
+    rev: Any = None
+    base_rev: Any = None
+
+
+# What a field of the wrong type, or too long, is answered with: (as a whole, as an item).
+_WRONG_TYPE = {
+    "title": "title must be a string",
+    "language": f"language must be {LANGUAGE_CHOICES}",
+    "script": "script must be a string",
+    "description": "description must be a string",
+    "tags": "tags must be a list of strings",
+    "tags[]": "tags must be a string",
+    "options": "options must be an object",
+}
+_TOO_LONG = {
+    "title": f"title is longer than {MAX_TITLE_CHARS} characters",
+    "description": f"description is longer than {MAX_DESCRIPTION_CHARS} characters",
+    "tags": f"at most {MAX_TAGS} tags",
+    "tags[]": f"tags is longer than {MAX_TAG_CHARS} characters",
+    "options": f"options has more than {MAX_OPTION_KEYS} keys",
+}
+_WHERE = re.compile(r"at `\$\.(\w+)(\[)?")
+
+
+def _shape_error(detail: str) -> SnippetError:
+    unknown = re.search(r"unknown field `(.*)`", detail)
+    if unknown:
+        return SnippetError("body", f"unknown field(s): {unknown.group(1)}")
+    where = _WHERE.search(detail)
+    if where is None:
+        return SnippetError("body", "the body must be a JSON object")
+    field, item = where.group(1), "[]" if where.group(2) else ""
+    messages = _TOO_LONG if "of length" in detail else _WRONG_TYPE
+    return SnippetError(field, messages.get(field + item, f"{field}: {detail}"))
+
+
 def validate(data: Any, *, max_script_bytes: int, partial: bool = False) -> dict[str, Any]:
     """The clean fields of a snippet from untrusted JSON; raises ``SnippetError``."""
     if not isinstance(data, dict):
         raise SnippetError("body", "the body must be a JSON object")
-    unknown = set(data) - set(FIELDS) - {"base_rev", "id", "created", "updated", "rev"}
-    if unknown:
-        raise SnippetError("body", f"unknown field(s): {', '.join(sorted(unknown))}")
+    try:
+        shape = msgspec.convert(data, SnippetShape)
+    except msgspec.ValidationError as exc:
+        raise _shape_error(str(exc)) from None
     out: dict[str, Any] = {}
-    if not partial or "title" in data:
-        out["title"] = _title(data.get("title"))
-    if not partial or "language" in data:
-        out["language"] = _language(data.get("language"))
-    if not partial or "script" in data:
-        out["script"] = _script(data.get("script", ""), max_script_bytes)
-    if not partial or "description" in data:
-        out["description"] = _text(
-            "description", data.get("description", ""), max_chars=MAX_DESCRIPTION_CHARS
-        )
-    if not partial or "tags" in data:
-        out["tags"] = _tags(data.get("tags", []))
-    if not partial or "options" in data:
-        out["options"] = _options(data.get("options", {}))
+    if not partial or shape.title is not UNSET:
+        out["title"] = _title(shape.title)
+    if not partial or shape.language is not UNSET:
+        out["language"] = _language(shape.language)
+    if not partial or shape.script is not UNSET:
+        out["script"] = _script(shape.script or "", max_script_bytes)
+    if not partial or shape.description is not UNSET:
+        description = shape.description or ""
+        _unicode("description", description)
+        out["description"] = description
+    if not partial or shape.tags is not UNSET:
+        out["tags"] = _tags(shape.tags or [])
+    if not partial or shape.options is not UNSET:
+        out["options"] = _options(shape.options or {})
     return out

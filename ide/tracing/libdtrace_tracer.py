@@ -8,7 +8,6 @@ failed for a passing reason (another consumer closing) is tried again in a fresh
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import select
@@ -287,11 +286,7 @@ def translate(msg: Any) -> TracerEvent | None:
     if kind == "output":
         return Output(str(msg.get("text", "")))
     if kind == "aggregation":
-        data = msg["aggregation"]
-        agg = aggregation_from_dict(data)
-        if data.get("total_rows") is not None:  # the worker kept only the heaviest rows
-            agg = dataclasses.replace(agg, total_rows=int(data["total_rows"]))
-        return AggregationData(agg)
+        return AggregationData(aggregation_from_dict(msg["aggregation"]))
     if kind == "tick":
         return Tick()
     if kind == "problem":

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import msgspec
+
 Language = Literal["d", "bpftrace"]
 LANGUAGES: tuple[Language, ...] = ("d", "bpftrace")  # dtrace_lexer.vocabulary's, a test checks
 LANGUAGE_CHOICES = " or ".join(f'"{name}"' for name in LANGUAGES)
@@ -76,8 +78,7 @@ class CompileResult:
         }
 
 
-@dataclass(frozen=True)
-class Bucket:
+class Bucket(msgspec.Struct, frozen=True):
     """``lo``..``hi`` inclusive; ``None`` stands for minus or plus infinity."""
 
     lo: int | None
@@ -85,11 +86,13 @@ class Bucket:
     count: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lo": self.lo, "hi": self.hi, "count": self.count}
+        return _as_dict(self)
 
 
-@dataclass(frozen=True)
-class Row:
+# Snapshot shapes are msgspec Structs: their JSON is declared by the fields (omitted when
+# at their default, so a scalar row has no "buckets" and a distribution row no "value"), and
+# reading it back checks every type.  bench/bench_shapes.py measured why this library.
+class Row(msgspec.Struct, frozen=True, omit_defaults=True):
     key: Key
     value: int | float | str | None = None  # str: a bpftrace map of strings
     buckets: tuple[Bucket, ...] | None = None
@@ -107,22 +110,14 @@ class Row:
         return 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"key": list(self.key)}
-        if self.buckets is not None:
-            d["buckets"] = [b.to_dict() for b in self.buckets]
-        else:
-            d["value"] = self.value
-        if self.stats is not None:
-            d["stats"] = dict(self.stats)
-        return d
+        return _as_dict(self)
 
 
-@dataclass(frozen=True)
-class Aggregation:
+class Aggregation(msgspec.Struct, frozen=True):
     name: str
     function: str
     rows: tuple[Row, ...]
-    params: dict[str, int] = field(default_factory=dict)
+    params: dict[str, int] = msgspec.field(default_factory=dict)
     total_rows: int | None = None  # set when rows were cut to the server's cap
 
     @property
@@ -137,24 +132,27 @@ class Aggregation:
         return Aggregation(self.name, self.function, tuple(rows), self.params, len(self.rows))
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "name": self.name,
-            "function": self.function,
-            "params": dict(self.params),
-            "rows": [r.to_dict() for r in self.rows],
-        }
-        if self.total_rows is not None:
-            d["total_rows"] = self.total_rows
-        return d
+        return _as_dict(self)
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(msgspec.Struct, frozen=True):
     t: float  # seconds since the probes attached
     aggregations: tuple[Aggregation, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"t": round(self.t, 3), "aggregations": [a.to_dict() for a in self.aggregations]}
+        return _as_dict(self)
+
+    def to_json(self) -> bytes:
+        return _encoder.encode(self)
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def _as_dict(shape: msgspec.Struct) -> dict[str, Any]:
+    """The JSON shape of a snapshot part as plain dicts and lists (docs/api.md)."""
+    d: dict[str, Any] = msgspec.to_builtins(shape)
+    return d
 
 
 # --- Events a running tracer reports to its session -------------------------------------
@@ -208,12 +206,14 @@ class Exited:
 TracerEvent = Attached | Output | AggregationData | Tick | Problem | Exited
 
 
-def aggregation_from_dict(d: dict[str, Any]) -> Aggregation:
-    """Inverse of ``Aggregation.to_dict`` (used by worker processes that speak JSON)."""
-    rows = []
-    for r in d["rows"]:
-        buckets = None
-        if "buckets" in r:
-            buckets = tuple(Bucket(b["lo"], b["hi"], int(b["count"])) for b in r["buckets"])
-        rows.append(Row(tuple(r["key"]), r.get("value"), buckets, r.get("stats")))
-    return Aggregation(d["name"], d["function"], tuple(rows), dict(d.get("params", {})))
+def aggregation_from_dict(d: Any) -> Aggregation:
+    """Inverse of ``Aggregation.to_dict`` (used by worker processes that speak JSON).
+
+    Raises ``msgspec.ValidationError`` for anything not of the aggregation's shape.
+    """
+    return msgspec.convert(d, Aggregation)
+
+
+def snapshot_from_json(text: bytes | str) -> Snapshot:
+    """Inverse of ``Snapshot.to_json``."""
+    return msgspec.json.decode(text, type=Snapshot)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
+import msgspec
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -57,18 +59,61 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def field_language(body: dict[str, Any]) -> Language:
-    language = body.get("language")
-    if language not in LANGUAGES:
-        raise ApiError(400, "bad_language", f"language must be {LANGUAGE_CHOICES}")
-    lang: Language = language
-    return lang
+Via = Literal["auto", "libdtrace", "bpftrace"]
+VIAS: tuple[Via, ...] = get_args(Via)
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
 
 
-def field_script(body: dict[str, Any], s: Settings) -> str:
-    script = body.get("script")
-    if not isinstance(script, str):
-        raise ApiError(400, "bad_script", "script must be a string")
+class CompileBody(msgspec.Struct, frozen=True):
+    """POST /api/compile.  Types are checked by the shape, limits by ``checked_script``."""
+
+    language: Language
+    script: str
+    via: Via = "auto"  # which tracer takes the script; "auto" lets the server choose
+
+
+class RunBody(CompileBody, frozen=True):
+    """POST /api/runs."""
+
+    duration: float = 0.0  # 0: until stopped
+    interval: float = 1.0
+    options: dict[str, PositiveInt] | None = None
+    keep_running: bool = False
+
+
+class HighlightBody(msgspec.Struct, frozen=True):
+    language: Language
+    script: str = ""
+
+
+# A field of the wrong type is answered as it was before the shapes were declared.
+SHAPE_ERRORS: dict[str, tuple[str, str]] = {
+    "language": ("bad_language", f"language must be {LANGUAGE_CHOICES}"),
+    "script": ("bad_script", "script must be a string"),
+    "via": ("bad_via", "via must be " + ", ".join(f'"{v}"' for v in VIAS)),
+    "duration": ("bad_duration", "duration must be a number of seconds"),
+    "interval": ("bad_interval", "interval must be a number of seconds"),
+    "options": ("bad_options", "options must be an object"),
+    "keep_running": ("bad_keep_running", "keep_running must be true or false"),
+}
+_ERROR_FIELD = re.compile(r"`\$\.(\w+)|required field `(\w+)`")
+Body = TypeVar("Body", bound=msgspec.Struct)
+
+
+def parse_body(shape: type[Body], body: Mapping[str, Any]) -> Body:
+    try:
+        return msgspec.convert(body, shape)
+    except msgspec.ValidationError as exc:
+        detail = str(exc)
+        found = _ERROR_FIELD.search(detail)
+        name = (found.group(1) or found.group(2)) if found else ""
+        if name == "options" and isinstance(body.get("options"), dict):
+            check_options(body["options"])  # raises, naming the option
+        code, message = SHAPE_ERRORS.get(name, ("bad_request", detail))
+        raise ApiError(400, code, message) from exc
+
+
+def checked_script(script: str, s: Settings) -> str:
     if len(script.encode("utf-8", "surrogatepass")) > s.max_script_bytes:
         raise ApiError(
             413, "script_too_large", f"the script is larger than {s.max_script_bytes} bytes"
@@ -84,31 +129,18 @@ def field_script(body: dict[str, Any], s: Settings) -> str:
     return script
 
 
-def field_number(
-    body: dict[str, Any], name: str, default: float, lo: float, hi: float, *, zero_ok: bool = False
-) -> float:
-    value = body.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ApiError(400, f"bad_{name}", f"{name} must be a number of seconds")
-    try:
-        value = float(value)  # a JSON integer may be too large for a float
-    except OverflowError:
-        value = math.inf
+def seconds(name: str, value: float, lo: float, hi: float, *, zero_ok: bool = False) -> float:
     if not math.isfinite(value):
         raise ApiError(400, f"bad_{name}", f"{name} must be a number of seconds")
     if zero_ok and value == 0:
         return 0.0
     if not lo <= value <= hi:
         raise ApiError(400, f"bad_{name}", f"{name} must be between {lo:g} and {hi:g} seconds")
-    return float(value)
+    return value
 
 
-def field_options(body: dict[str, Any]) -> dict[str, int]:
-    raw = body.get("options", {})
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ApiError(400, "bad_options", "options must be an object")
+def check_options(raw: Mapping[str, Any]) -> dict[str, int]:
+    """Known tracer options with positive integers, clamped to their maximum."""
     out: dict[str, int] = {}
     for name, value in raw.items():
         cap = tracer_option(name)
@@ -175,10 +207,9 @@ def limits() -> Response:
 
 @bp.post("/compile")
 def compile_script() -> Response:
-    body = json_body()
-    language = field_language(body)
-    script = field_script(body, settings())
-    return jsonify(compiled(language, script).to_dict())
+    body = parse_body(CompileBody, json_body())
+    script = checked_script(body.script, settings())
+    return jsonify(compiled(body.language, script).to_dict())
 
 
 def compiled(language: Language, script: str) -> CompileResult:
@@ -211,16 +242,14 @@ def pipeline_errors() -> Iterator[None]:
 @bp.post("/runs")
 def create_run() -> tuple[Response, int]:
     s = settings()
-    body = json_body()
-    language = field_language(body)
-    script = field_script(body, s)
-    duration = field_number(body, "duration", 0, 0.1, s.max_duration_s, zero_ok=True)
-    interval = field_number(body, "interval", 1.0, s.min_interval_s, s.max_interval_s)
-    options = field_options(body)
-    keep_running = body.get("keep_running", False)
-    if not isinstance(keep_running, bool):
-        raise ApiError(400, "bad_keep_running", "keep_running must be true or false")
-    req = RunRequest(language, script, duration, interval, options, keep_running, client_id())
+    body = parse_body(RunBody, json_body())
+    script = checked_script(body.script, s)
+    duration = seconds("duration", body.duration, 0.1, s.max_duration_s, zero_ok=True)
+    interval = seconds("interval", body.interval, s.min_interval_s, s.max_interval_s)
+    options = check_options(body.options or {})
+    req = RunRequest(
+        body.language, script, duration, interval, options, body.keep_running, client_id()
+    )
     with pipeline_errors():
         run = pipeline().start(req)
     return jsonify(run_body(run)), 201
@@ -316,11 +345,8 @@ def highlight() -> Response:
     """GET with ?language=&script= for short scripts, POST {language, script} for any."""
     from dtrace_lexer import highlight_html
 
-    body = json_body() if request.method == "POST" else dict(request.args)
-    language = field_language(body)
-    script = body.get("script", "")
-    if not isinstance(script, str):
-        raise ApiError(400, "bad_script", "script must be a string")
-    if len(script.encode("utf-8", "surrogatepass")) > settings().max_script_bytes:
+    raw = json_body() if request.method == "POST" else dict(request.args)
+    body = parse_body(HighlightBody, raw)
+    if len(body.script.encode("utf-8", "surrogatepass")) > settings().max_script_bytes:
         raise ApiError(413, "script_too_large", "the script is too large")
-    return jsonify({"html": highlight_html(script, language)})
+    return jsonify({"html": highlight_html(body.script, body.language)})

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import hmac
 import importlib
+import os
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request
 
+from ..snippets.store import data_dir
 from .auth import (
     authenticated,
     csrf_token,
     public,
     refuse_wrong_token,
+    settings,
     sign_in,
     token_matches,
 )
@@ -56,7 +61,6 @@ def index() -> Response:
         return resp  # type: ignore[return-value]
     if not authenticated():
         return _page("unauthorized.html", 401, reason=None)
-    vendor_brotli("plotly.min.js")  # ready by the time the Run step asks for it
     return _page("index.html", csrf_token=csrf_token())
 
 
@@ -69,7 +73,6 @@ def view(run_id: str) -> Response:
     key = request.args.get("key", "")
     if run is None or not hmac.compare_digest(key.encode(), run.viewer_key.encode()):
         return _page("unauthorized.html", 404, reason="This viewer link is unknown or expired.")
-    vendor_brotli("plotly.min.js")
     return _page(
         "viewer.html",
         csrf_token="",
@@ -78,11 +81,81 @@ def view(run_id: str) -> Response:
     )
 
 
-# The page's own JS and CSS, gzipped once per file version: the editor bundle alone is
-# 400 KB raw and about a third of that gzipped.
+# Compressed copies of the page's JS and CSS (gzip) and of plotly.js (brotli and gzip) are
+# written once per file content into the data directory, then read from there: brotli at
+# its best setting takes 10 s of CPU for plotly.js, so it is paid once per plotly
+# version, not once per process.  The data directory, because it is the one place a
+# service may write (the unit file protects home directories).
 COMPRESSIBLE = frozenset({"text/javascript", "application/javascript", "text/css"})
-_gzipped: dict[tuple[str, str], bytes] = {}
-_GZIP_CACHE_ENTRIES = 64
+BROTLI_QUALITY = 11  # plotly.js a quarter smaller than gzip -9: 1.11 MB against 1.47 MB
+
+
+def _brotli(raw: bytes) -> bytes:
+    brotli: Any = importlib.import_module("brotli")  # a dependency that ships no type hints
+    # In slices: each call lets go of the GIL, so the server answers other requests meanwhile.
+    compressor = brotli.Compressor(quality=BROTLI_QUALITY)
+    step = 64 * 1024
+    parts = [compressor.process(raw[i : i + step]) for i in range(0, len(raw), step)]
+    parts.append(compressor.finish())
+    return b"".join(parts)
+
+
+COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    "br": _brotli,
+    "gzip": lambda raw: gzip.compress(raw, 9, mtime=0),
+}
+
+
+class CompressedCopies:
+    """Copies of files compressed once and kept in ``directory``, named by content.
+
+    A changed file (a new plotly, a rebuilt bundle) has a new name, so a stale copy is never
+    served.  Where the directory cannot be written, copies are kept in memory instead.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._lock = threading.Lock()  # one copy made at a time, and each made once
+        self._unwritable: dict[Path, bytes] = {}
+
+    def _path(self, raw: bytes, encoding: str) -> Path:
+        return self.directory / f"{hashlib.sha256(raw).hexdigest()[:32]}.{encoding}"
+
+    def existing(self, raw: bytes, encoding: str) -> bytes | None:
+        """The copy if it was made already, without making it."""
+        path = self._path(raw, encoding)
+        with contextlib.suppress(OSError):
+            return path.read_bytes()
+        return self._unwritable.get(path)
+
+    def get(self, raw: bytes, encoding: str) -> bytes:
+        """The copy, made now if it does not exist yet."""
+        packed = self.existing(raw, encoding)
+        if packed is not None:
+            return packed
+        path = self._path(raw, encoding)
+        with self._lock:
+            packed = self.existing(raw, encoding)  # made while this thread waited
+            if packed is not None:
+                return packed
+            packed = COMPRESSORS[encoding](raw)
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                part = path.with_name(f"{path.name}.{os.getpid()}.part")
+                part.write_bytes(packed)
+                part.replace(path)  # whole or absent, for other processes too
+            except OSError:
+                self._unwritable[path] = packed
+        return packed
+
+
+@lru_cache(maxsize=8)
+def _copies_in(directory: Path) -> CompressedCopies:
+    return CompressedCopies(directory)
+
+
+def compressed_copies() -> CompressedCopies:
+    return _copies_in(data_dir(settings()) / "compressed")
 
 
 @bp.after_app_request
@@ -95,19 +168,11 @@ def _compress_static(resp: Response) -> Response:
         or "Content-Encoding" in resp.headers
     ):
         return resp
-    etag, _ = resp.get_etag()
-    key = (request.path, etag or "")
-    packed = _gzipped.get(key) if etag else None
     resp.direct_passthrough = False
-    if packed is None:
-        packed = gzip.compress(resp.get_data(), 6, mtime=0)
-        if etag:
-            if len(_gzipped) >= _GZIP_CACHE_ENTRIES:
-                _gzipped.clear()
-            _gzipped[key] = packed
-    resp.set_data(packed)
+    resp.set_data(compressed_copies().get(resp.get_data(), "gzip"))
     resp.headers["Content-Encoding"] = "gzip"
     resp.vary.add("Accept-Encoding")
+    etag, _ = resp.get_etag()
     if etag:
         # Weak: the bytes differ from the plain file's; If-None-Match compares weakly.
         resp.set_etag(etag, weak=True)
@@ -115,73 +180,37 @@ def _compress_static(resp: Response) -> Response:
 
 
 @lru_cache(maxsize=4)
-def _vendor_file(name: str) -> tuple[bytes, bytes, str]:
+def _vendor_file(name: str) -> tuple[bytes, str]:
     if name != "plotly.min.js":
         raise FileNotFoundError(name)
     import plotly
 
     path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     raw = path.read_bytes()
-    return raw, gzip.compress(raw, 9, mtime=0), hashlib.sha256(raw).hexdigest()[:16]
-
-
-# Brotli at its best setting makes plotly.js a quarter smaller than gzip -9 does (1.11 MB
-# against 1.47 MB), which keeps the first full load under 1.5 MB.  It takes seconds of CPU,
-# so it runs once per process on a thread of its own; gzip is served until it is ready.
-BROTLI_QUALITY = 11
-_brotli: dict[str, bytes] = {}
-_brotli_started: set[str] = set()
-_brotli_lock = threading.Lock()
-
-
-def _compress_brotli(name: str, raw: bytes) -> None:
-    try:
-        brotli: Any = importlib.import_module("brotli")
-    except ImportError:  # optional at run time: gzip serves everyone then
-        return
-    # In slices: each call lets go of the GIL, so the server answers meanwhile (one call on
-    # the whole file held it for up to half a second).
-    compressor = brotli.Compressor(quality=BROTLI_QUALITY)
-    step = 64 * 1024
-    parts = [compressor.process(raw[i : i + step]) for i in range(0, len(raw), step)]
-    parts.append(compressor.finish())
-    _brotli[name] = b"".join(parts)
-
-
-def vendor_brotli(name: str) -> bytes | None:
-    """The brotli copy of a vendored file, or None while it is being made (then started)."""
-    packed = _brotli.get(name)
-    if packed is not None:
-        return packed
-    with _brotli_lock:
-        if name not in _brotli_started:
-            _brotli_started.add(name)
-            raw = _vendor_file(name)[0]
-            threading.Thread(
-                target=_compress_brotli, args=(name, raw), name=f"brotli {name}", daemon=True
-            ).start()
-    return None
+    return raw, hashlib.sha256(raw).hexdigest()[:16]
 
 
 @bp.get("/static-vendor/<name>")
 @public
 def vendor(name: str) -> Response:
     try:
-        raw, packed, etag = _vendor_file(name)
+        raw, etag = _vendor_file(name)
     except FileNotFoundError as exc:
         raise ApiError(404, "not_found", f"no vendored file {name}") from exc
     if request.if_none_match.contains(etag):
         return Response(status=304)
+    copies = compressed_copies()
     accept = request.accept_encodings
-    small = vendor_brotli(name) if accept.quality("br") > 0 else None
-    use_gzip = small is None and accept.quality("gzip") > 0
-    if small is not None:
-        resp = Response(small, mimetype="text/javascript")
-        resp.headers["Content-Encoding"] = "br"
-    else:
-        resp = Response(packed if use_gzip else raw, mimetype="text/javascript")
-    if use_gzip:
-        resp.headers["Content-Encoding"] = "gzip"
+    small = copies.existing(raw, "br") if accept.quality("br") > 0 else None
+    encoding = "br" if small is not None else "gzip" if accept.quality("gzip") > 0 else None
+    body = small or (raw if encoding is None else copies.get(raw, encoding))
+    resp = Response(body, mimetype="text/javascript")
+    if encoding is not None:
+        resp.headers["Content-Encoding"] = encoding
+    if accept.quality("br") > 0 and small is None:
+        # The brotli copy takes seconds: this answer goes out in gzip, and the thread that
+        # served it makes the copy once it is sent, for every later request.
+        resp.call_on_close(lambda: copies.get(raw, "br"))
     resp.headers["Vary"] = "Accept-Encoding"
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = "public, max-age=86400"

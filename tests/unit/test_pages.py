@@ -16,8 +16,9 @@ AUTH = {"Authorization": "Bearer t"}
 
 
 @pytest.fixture
-def client() -> FlaskClient:
-    return create_app({"token": "t", "backend": "bpftrace"}).test_client()
+def client(tmp_path: Path) -> FlaskClient:
+    app = create_app({"token": "t", "backend": "bpftrace", "data_dir": str(tmp_path)})
+    return app.test_client()
 
 
 def test_static_js_is_gzipped_for_browsers_that_accept_it(client: FlaskClient) -> None:
@@ -82,29 +83,29 @@ def test_an_unknown_viewer_link_is_a_404_page(client: FlaskClient) -> None:
     assert "unknown or expired" in resp.get_data(as_text=True)
 
 
-def test_plotly_is_served_brotli_once_ready_and_gzip_until_then(
-    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+def test_plotly_is_served_gzip_until_its_brotli_copy_is_made_then_brotli(
+    client: FlaskClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import importlib
-    import time
 
     from ide.web import pages
 
     brotli: Any = importlib.import_module("brotli")  # a dependency; it ships no type hints
 
     monkeypatch.setattr(pages, "BROTLI_QUALITY", 1)  # the same code path, in milliseconds
-    monkeypatch.setattr(pages, "_brotli", {})
-    monkeypatch.setattr(pages, "_brotli_started", set())
     raw = pages._vendor_file("plotly.min.js")[0]
     url = "/static-vendor/plotly.min.js"
 
     first = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
     assert first.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(first.data) == raw
-    deadline = time.monotonic() + 30
-    while "plotly.min.js" not in pages._brotli and time.monotonic() < deadline:
-        time.sleep(0.05)
+    first.close()  # the server made the brotli copy after sending the answer
+    assert len(list((tmp_path / "compressed").glob("*.br"))) == 1
 
+    def compress_again(raw: bytes) -> bytes:
+        raise AssertionError("the copy was made again")
+
+    monkeypatch.setitem(pages.COMPRESSORS, "br", compress_again)
     ready = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
     assert ready.headers["Content-Encoding"] == "br"
     assert brotli.decompress(ready.data) == raw
@@ -113,3 +114,26 @@ def test_plotly_is_served_brotli_once_ready_and_gzip_until_then(
     assert no_br.headers["Content-Encoding"] == "gzip"
     plain = client.get(url, headers={"Accept-Encoding": "identity"})
     assert "Content-Encoding" not in plain.headers and plain.data == raw
+    etag = ready.headers["ETag"]
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_a_copy_changes_with_the_file(tmp_path: Path) -> None:
+    from ide.web.pages import CompressedCopies
+
+    copies = CompressedCopies(tmp_path)
+    assert gzip.decompress(copies.get(b"one" * 100, "gzip")) == b"one" * 100
+    assert gzip.decompress(copies.get(b"two" * 100, "gzip")) == b"two" * 100
+    assert len(list(tmp_path.glob("*.gzip"))) == 2
+
+
+def test_copies_are_kept_in_memory_where_the_directory_cannot_be_written(
+    tmp_path: Path,
+) -> None:
+    from ide.web.pages import CompressedCopies
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    copies = CompressedCopies(blocker / "compressed")
+    assert gzip.decompress(copies.get(b"x" * 1000, "gzip")) == b"x" * 1000
+    assert gzip.decompress(copies.get(b"x" * 1000, "gzip")) == b"x" * 1000
