@@ -86,19 +86,7 @@ def build_panel(
         note = "; ".join(filter(None, [note, "since the script last cleared it"]))
     elif per_interval and whole:
         note = "; ".join(filter(None, [note, f"{agg.function}() is shown since the start"]))
-    series: Figure | None = None
-    if history is not None:
-        keyed = history.keyed_series(agg.name)
-        buckets = history.bucket_series(agg.name)
-        if keyed is not None and agg.function in SERIES_FUNCTIONS:
-            running = not per_interval and agg.function in ADDITIVE
-            running = running and agg.name not in history.reset_by_script
-            totals = {r.key: numeric(r.value) for r in agg.rows} if running else None
-            series = keyed_series_figure(
-                keyed, agg.function, f"{uirevision}:series", history.max_series_keys, totals
-            )
-        elif buckets is not None and agg.function in DISTRIBUTIONS:
-            series = heatmap_figure(buckets, agg.function, f"{uirevision}:series")
+    series = _series(agg, history, per_interval, uirevision)
     return {
         "name": agg.name,
         "function": agg.function,
@@ -110,6 +98,27 @@ def build_panel(
         "table": table(view),
         "note": note,
     }
+
+
+def _series(
+    agg: Aggregation, history: History | None, per_interval: bool, uirevision: str
+) -> Figure | None:
+    """The panel's view over time: keys' values (running totals unless ``per_interval``)
+    or a heatmap of buckets."""
+    if history is None:
+        return None
+    keyed = history.keyed_series(agg.name)
+    buckets = history.bucket_series(agg.name)
+    if keyed is not None and agg.function in SERIES_FUNCTIONS:
+        running = not per_interval and agg.function in ADDITIVE
+        running = running and agg.name not in history.reset_by_script
+        totals = {r.key: numeric(r.value) for r in agg.rows} if running else None
+        return keyed_series_figure(
+            keyed, agg.function, f"{uirevision}:series", history.max_series_keys, totals
+        )
+    if buckets is not None and agg.function in DISTRIBUTIONS:
+        return heatmap_figure(buckets, agg.function, f"{uirevision}:series")
+    return None
 
 
 def build_panels(

@@ -10,6 +10,7 @@ import { RunView } from "./run-view.js";
 import { VOCABULARY } from "./vocabulary.js";
 import { Compiler } from "./wizard/compile.js";
 import { Drafts } from "./wizard/drafts.js";
+import { reattachRun, rememberRun } from "./wizard/last-run.js";
 import { RunForm } from "./wizard/run-form.js";
 
 const STEPS = ["write", "run", "output"];
@@ -249,44 +250,6 @@ async function startRun() {
   }
 }
 
-// The run this browser started last, so a reload (or a new tab) can reach it again and
-// stop it while it runs; the viewer link is kept with it (GET /api/runs does not give it).
-const RUN_KEY = "dtrace-ide.last-run";
-
-function rememberRun(run) {
-  try {
-    localStorage.setItem(RUN_KEY, JSON.stringify({ id: run.id, viewerUrl: run.viewer_url }));
-  } catch {
-    /* storage full or off: the run is only reachable from this page */
-  }
-}
-
-/** A run this browser started that is still going comes back to the Output step. */
-async function reattachRun() {
-  let kept;
-  try {
-    kept = JSON.parse(localStorage.getItem(RUN_KEY) || "null");
-  } catch {
-    return;
-  }
-  if (!kept?.id || state.runId) return;
-  const run = await api("GET", `/api/runs/${encodeURIComponent(kept.id)}`).catch(() => null);
-  if (!run || (run.state !== "running" && run.state !== "starting") || state.runId) return;
-  state.runId = run.id;
-  state.runState = run.state;
-  if (run.script) showRunScript(run.language, run.script);
-  runView.start({ id: run.id, viewerUrl: kept.viewerUrl || "", drawCharts: $("draw-charts").checked, duration: run.duration });
-  refreshTabs();
-  const note = bannerNode("warn", "A run you started is still going.", "Watch it or stop it in the Output step.", "status");
-  note.id = "run-still-going";
-  const open = button("Open Output", "btn btn-small", () => {
-    note.remove();
-    showStep("output");
-  });
-  note.insertBefore(open, note.lastChild);
-  $("app-banners").append(note);
-}
-
 /** What the Output step is showing: the run's language and its first line of code. */
 function showRunScript(language, script) {
   const line = script.split("\n").map((l) => l.trim()).find((l) => l && !/^(\/\/|\/\*|\*|#)/.test(l)) || "";
@@ -302,6 +265,19 @@ const runView = new RunView($("step-output"), {
     refreshTabs();
   },
 });
+
+/** What reattaching a run after a reload needs of the page. */
+const lastRunHost = {
+  busy: () => Boolean(state.runId),
+  attach(run, viewerUrl) {
+    state.runId = run.id;
+    state.runState = run.state;
+    if (run.script) showRunScript(run.language, run.script);
+    runView.start({ id: run.id, viewerUrl, drawCharts: $("draw-charts").checked, duration: run.duration });
+    refreshTabs();
+  },
+  openOutput: () => showStep("output"),
+};
 
 function bindOutput() {
   $("edit-script").addEventListener("click", () => showStep("write"));
@@ -405,7 +381,7 @@ async function main() {
   compiler.now();
   showStep("write");
   mountLibrarySidebar();
-  reattachRun();
+  reattachRun(lastRunHost);
 }
 
 main();
