@@ -7,8 +7,9 @@ first screen needs), then goes to step 2, which fetches plotly.js for the charts
 on the wire (gzip where the server compresses) are summed from Chromium's network events.
 A reload in the same profile shows what the cache saves.  Target: <= 1.5 MB for the first
 load, with and without plotly.js (1.47 MB gzipped, 1.11 MB brotli), which the page
-fetches only when step 2 opens.  The server makes its brotli copy after its first page
-view; the bench waits for it first.
+fetches only when step 2 opens.  The server makes its brotli copy of plotly.js once per
+plotly version, after answering the first request for it with gzip (about 10 s of CPU);
+the bench waits for it first.
 
 Repaint: a continuous run of the real bpftrace with ``--keys`` distinct keys, one snapshot
 a second, watched by the page.  The page marks each snapshot message as it arrives and
