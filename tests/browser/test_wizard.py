@@ -729,6 +729,39 @@ def test_the_pie_hover_label_shows_the_new_value_after_an_update(page: Any) -> N
     wait_state(page, "stopped")
 
 
+def test_hovering_a_moment_over_time_shows_it_in_the_other_time_charts(page: Any) -> None:
+    script = (
+        "tracepoint:raw_syscalls:sys_enter { @calls[comm] = count(); }\n"
+        "tracepoint:raw_syscalls:sys_exit { @exits[comm] = count(); }\n"
+    )
+    start_run(page, script, "0")
+    wait_state(page, "running")
+    page.wait_for_function(
+        "() => +document.querySelector('#step-output').dataset.snapshots >= 4",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    page.click("#stop-run")
+    wait_state(page, "stopped")
+    for name in ("@calls", "@exits"):
+        page.click(f'article.panel[data-name="{name}"] button[data-mode="series"]')
+        page.wait_for_selector(f'article.panel[data-name="{name}"][data-mode="series"] .main-svg')
+    page.wait_for_timeout(300)
+    box = page.locator('article.panel[data-name="@calls"] .chart .nsewdrag').first.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    page.wait_for_function(
+        """() => document.querySelector(
+                   'article.panel[data-name="@exits"] .hoverlayer .legend') !== null""",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    page.mouse.move(0, 0)
+    page.wait_for_function(
+        """() => document.querySelector(
+                   'article.panel[data-name="@exits"] .hoverlayer .legend') === null""",
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+
 def test_a_running_run_is_reachable_and_stoppable_after_a_reload(
     page: Any, live_server: LiveServer
 ) -> None:

@@ -295,11 +295,15 @@ export class PanelsGrid {
     if (!layout.height) delete layout.height;
     const switched = card.drawnMode !== mode;
     card.drawnMode = mode;
-    if (switched && div.data) Plotly.purge(div);
+    if (switched && div.data) {
+      Plotly.purge(div); // its event handlers go too
+      div._sharesTime = false;
+    }
     delete card.node.dataset.pending;
     const started = performance.now();
     Promise.resolve(Plotly.react(div, figure.data, layout, PLOT_CONFIG)).then(() => {
       rehover(div);
+      if (mode === "series") this.shareTime(card);
       requestAnimationFrame(() => requestAnimationFrame(() => {
         const took = performance.now() - started;
         performance.measure("dtrace-ide:draw:" + card.panel.kind, { start: started, duration: took });
@@ -310,6 +314,29 @@ export class PanelsGrid {
         card.slow = steady && took > SLOW_NOTE_MS;
         this.showNote(card);
       }));
+    });
+  }
+
+  /** One time across the "Over time" charts of the run: hovering a moment in one shows
+   * the same moment in the others. */
+  shareTime(card) {
+    const div = card.chart;
+    if (div._sharesTime) return;
+    div._sharesTime = true;
+    const others = () =>
+      [...this.cards.values()].filter((c) => c !== card && c.drawnMode === "series" && c.chart.data && !c.chart.hidden);
+    div.on("plotly_hover", (ev) => {
+      if (this.sharing || card.drawnMode !== "series" || !ev.points?.length) return;
+      this.sharing = true;
+      try {
+        for (const c of others()) window.Plotly.Fx.hover(c.chart, { xval: ev.points[0].x }, "xy");
+      } finally {
+        this.sharing = false;
+      }
+    });
+    div.on("plotly_unhover", () => {
+      if (this.sharing) return;
+      for (const c of others()) window.Plotly.Fx.unhover(c.chart);
     });
   }
 
