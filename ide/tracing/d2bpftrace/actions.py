@@ -1,0 +1,275 @@
+"""D statements to bpftrace statements: assignments to the three kinds of D variables,
+aggregations (with the D function and parameters each map stands for) and actions."""
+
+from __future__ import annotations
+
+from ..d_syntax import tree as t
+from ..translation import MapOrigin
+from .code import Piece, join
+from .expressions import ClauseContext, expr, string_literal
+from .probes import Refused
+
+_DESTRUCTIVE = {"system", "raise", "stop", "copyout", "copyoutstr", "panic", "chill",
+                "breakpoint"}  # fmt: skip
+_DESTRUCTIVE_NO_EQUIVALENT = {
+    "copyout": "bpftrace cannot write user memory",
+    "copyoutstr": "bpftrace cannot write user memory",
+    "panic": "bpftrace cannot panic the kernel",
+    "chill": "bpftrace cannot spin in probe context",
+    "breakpoint": "bpftrace has no kernel breakpoint action",
+}
+_REFUSED_ACTIONS = {
+    "stddev": "bpftrace 0.17 has no standard deviation (stats() gives count, average, total)",
+    "llquantize": "bpftrace 0.17 has no log-linear histogram",
+    "setopt": "bpftrace sets its options only on the command line",
+    "tracemem": "bpftrace prints memory only as buf()",
+    "printm": "bpftrace prints memory only as buf()",
+    "speculation": "bpftrace has no speculative tracing",
+    "speculate": "bpftrace has no speculative tracing",
+    "commit": "bpftrace has no speculative tracing",
+    "discard": "bpftrace has no speculative tracing",
+    "freopen": "bpftrace writes to one output",
+    "ftruncate": "bpftrace writes to one output",
+    "jstack": "bpftrace has no Java stack walker",
+}
+_AGGREGATING = {"count": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "quantize": 1}
+# D printf conversions and what bpftrace 0.17 accepts for each (printf_format_types.h).
+_CONVERSIONS = {"d": "d", "i": "d", "u": "u", "x": "x", "X": "X", "o": "o", "s": "s",
+                "c": "c", "p": "p"}  # fmt: skip
+_LENGTHS = ("hh", "ll", "h", "l", "j", "z", "t")
+
+
+def statement(ctx: ClauseContext, stmt: t.Statement) -> list[Piece]:
+    node = stmt.expr
+    if isinstance(node, t.Assign):
+        return [assignment(ctx, node).marked(stmt.pos) + ";"]
+    if isinstance(node, t.Postfix | t.Unary) and node.op in ("++", "--"):
+        return [(lvalue(ctx, node.operand) + node.op).marked(stmt.pos) + ";"]
+    if isinstance(node, t.Call):
+        return [p.marked(stmt.pos) + ";" for p in action(ctx, node)]
+    raise Refused(node.pos, "a statement without an effect: no bpftrace equivalent")
+
+
+def lvalue(ctx: ClauseContext, node: t.Expr) -> Piece:
+    if isinstance(node, t.Ident):
+        if node.name not in ctx.program.globals:
+            raise Refused(node.pos, f'"{node.name}" cannot be assigned')
+        return Piece(f"@{node.name}").marked(node.pos)
+    if isinstance(node, t.ClauseVar):
+        if node.scope == "this":
+            ctx.this_assigned.add(node.name)
+        return expr(ctx, node)
+    if isinstance(node, t.Index) and isinstance(node.base, t.Ident | t.AggRef):
+        return expr(ctx, node) if isinstance(node.base, t.Ident) else _agg_key(ctx, node)
+    raise Refused(node.pos, "this assignment target: no bpftrace equivalent")
+
+
+def assignment(ctx: ClauseContext, node: t.Assign) -> Piece:
+    target = node.target
+    is_agg = isinstance(target, t.AggRef) or (
+        isinstance(target, t.Index) and isinstance(target.base, t.AggRef)
+    )
+    if is_agg:
+        return aggregation(ctx, node)
+    if isinstance(node.value, t.Call) and node.value.name in (*_AGGREGATING, "lquantize"):
+        raise Refused(node.value.pos, f"{node.value.name}() outside an aggregation")
+    deletes = node.op == "=" and isinstance(node.value, t.IntLit) and node.value.value == 0
+    keyed = isinstance(target, t.Index) or (
+        isinstance(target, t.ClauseVar) and target.scope == "self"
+    )
+    if deletes and keyed:
+        # D frees a thread-local or associative element assigned 0.
+        return "delete(" + lvalue(ctx, target) + ")"
+    value = expr(ctx, node.value)  # before the target: this->x = this->x + 1 reads first
+    return lvalue(ctx, target) + f" {node.op} " + value
+
+
+def _agg_key(ctx: ClauseContext, node: t.Index) -> Piece:
+    assert isinstance(node.base, t.AggRef)
+    keys = join((expr(ctx, k) for k in node.args), ", ")
+    return (node.base.name + "[" + keys + "]").marked(node.pos)
+
+
+def aggregation(ctx: ClauseContext, node: t.Assign) -> Piece:
+    target, value = node.target, node.value
+    base = target.base if isinstance(target, t.Index) else target
+    assert isinstance(base, t.AggRef)
+    name = base.name
+    arity = len(target.args) if isinstance(target, t.Index) else 0
+    if node.op != "=" or not isinstance(value, t.Call):
+        raise Refused(node.pos, f"{name} must be assigned an aggregating function")
+    func, args = value.name, value.args
+    if func in _REFUSED_ACTIONS:
+        raise Refused(
+            value.name_pos, f"{func}(): no bpftrace equivalent ({_REFUSED_ACTIONS[func]})"
+        )
+    left = _agg_key(ctx, target) if isinstance(target, t.Index) else Piece(name).marked(target.pos)
+    if func == "lquantize":
+        bt_call, params = _lquantize(ctx, value)
+        bt_func = "lhist"
+    elif func in _AGGREGATING:
+        if len(args) != _AGGREGATING[func]:
+            raise Refused(value.pos, f"{func}() takes {_AGGREGATING[func]} argument(s) here "
+                          "(an increment argument has no bpftrace equivalent)")  # fmt: skip
+        bt_func = "hist" if func == "quantize" else func
+        bt_call = bt_func + "(" + join((expr(ctx, a) for a in args), ", ") + ")"
+        params = {}
+    else:
+        raise Refused(
+            value.name_pos, f"{func}(): not a D aggregating function (no bpftrace equivalent)"
+        )
+    origin = MapOrigin(name, func, bt_func, params, arity)
+    known = ctx.program.maps.setdefault(name, origin)
+    if known != origin:
+        raise Refused(node.pos, f"{name} is used with two different aggregating functions")
+    return left + " = " + bt_call.marked(value.pos)
+
+
+def _lquantize(ctx: ClauseContext, value: t.Call) -> tuple[Piece, dict[str, int]]:
+    args = value.args
+    if not 3 <= len(args) <= 4:
+        raise Refused(value.pos, "lquantize() takes (value, low, high[, step]) here (an "
+                      "increment argument has no bpftrace equivalent)")  # fmt: skip
+    consts = []
+    for a in args[1:]:
+        if not isinstance(a, t.IntLit | t.Unary) or _constant(a) is None:
+            raise Refused(a.pos, "lquantize()'s bounds and step must be integer constants")
+        consts.append(_constant(a))
+    lo, hi, step = (*consts, 1) if len(consts) == 2 else consts
+    assert lo is not None and hi is not None and step is not None
+    if step <= 0 or hi <= lo:
+        raise Refused(value.pos, "lquantize() needs low < high and a positive step")
+    bt = "lhist(" + expr(ctx, args[0]) + f", {lo}, {hi}, {step})"
+    # Buckets agree: both count v < lo as underflow, [lo + k*step, lo + (k+1)*step) in
+    # range, and v >= lo + step*floor((hi-lo)/step) as overflow.  bpftrace labels that
+    # last bucket from hi; D from the overflow edge ("overflow_from").
+    params = {"lo": lo, "hi": hi, "step": step}
+    if (hi - lo) % step:
+        params["overflow_from"] = lo + step * ((hi - lo) // step)
+    return bt, params
+
+
+def _constant(node: t.Expr) -> int | None:
+    if isinstance(node, t.IntLit):
+        return node.value
+    if isinstance(node, t.Unary) and node.op == "-" and isinstance(node.operand, t.IntLit):
+        return -node.operand.value
+    return None
+
+
+def action(ctx: ClauseContext, node: t.Call) -> list[Piece]:
+    name, args = node.name, node.args
+    if name in _DESTRUCTIVE:
+        return _destructive(ctx, node)
+    if name in _REFUSED_ACTIONS:
+        raise Refused(node.name_pos, f"{name}(): no bpftrace equivalent ({_REFUSED_ACTIONS[name]})")
+    if name == "printf":
+        return [printf_call(ctx, node, "printf")]
+    if name == "trace" and len(args) == 1:
+        return [Piece("print(") + expr(ctx, args[0]) + ")"]
+    if name == "exit" and len(args) <= 1:
+        return [Piece("exit()")]
+    if name in ("stack", "ustack"):
+        return [Piece("print(") + expr(ctx, node) + ")"]
+    if name in ("printa", "clear", "trunc", "normalize", "denormalize"):
+        return _map_action(ctx, node)
+    raise Refused(node.name_pos, f"{name}(): no bpftrace equivalent as a statement")
+
+
+def _map_arg(node: t.Call, i: int) -> t.AggRef:
+    arg = node.args[i] if i < len(node.args) else None
+    if not isinstance(arg, t.AggRef):
+        raise Refused(node.pos, f"{node.name}() expects an aggregation here")
+    return arg
+
+
+def _map_action(ctx: ClauseContext, node: t.Call) -> list[Piece]:
+    name, args = node.name, node.args
+    if name == "printa":
+        return [_printa(ctx, node)]
+    agg = _map_arg(node, 0)
+    ref = Piece(agg.name).marked(agg.pos)
+    if name == "clear" and len(args) == 1:
+        ctx.warn(node.pos, "clear(): bpftrace removes the keys, D keeps them with zero values")
+        return [Piece("clear(") + ref + ")"]
+    if name == "trunc" and len(args) == 1:
+        return [Piece("clear(") + ref + ")"]
+    if name == "normalize" and len(args) == 2:
+        ctx.normalized[agg.name] = expr(ctx, args[1])
+        return []
+    if name == "denormalize" and len(args) == 1:
+        ctx.normalized.pop(agg.name, None)
+        return []
+    reason = {
+        "trunc": "bpftrace keeps no top-N of a map; print(@m, N) prints the top N",
+        "normalize": "normalize(@m, N) with one map and one divisor only",
+    }.get(name, "unexpected arguments")
+    raise Refused(node.pos, f"{name}(): no bpftrace equivalent ({reason})")
+
+
+def _printa(ctx: ClauseContext, node: t.Call) -> Piece:
+    args = node.args
+    aggs = [a for a in args if isinstance(a, t.AggRef)]
+    if len(aggs) != 1 or len(args) > 2 or (len(args) == 2 and not isinstance(args[0], t.StrLit)):
+        raise Refused(node.pos, "printa() of several aggregations: no bpftrace equivalent")
+    if len(args) == 2:
+        ctx.warn(args[0].pos, "printa()'s format has no bpftrace equivalent: the map is "
+                 "printed in bpftrace's own format")  # fmt: skip
+    ref = Piece(aggs[0].name).marked(aggs[0].pos)
+    divisor = ctx.normalized.get(aggs[0].name)
+    if divisor is not None:
+        return Piece("print(") + ref + ", 0, " + divisor + ")"
+    return Piece("print(") + ref + ")"
+
+
+def printf_call(ctx: ClauseContext, node: t.Call, bt_name: str) -> Piece:
+    args = node.args
+    if not args or not isinstance(args[0], t.StrLit):
+        raise Refused(node.pos, f"{node.name}() needs a format string first")
+    fmt = Piece(string_literal(printf_format(args[0]))).marked(args[0].pos)
+    rest = [expr(ctx, a) for a in args[1:]]
+    return join([Piece(f"{bt_name}("), join([fmt, *rest], ", "), Piece(")")])
+
+
+def printf_format(node: t.StrLit) -> str:
+    """D's format with each conversion in bpftrace's spelling; refuses what bpftrace lacks."""
+    fmt, out, i, n = node.value, [], 0, len(node.value)
+    while i < n:
+        c = fmt[i]
+        out.append(c)
+        i += 1
+        if c != "%":
+            continue
+        j = i
+        while j < n and fmt[j] in "-+ #0123456789.":
+            j += 1
+        if j < n and fmt[j] == "%":
+            out.append(fmt[i : j + 1])
+            i = j + 1
+            continue
+        length = next((x for x in _LENGTHS if fmt.startswith(x, j)), "")
+        k = j + len(length)
+        conv = fmt[k] if k < n else ""
+        if conv not in _CONVERSIONS or ("*" in fmt[i:j]):
+            raise Refused(node.pos, f'printf conversion "%{fmt[i : k + 1]}": no bpftrace '
+                          "equivalent")  # fmt: skip
+        out.append(fmt[i:j] + length + _CONVERSIONS[conv])
+        i = k + 1
+    return "".join(out)
+
+
+def _destructive(ctx: ClauseContext, node: t.Call) -> list[Piece]:
+    name = node.name
+    if not ctx.allow_destructive:
+        raise Refused(node.name_pos, f"{name}(): destructive action; the server refuses "
+                      "destructive actions (start it with --allow-destructive)")  # fmt: skip
+    if name in _DESTRUCTIVE_NO_EQUIVALENT:
+        raise Refused(node.name_pos, f"{name}(): no bpftrace equivalent "
+                      f"({_DESTRUCTIVE_NO_EQUIVALENT[name]})")  # fmt: skip
+    if name == "system":
+        return [printf_call(ctx, node, "system")]
+    if name == "raise" and len(node.args) == 1:
+        return [Piece("signal(") + expr(ctx, node.args[0]) + ")"]
+    if name == "stop" and not node.args:
+        return [Piece('signal("SIGSTOP")')]
+    raise Refused(node.pos, f"{name}(): unexpected arguments")
