@@ -214,7 +214,7 @@ class _Emitter:
             clause = parts[0][0]
             pred_line = clause.predicate.pos.line if clause.predicate else clause.pos.line
             w.line("/" + parts[0][1].guard + "/", pred_line)
-        w.line("{", parts[0][0].pos.line)
+        w.line("{", parts[0][0].brace.line)
         if block.head.text == "BEGIN" and self.syscall_names:
             self.syscall_table()
         for clause, body in parts:

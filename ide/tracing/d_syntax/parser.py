@@ -50,6 +50,9 @@ TYPE_WORDS = frozenset(
 )
 _TAGS = frozenset({"struct", "union", "enum"})
 Mode = Literal["top", "expr"]
+# Nesting (parentheses, operands, ?: chains) deeper than this is refused rather than left to
+# exhaust Python's stack: a parse error, never a crash.
+MAX_NESTING = 40
 
 
 class Parser:
@@ -57,6 +60,12 @@ class Parser:
         self.lexer = Lexer(text)
         self.tok = self.lexer.next("top")
         self.prev = self.tok
+        self.depth = 0
+
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error_here(f"expression nested more than {MAX_NESTING} deep")
 
     # --- tokens -----------------------------------------------------------------------------
 
@@ -134,10 +143,10 @@ class Parser:
             self.advance("top")
         if not self.is_op("{"):
             raise self.error_here("expected actions { } following the probe description")
-        self.advance("expr")
+        brace = self.advance("expr").pos
         body = self.statements()
         self.expect("}", "to close the clause", mode="top")
-        return t.Clause(self.span(first), tuple(probes), predicate, body)
+        return t.Clause(self.span(first), tuple(probes), predicate, body, brace)
 
     def probe_desc(self) -> t.ProbeDesc:
         tok = self.advance("top")
@@ -174,12 +183,14 @@ class Parser:
         return expr
 
     def assignment(self) -> t.Expr:
+        self.nest()
         start = self.tok
         target = self.conditional()
         if self.tok.kind == "op" and self.tok.text in _ASSIGN_OPS:
             op = self.advance().text
             value = self.assignment()
-            return t.Assign(self.span(start), op, target, value)
+            target = t.Assign(self.span(start), op, target, value)
+        self.depth -= 1
         return target
 
     def conditional(self) -> t.Expr:
@@ -188,9 +199,11 @@ class Parser:
         if not self.is_op("?"):
             return cond
         self.advance()
+        self.nest()
         then = self.expression()
         self.expect(":", "in a ?: expression")
         other = self.conditional()
+        self.depth -= 1
         return t.Ternary(self.span(start), cond, then, other)
 
     def binary(self, level: int) -> t.Expr:
@@ -225,7 +238,10 @@ class Parser:
         return self.postfix()
 
     def unary_operand(self) -> t.Expr:
-        return self.unary()
+        self.nest()
+        operand = self.unary()
+        self.depth -= 1
+        return operand
 
     def cast_follows(self) -> bool:
         """At ``(``: does a type name follow?  Peeks one token without consuming it."""

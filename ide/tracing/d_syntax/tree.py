@@ -204,6 +204,7 @@ class Clause:
     probes: tuple[ProbeDesc, ...]
     predicate: Expr | None
     body: tuple[Statement, ...]
+    brace: Pos  # the opening {
 
 
 @dataclass(frozen=True)
