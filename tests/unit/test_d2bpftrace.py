@@ -67,7 +67,7 @@ def test_an_unknown_function_is_refused_at_its_d_position() -> None:
         ("profile-997", "profile:hz:997"),
         ("profile:::profile-1ms", "profile:ms:1"),
         ("syscall::openat:return", "tracepoint:syscalls:sys_exit_openat"),
-        ("syscall::read*:entry", "tracepoint:syscalls:sys_enter_read*"),
+        ("syscall::pread?4:entry", "tracepoint:syscalls:sys_enter_pread64"),
         ("syscall:::return", "tracepoint:raw_syscalls:sys_exit"),
         ("proc:::exec-success", "tracepoint:sched:sched_process_exec"),
         ("proc:::exit", "tracepoint:sched:sched_process_exit"),
@@ -255,9 +255,11 @@ def test_aggregations_without_an_equivalent_are_refused(d: str, words: str) -> N
     [
         ('printf("%s %i %5d %-3s %lu %%\\n", execname, 1, 2, "a", 3)',
          'printf("%s %d %5d %-3s %lu %%\\n", comm, 1, 2, "a", 3)'),
-        ("trace(pid)", "print(pid)"),
+        ("trace(pid)", 'printf("%d", pid)'),
+        ("trace(execname)", 'printf("%s", comm)'),
         ("exit(0)", "exit()"),
-        ("printa(@c)", "print(@c)"),
+        ('printf("%-24Y|\\n", walltimestamp)',
+         'printf("%-24s|\\n", strftime("%Y %b %e %H:%M:%S", nsecs))'),
         ("clear(@c)", "clear(@c)"),
         ("trunc(@c)", "clear(@c)"),
         ("stack()", "print(kstack)"),
@@ -269,9 +271,31 @@ def test_actions(d: str, bt: str) -> None:
     assert lines[3] == f"    {bt};"
 
 
+def test_a_globbed_syscall_probe_is_one_probe_per_system_call_it_matches() -> None:
+    lines = body("syscall::mmap*:entry, syscall::brk:entry { @c[probefunc] = sum(arg0); }")
+    assert lines == [
+        "tracepoint:syscalls:sys_enter_mmap", "{", '    @c["mmap"] = sum(args->addr);', "}",
+        "tracepoint:syscalls:sys_enter_brk", "{", '    @c["brk"] = sum(args->brk);', "}",
+    ]  # fmt: skip
+    assert "matches no system call" in refusal("syscall::nosuch*:entry { }").message
+
+
+def test_printa_prints_and_empties_the_map_at_end_as_d_prints_it_once() -> None:
+    lines = body("BEGIN { @c = count(); printa(@c); }")
+    assert lines == ["BEGIN", "{", "    @c = count();", "    print(@c);", "}",
+                     "END", "{", "    clear(@c);", "}"]  # fmt: skip
+
+
 def test_normalize_divides_the_printa_that_follows() -> None:
     lines = body("BEGIN { @c = count(); normalize(@c, 10); printa(@c); }")
-    assert lines[2:] == ["    @c = count();", "    print(@c, 0, 10);", "}"]
+    assert lines[2:5] == ["    @c = count();", "    print(@c, 0, 10);", "}"]
+
+
+def test_normalize_in_end_without_printa_is_what_d_prints_at_exit() -> None:
+    lines = body("BEGIN { @c = count(); } END { normalize(@c, 10); }")
+    assert lines[-4:] == ["{", "    print(@c, 0, 10);", "    clear(@c);", "}"]
+    diag = refusal("BEGIN { @c = count(); normalize(@c, 10); }")
+    assert diag.column == 23 and "divides only when printing" in diag.message
 
 
 def test_printa_formats_are_dropped_with_a_warning() -> None:

@@ -15,10 +15,10 @@ from ..d_syntax import parse_diagnostic
 from ..d_syntax import tree as t
 from ..model import Diagnostic
 from ..translation import Translation
-from .actions import statement
+from .actions import pending_normalizations, statement
 from .code import Piece, Writer, join
 from .expressions import SELF_PREFIX, ClauseContext, ProgramInfo, expr
-from .probes import SYSCALL_NAME_MAP, ProbeTarget, Refused, map_probe
+from .probes import SYSCALL_NAME_MAP, ProbeTarget, Refused, map_probes
 from .syscall_names import SYSCALL_NAMES
 
 __all__ = ["translate"]
@@ -86,7 +86,9 @@ class _Emitter:
 
     def refuse(self, exc: Refused) -> None:
         p = exc.pos
-        self.diagnostics.append(Diagnostic(p.line, p.column, p.end_line, p.end_column, exc.message))
+        diag = Diagnostic(p.line, p.column, p.end_line, p.end_column, exc.message)
+        if diag not in self.diagnostics:  # a clause's probes share their refusals
+            self.diagnostics.append(diag)
 
     def internal_maps(self) -> list[str]:
         names = [f"@{g}" for g in sorted(self.info.globals)]
@@ -116,7 +118,7 @@ class _Emitter:
         end = [b for b in blocks if b.head.text == "END"]
         for block in [b for b in blocks if b.head.text != "END"] + end:
             self.write_block(block)
-        if not end and self.internal_maps():
+        if not end and (self.internal_maps() or self.info.printed):
             self.writer.line("END", None)
             self.writer.line("{", None)
             self.cleanup_lines()
@@ -150,12 +152,13 @@ class _Emitter:
         out = []
         for desc in clause.probes:
             try:
-                target = map_probe(desc)
+                targets = map_probes(desc)
             except Refused as exc:
                 self.refuse(exc)
                 continue
-            self.syscall_names |= target.uses_syscall_names and self.uses_probefunc(clause)
-            out.append((target, desc, self.body(clause, target)))
+            for target in targets:
+                self.syscall_names |= target.uses_syscall_names and self.uses_probefunc(clause)
+                out.append((target, desc, self.body(clause, target)))
         return out
 
     def uses_probefunc(self, clause: t.Clause) -> bool:
@@ -176,6 +179,10 @@ class _Emitter:
                 lines.extend(statement(ctx, stmt))
             except Refused as exc:
                 self.refuse(exc)
+        try:
+            lines.extend(pending_normalizations(ctx))
+        except Refused as exc:
+            self.refuse(exc)
         for w in ctx.warnings:
             if w not in self.diagnostics:
                 self.diagnostics.append(w)
@@ -240,7 +247,7 @@ class _Emitter:
     def cleanup_lines(self) -> None:
         """D prints only aggregations at the end; bpftrace prints every map, so the maps that
         stand for D variables are emptied last, in END."""
-        for name in self.internal_maps():
+        for name in [*self.internal_maps(), *sorted(self.info.printed)]:
             self.writer.line(f"clear({name});", None, indent=1)
 
 

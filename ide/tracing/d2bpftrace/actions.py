@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..d_syntax import tree as t
 from ..translation import MapOrigin
 from .code import Piece, join
-from .expressions import ClauseContext, expr, string_literal
+from .expressions import ClauseContext, expr, is_string, string_literal
 from .probes import Refused
 
 _DESTRUCTIVE = {"system", "raise", "stop", "copyout", "copyoutstr", "panic", "chill",
@@ -166,7 +166,9 @@ def action(ctx: ClauseContext, node: t.Call) -> list[Piece]:
     if name == "printf":
         return [printf_call(ctx, node, "printf")]
     if name == "trace" and len(args) == 1:
-        return [Piece("print(") + expr(ctx, args[0]) + ")"]
+        # In D's quiet output a trace() is its value alone, with no newline.
+        conversion = "%s" if is_string(args[0]) else "%d"
+        return [Piece(f'printf("{conversion}", ') + expr(ctx, args[0]) + ")"]
     if name == "exit" and len(args) <= 1:
         return [Piece("exit()")]
     if name in ("stack", "ustack"):
@@ -195,10 +197,12 @@ def _map_action(ctx: ClauseContext, node: t.Call) -> list[Piece]:
     if name == "trunc" and len(args) == 1:
         return [Piece("clear(") + ref + ")"]
     if name == "normalize" and len(args) == 2:
-        ctx.normalized[agg.name] = expr(ctx, args[1])
+        ctx.normalized[agg.name] = (expr(ctx, args[1]), node.pos)
+        ctx.pending.add(agg.name)
         return []
     if name == "denormalize" and len(args) == 1:
         ctx.normalized.pop(agg.name, None)
+        ctx.pending.discard(agg.name)
         return []
     reason = {
         "trunc": "bpftrace keeps no top-N of a map; print(@m, N) prints the top N",
@@ -215,25 +219,61 @@ def _printa(ctx: ClauseContext, node: t.Call) -> Piece:
     if len(args) == 2:
         ctx.warn(args[0].pos, "printa()'s format has no bpftrace equivalent: the map is "
                  "printed in bpftrace's own format")  # fmt: skip
-    ref = Piece(aggs[0].name).marked(aggs[0].pos)
-    divisor = ctx.normalized.get(aggs[0].name)
-    if divisor is not None:
-        return Piece("print(") + ref + ", 0, " + divisor + ")"
+    return print_map(ctx, aggs[0])
+
+
+def print_map(ctx: ClauseContext, agg: t.AggRef) -> Piece:
+    """``print(@a)``, divided as a ``normalize()`` said.  D does not print again at exit an
+    aggregation printa() printed, so the map is also emptied in END."""
+    ref = Piece(agg.name).marked(agg.pos)
+    ctx.program.printed.add(agg.name)
+    ctx.pending.discard(agg.name)
+    normalized = ctx.normalized.get(agg.name)
+    if normalized is not None:
+        return Piece("print(") + ref + ", 0, " + normalized[0] + ")"
     return Piece("print(") + ref + ")"
+
+
+def pending_normalizations(ctx: ClauseContext) -> list[Piece]:
+    """A normalize() no printa() followed: in END it is what D prints at exit; elsewhere
+    bpftrace, which divides only when printing, has no equivalent."""
+    out = []
+    for name in sorted(ctx.pending):
+        pos = ctx.normalized[name][1]
+        if ctx.target.bt != "END":
+            raise Refused(pos, "normalize() without a printa() after it in the clause: no "
+                          "bpftrace equivalent (bpftrace divides only when printing)")  # fmt: skip
+        out.append(print_map(ctx, t.AggRef(pos, name)).marked(pos) + ";")
+    return out
 
 
 def printf_call(ctx: ClauseContext, node: t.Call, bt_name: str) -> Piece:
     args = node.args
     if not args or not isinstance(args[0], t.StrLit):
         raise Refused(node.pos, f"{node.name}() needs a format string first")
-    fmt = Piece(string_literal(printf_format(args[0]))).marked(args[0].pos)
-    rest = [expr(ctx, a) for a in args[1:]]
+    text, conversions = printf_format(args[0])
+    fmt = Piece(string_literal(text)).marked(args[0].pos)
+    rest = []
+    for i, arg in enumerate(args[1:]):
+        if i < len(conversions) and conversions[i] == "Y":
+            rest.append(_wall_clock(arg))
+        else:
+            rest.append(expr(ctx, arg))
     return join([Piece(f"{bt_name}("), join([fmt, *rest], ", "), Piece(")")])
 
 
-def printf_format(node: t.StrLit) -> str:
-    """D's format with each conversion in bpftrace's spelling; refuses what bpftrace lacks."""
-    fmt, out, i, n = node.value, [], 0, len(node.value)
+def _wall_clock(arg: t.Expr) -> Piece:
+    """D's ``%Y`` of ``walltimestamp``: the same wall-clock text, from bpftrace's
+    ``strftime`` (which converts its boot-time nanoseconds to the wall clock)."""
+    if not (isinstance(arg, t.Ident) and arg.name == "walltimestamp"):
+        raise Refused(arg.pos, "%Y of anything but walltimestamp: no bpftrace equivalent")
+    return Piece('strftime("%Y %b %e %H:%M:%S", nsecs)').marked(arg.pos)
+
+
+def printf_format(node: t.StrLit) -> tuple[str, list[str]]:
+    """D's format with each conversion in bpftrace's spelling, and D's conversion letters
+    in order; refuses what bpftrace lacks.  ``%Y`` becomes ``%s`` (see ``_wall_clock``)."""
+    fmt, out, convs, i, n = node.value, [], [], 0, len(node.value)
     while i < n:
         c = fmt[i]
         out.append(c)
@@ -250,12 +290,16 @@ def printf_format(node: t.StrLit) -> str:
         length = next((x for x in _LENGTHS if fmt.startswith(x, j)), "")
         k = j + len(length)
         conv = fmt[k] if k < n else ""
-        if conv not in _CONVERSIONS or ("*" in fmt[i:j]):
+        if conv == "Y" and not length:
+            out.append(fmt[i:j] + "s")
+        elif conv not in _CONVERSIONS or ("*" in fmt[i:j]):
             raise Refused(node.pos, f'printf conversion "%{fmt[i : k + 1]}": no bpftrace '
                           "equivalent")  # fmt: skip
-        out.append(fmt[i:j] + length + _CONVERSIONS[conv])
+        else:
+            out.append(fmt[i:j] + length + _CONVERSIONS[conv])
+        convs.append(conv)
         i = k + 1
-    return "".join(out)
+    return "".join(out), convs
 
 
 def _destructive(ctx: ClauseContext, node: t.Call) -> list[Piece]:

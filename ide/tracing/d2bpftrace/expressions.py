@@ -70,6 +70,7 @@ class ProgramInfo:
     globals: set[str] = field(default_factory=set)
     self_vars: set[str] = field(default_factory=set)
     maps: dict[str, MapOrigin] = field(default_factory=dict)
+    printed: set[str] = field(default_factory=set)  # aggregations some printa() prints
 
 
 @dataclass
@@ -79,7 +80,8 @@ class ClauseContext:
     allow_destructive: bool
     warnings: list[Diagnostic]
     this_assigned: set[str] = field(default_factory=set)
-    normalized: dict[str, Piece] = field(default_factory=dict)
+    normalized: dict[str, tuple[Piece, t.Pos]] = field(default_factory=dict)  # divisor
+    pending: set[str] = field(default_factory=set)  # normalized, not printed yet
 
     def warn(self, pos: t.Pos, message: str) -> None:
         self.warnings.append(

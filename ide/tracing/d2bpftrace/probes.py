@@ -4,7 +4,8 @@ would, and what D's probe-dependent built-ins (``arg0``, ``probefunc``, ...) bec
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from ..d_syntax.tree import Pos, ProbeDesc
@@ -74,6 +75,31 @@ def syscall_arg_names(name: str) -> tuple[str, ...] | None:
     return tuple(names)
 
 
+MAX_GLOB_EXPANSION = 64  # a wider syscall glob stays one globbed tracepoint
+
+
+def syscall_names() -> list[str]:
+    """The system calls with tracepoints: the running kernel's, else the built-in table's."""
+    try:
+        found = [p.name[len("sys_enter_") :] for p in TRACEFS_SYSCALLS.glob("sys_enter_*")]
+    except OSError:
+        found = []
+    return sorted(found or SYSCALL_ARGS)
+
+
+def map_probes(desc: ProbeDesc) -> list[ProbeTarget]:
+    """The bpftrace probes for one D description: one, or one per system call a
+    ``syscall::GLOB:`` matches (each then has its own arguments and probefunc)."""
+    func = desc.function
+    if desc.provider == "syscall" and func not in ("", "*") and _GLOB.search(func):
+        matches = [n for n in syscall_names() if fnmatchcase(n, func)]
+        if not matches:
+            raise Refused(desc.pos, f"syscall::{func}: the glob matches no system call")
+        if len(matches) <= MAX_GLOB_EXPANSION:
+            return [_syscall(replace(desc, function=n)) for n in matches]
+    return [map_probe(desc)]
+
+
 def map_probe(desc: ProbeDesc) -> ProbeTarget:
     provider, name = desc.provider, desc.name
     if provider in ("", "dtrace") and name in ("BEGIN", "END"):
@@ -125,7 +151,8 @@ def _syscall(desc: ProbeDesc) -> ProbeTarget:
     if _GLOB.search(func):
         return ProbeTarget(
             f"tracepoint:syscalls:{kind}{func}", "syscall", func, name, "vmlinux",
-            args_reason="the system calls a glob matches have different arguments",
+            args_reason=f"the more than {MAX_GLOB_EXPANSION} system calls a glob matches "
+            "have different arguments",
             builtins={"probefunc": None},
             refusals={"probefunc": "probefunc in a globbed syscall probe: bpftrace names "
                       "the tracepoint only as a whole (probe)"},
