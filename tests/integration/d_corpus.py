@@ -103,5 +103,8 @@ syscall:::entry { @n[probefunc] = count(); }
 END { printf("x %d\\n", total); }
 END { printf("y\\n"); }
 syscall::read:entry { total++; }""",
+    "increments in expressions": (
+        'tick-10ms /i++ < 10/ { printf("%d\\n", n--); @t[++i] = count(); }'
+    ),
     "string cast": "syscall::openat:entry { @s[(string)execname] = count(); }",
 }

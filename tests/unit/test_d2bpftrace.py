@@ -185,6 +185,17 @@ def test_self_variables_are_maps_by_thread_deleted_on_zero_and_cleared_at_end() 
     assert lines[-4:] == ["END", "{", "    clear(@__self_ts);", "}"]
 
 
+def test_increments_inside_expressions_change_the_variable() -> None:
+    lines = body('BEGIN /i++ < 10/ { printf("%d\\n", n--); @t[++i] = count(); }')
+    assert lines[1:5] == [
+        "/@i++ < 10/",
+        "{",
+        '    printf("%d\\n", @n--);',
+        "    @t[++@i] = count();",
+    ]
+    assert "++/--" in refusal("BEGIN { x = (1 + 2)++; }").message
+
+
 def test_this_variables_are_clause_locals() -> None:
     lines = body("syscall::write:entry { this->n = arg2 * 2; @w = sum(this->n); }")
     assert lines[2:4] == ["    $n = args->count * 2;", "    @w = sum($n);"]

@@ -143,7 +143,9 @@ def _expr(ctx: ClauseContext, node: t.Expr) -> Piece:
         return expr(ctx, node.base) + ("->" if node.arrow else ".") + node.name
     if isinstance(node, t.AggRef):
         raise Refused(node.pos, f"{node.name}: an aggregation's value cannot be read in D")
-    if isinstance(node, t.Assign | t.Postfix):
+    if isinstance(node, t.Postfix):
+        return increment_target(ctx, node.operand) + node.op
+    if isinstance(node, t.Assign):
         raise Refused(node.pos, "an assignment inside an expression: no bpftrace equivalent")
     if isinstance(node, t.SizeofType):
         raise Refused(node.pos, "sizeof: no bpftrace equivalent for D types")
@@ -268,8 +270,21 @@ def unary(ctx: ClauseContext, node: t.Unary) -> Piece:
     if node.op in ("&", "sizeof"):
         raise Refused(node.pos, f"unary {node.op}: no bpftrace equivalent")
     if node.op in ("++", "--"):
-        raise Refused(node.pos, f"{node.op} inside an expression: no bpftrace equivalent")
+        return node.op + increment_target(ctx, node.operand)
     return node.op + operand(ctx, node.operand, 12)
+
+
+def increment_target(ctx: ClauseContext, node: t.Expr) -> Piece:
+    """The variable a ``++``/``--`` inside an expression changes (bpftrace has them on
+    maps and $ variables)."""
+    if isinstance(node, t.Ident) and node.name in ctx.program.globals:
+        return Piece(f"@{node.name}").marked(node.pos)
+    if isinstance(node, t.ClauseVar) or (
+        isinstance(node, t.Index) and isinstance(node.base, t.Ident)
+        and node.base.name in ctx.program.globals
+    ):  # fmt: skip
+        return expr(ctx, node)
+    raise Refused(node.pos, "++/-- of this expression: no bpftrace equivalent")
 
 
 def cast(ctx: ClauseContext, node: t.Cast) -> Piece:
