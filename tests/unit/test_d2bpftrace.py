@@ -268,6 +268,7 @@ def test_aggregations_without_an_equivalent_are_refused(d: str, words: str) -> N
          'printf("%s %d %5d %-3s %lu %%\\n", comm, 1, 2, "a", 3)'),
         ("trace(pid)", 'printf("%d", pid)'),
         ("trace(execname)", 'printf("%s", comm)'),
+        ("trace((uint32_t)-1)", 'printf("%u", (uint32)-1)'),
         ("exit(0)", "exit()"),
         ('printf("%-24Y|\\n", walltimestamp)',
          'printf("%-24s|\\n", strftime("%Y %b %e %H:%M:%S", nsecs))'),
@@ -307,6 +308,14 @@ def test_normalize_in_end_without_printa_is_what_d_prints_at_exit() -> None:
     assert lines[-4:] == ["{", "    print(@c, 0, 10);", "    clear(@c);", "}"]
     diag = refusal("BEGIN { @c = count(); normalize(@c, 10); }")
     assert diag.column == 23 and "divides only when printing" in diag.message
+
+
+def test_dividing_a_negative_warns_that_bpftrace_divides_unsigned() -> None:
+    result = translate("BEGIN { x = -7 / 2; y = 7 / 2; }")
+    assert result.ok
+    (warning,) = result.diagnostics
+    assert (warning.severity, warning.column) == ("warning", 13)
+    assert "unsigned" in warning.message
 
 
 def test_printa_formats_are_dropped_with_a_warning() -> None:

@@ -167,7 +167,9 @@ def action(ctx: ClauseContext, node: t.Call) -> list[Piece]:
         return [printf_call(ctx, node, "printf")]
     if name == "trace" and len(args) == 1:
         # In D's quiet output a trace() is its value alone, with no newline.
-        conversion = "%s" if is_string(args[0]) else "%d"
+        arg = args[0]
+        unsigned = isinstance(arg, t.Cast) and arg.type_name.startswith(("unsigned", "uint"))
+        conversion = "%s" if is_string(arg) else "%u" if unsigned else "%d"
         return [Piece(f'printf("{conversion}", ') + expr(ctx, args[0]) + ")"]
     if name == "exit" and len(args) <= 1:
         return [Piece("exit()")]

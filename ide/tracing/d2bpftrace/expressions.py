@@ -240,7 +240,15 @@ def binary(ctx: ClauseContext, node: t.Binary) -> Piece:
     right = operand(ctx, node.right, level)
     if node.op == "^^":
         return "(" + left + " != 0) != (" + right + " != 0)"
+    if node.op in ("/", "%") and any(_negative(n) for n in (node.left, node.right)):
+        ctx.warn(node.pos, f"bpftrace's {node.op} is unsigned: with a negative operand the "
+                 "result differs from D's")  # fmt: skip
     return left + f" {node.op} " + right
+
+
+def _negative(node: t.Expr) -> bool:
+    """Visibly negative: a minus sign in front (bpftrace 0.17 divides unsigned)."""
+    return isinstance(node, t.Unary) and node.op == "-"
 
 
 _STRING_VARIABLES = frozenset({"execname", "probefunc", "probename", "probemod", "probeprov"})
