@@ -229,3 +229,26 @@ def test_deep_nesting_is_a_syntax_error_not_a_crash(source: str) -> None:
     diag = parse_diagnostic("BEGIN { x = " + source + "; }")
     assert isinstance(diag, Diagnostic)
     assert "nested more than" in diag.message
+
+
+def test_literals_agree_with_the_policys_d_token_splitter() -> None:
+    from ide.tracing.scripttext import Positions, d_tokens
+
+    script = '/* "not a string" */ BEGIN // \'x\n{ printf("a /* b */ %c", \'/*\'); x = "q\\"r"; }\n'
+    positions = Positions(script)
+    splitter = {
+        (positions.at(tok.start), positions.at(tok.end))
+        for tok in d_tokens(script)
+        if tok.kind in ("string", "char")
+    }
+    ours = set()
+    for clause in parse(script).clauses:
+        stack: list[object] = list(clause.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, t.StrLit | t.CharLit):
+                p = node.pos
+                ours.add(((p.line, p.column), (p.end_line, p.end_column)))
+            stack.extend(v for v in vars(node).values() if hasattr(v, "pos"))
+            stack.extend(a for v in vars(node).values() if isinstance(v, tuple) for a in v)
+    assert ours == splitter and len(ours) == 3
