@@ -368,6 +368,13 @@ def test_several_begin_clauses_become_one_bpftrace_begin() -> None:
                      '        printf("b");', "    }", "}"]  # fmt: skip
 
 
+def test_clauses_on_one_probe_share_its_block_in_ds_order() -> None:
+    # Separate bpftrace interval blocks would be separate timers, firing out of step.
+    lines = body("tick-10ms /i++ > 3/ { exit(0); }\ntick-10ms { @c = count(); }")
+    assert lines[:7] == ["interval:ms:10", "{", "    if (@i++ > 3) {", "        exit();",
+                         "    }", "    @c = count();", "}"]  # fmt: skip
+
+
 def test_spans_place_emitted_text_on_the_d_it_came_from() -> None:
     script = 'syscall::read:entry\n/execname == "x"/\n{\n    @d[execname] = count();\n}\n'
     result = translate(script)

@@ -138,6 +138,12 @@ def test_strings_resolve_escapes_and_keep_their_text() -> None:
     assert node.args[0].text == r'"a\tb\n\"q\"\101"'
 
 
+def test_an_unknown_escape_keeps_its_backslash_as_d_prints_it() -> None:
+    node = only_statement(r'printf("a\?b")')
+    assert isinstance(node, t.Call) and isinstance(node.args[0], t.StrLit)
+    assert node.args[0].value == "a\\?b"
+
+
 def test_postfix_forms_args_members_and_macro_arguments() -> None:
     node = only_statement("x = args[1] + curthread->real_parent->pid + $1 + `jiffies")
     assert isinstance(node, t.Assign)

@@ -189,8 +189,10 @@ class _Emitter:
         return _Body(guard, lines)
 
     def blocks(self, clauses: list[tuple[t.Clause, list[_Probe]]]) -> list[_Block]:
-        """One block per run of probes with the same emitted body; bpftrace takes one BEGIN
-        and one END, so D's several BEGIN (END) clauses become parts of one block."""
+        """One block per run of probes with the same emitted body.  D runs the clauses of
+        one probe in program order at each firing; bpftrace gives each block its own probe
+        (its own timer, for interval:) and takes one BEGIN and one END, so later clauses on
+        the same probes become parts of the first one's block."""
         blocks: list[_Block] = []
         merged: dict[str, _Block] = {}
         for clause, probes in clauses:
@@ -202,13 +204,12 @@ class _Emitter:
                 group = probes[i:j]
                 head = join((Piece(tg.bt).marked(desc.pos) for tg, desc, _ in group), ", ")
                 part = (clause, group[0][2])
-                bt = group[0][0].bt
-                if bt in ("BEGIN", "END") and bt in merged:
-                    merged[bt].parts.append(part)
+                if head.text in merged:
+                    merged[head.text].parts.append(part)
                 else:
                     block = _Block(head, clause.probes[0].pos.line, [part])
                     blocks.append(block)
-                    merged.setdefault(bt, block) if bt in ("BEGIN", "END") else None
+                    merged[head.text] = block
                 i = j
         return blocks
 

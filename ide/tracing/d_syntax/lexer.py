@@ -93,7 +93,7 @@ _OPERATORS = (
 )  # fmt: skip
 _SINGLE = frozenset("+-*/%&|^!~<>=?:;,.()[]{}")
 _ESCAPES = {"n": 10, "t": 9, "r": 13, "a": 7, "b": 8, "f": 12, "v": 11, "\\": 92, '"': 34}
-_ESCAPES |= {"'": 39, "?": 63}
+_ESCAPES |= {"'": 39}  # D keeps "\\?" as it stands (dt_lex.l's stresc2chr)
 _BLANKS = " \t\r\n\v\f"
 
 
@@ -271,4 +271,4 @@ class Lexer:
             while k < j + 3 and k < len(text) and text[k] in "0123456789abcdefABCDEF":
                 k += 1
             return (int(text[j + 1 : k], 16) if k > j + 1 else 0), k
-        return ord(c), j + 1
+        return 92, j  # an unknown escape keeps its backslash, as D prints "\\?"
