@@ -229,8 +229,8 @@ def test_globals_and_associative_arrays_are_maps_cleared_at_the_end() -> None:
         ("quantize(arg2)", "hist(args->count)", ("quantize", "hist", {})),
         ("lquantize(arg2, 0, 100)", "lhist(args->count, 0, 100, 1)",
          ("lquantize", "lhist", {"lo": 0, "hi": 100, "step": 1})),
-        ("lquantize(arg2, -10, 10, 3)", "lhist(args->count, -10, 10, 3)",
-         ("lquantize", "lhist", {"lo": -10, "hi": 10, "step": 3, "overflow_from": 8})),
+        ("lquantize(arg2, 0, 10, 3)", "lhist(args->count, 0, 10, 3)",
+         ("lquantize", "lhist", {"lo": 0, "hi": 10, "step": 3, "overflow_from": 9})),
     ],
 )  # fmt: skip
 def test_aggregations_and_their_origins(
@@ -255,6 +255,9 @@ def test_the_anonymous_aggregation_keeps_its_name() -> None:
         ("llquantize(arg2, 10, 0, 6, 20)", "llquantize(): no bpftrace equivalent"),
         ("quantize(arg2, 3)", "increment"),
         ("lquantize(arg2, 0, x, 1)", "integer constants"),
+        ("lquantize(arg2, -10, 10, 1)", "low >= 0"),
+        ("lquantize(arg2, 0, 10, 20)", "step <= high - low"),
+        ("lquantize(arg2, 0, 5000, 1)", "1000 buckets"),
     ],
 )
 def test_aggregations_without_an_equivalent_are_refused(d: str, words: str) -> None:

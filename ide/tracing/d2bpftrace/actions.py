@@ -139,6 +139,10 @@ def _lquantize(ctx: ClauseContext, value: t.Call) -> tuple[Piece, dict[str, int]
     assert lo is not None and hi is not None and step is not None
     if step <= 0 or hi <= lo:
         raise Refused(value.pos, "lquantize() needs low < high and a positive step")
+    if lo < 0 or step > hi - lo or (hi - lo) // step > 1000:
+        raise Refused(value.pos, "lquantize(): no bpftrace equivalent for these bounds "
+                      "(bpftrace's lhist needs low >= 0, step <= high - low and at most "
+                      "1000 buckets)")  # fmt: skip
     bt = "lhist(" + expr(ctx, args[0]) + f", {lo}, {hi}, {step})"
     # Buckets agree: both count v < lo as underflow, [lo + k*step, lo + (k+1)*step) in
     # range, and v >= lo + step*floor((hi-lo)/step) as overflow.  bpftrace labels that
