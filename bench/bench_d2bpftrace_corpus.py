@@ -124,8 +124,8 @@ def run(script: str, timeout: float) -> str:
 
 
 def _reason(message: str) -> str:
-    """A refusal's construct, for counting: the words before the first colon."""
-    return message.split(":", 1)[0][:60]
+    """A refusal's construct, for counting: the words before the first ": "."""
+    return message.split(": ", 1)[0][:60]
 
 
 def main() -> int:
