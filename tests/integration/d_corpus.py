@@ -106,5 +106,8 @@ syscall::read:entry { total++; }""",
     "increments in expressions": (
         'tick-10ms /i++ < 10/ { printf("%d\\n", n--); @t[++i] = count(); }'
     ),
+    "strjoin in printf": (
+        'syscall::openat:entry { printf("%s\\n", strjoin(execname, copyinstr(arg1))); }'
+    ),
     "string cast": "syscall::openat:entry { @s[(string)execname] = count(); }",
 }

@@ -269,6 +269,8 @@ def test_aggregations_without_an_equivalent_are_refused(d: str, words: str) -> N
     [
         ('printf("%s %i %5d %-3s %lu %%\\n", execname, 1, 2, "a", 3)',
          'printf("%s %d %5d %-3s %lu %%\\n", comm, 1, 2, "a", 3)'),
+        ('printf("%s!\\n", strjoin(execname, strjoin("-", "x")))',
+         'printf("%s%s%s!\\n", comm, "-", "x")'),
         ("trace(pid)", 'printf("%d", pid)'),
         ("trace(execname)", 'printf("%s", comm)'),
         ("trace((uint32_t)-1)", 'printf("%u", (uint32)-1)'),

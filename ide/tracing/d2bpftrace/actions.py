@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..d_syntax import tree as t
 from ..translation import MapOrigin
 from .code import Piece, join
-from .expressions import ClauseContext, expr, is_string, string_literal
+from .expressions import ClauseContext, expr, is_string, string_literal, to_string
 from .probes import Refused
 
 _DESTRUCTIVE = {"system", "raise", "stop", "copyout", "copyoutstr", "panic", "chill",
@@ -257,15 +257,33 @@ def printf_call(ctx: ClauseContext, node: t.Call, bt_name: str) -> Piece:
     args = node.args
     if not args or not isinstance(args[0], t.StrLit):
         raise Refused(node.pos, f"{node.name}() needs a format string first")
-    text, conversions = printf_format(args[0])
-    fmt = Piece(string_literal(text)).marked(args[0].pos)
+    out, conversions, slots = printf_format(args[0])
     rest = []
     for i, arg in enumerate(args[1:]):
-        if i < len(conversions) and conversions[i] == "Y":
+        conv = conversions[i] if i < len(conversions) else ""
+        if conv == "Y":
             rest.append(_wall_clock(arg))
+        elif conv == "s" and out[slots[i]] == "%s" and _is_strjoin(arg):
+            parts = _joined_strings(arg)
+            out[slots[i]] = "%s" * len(parts)
+            rest.extend(to_string(ctx, a) for a in parts)
         else:
             rest.append(expr(ctx, arg))
+    fmt = Piece(string_literal("".join(out))).marked(args[0].pos)
     return join([Piece(f"{bt_name}("), join([fmt, *rest], ", "), Piece(")")])
+
+
+def _is_strjoin(node: t.Expr) -> bool:
+    return isinstance(node, t.Call) and node.name == "strjoin" and len(node.args) == 2
+
+
+def _joined_strings(node: t.Expr) -> list[t.Expr]:
+    """The strings a (nested) ``strjoin()`` concatenates: printed one after the other by
+    as many plain ``%s``, it is the same text (bpftrace 0.17 cannot concatenate)."""
+    if _is_strjoin(node):
+        assert isinstance(node, t.Call)
+        return [*_joined_strings(node.args[0]), *_joined_strings(node.args[1])]
+    return [node]
 
 
 def _wall_clock(arg: t.Expr) -> Piece:
@@ -276,10 +294,11 @@ def _wall_clock(arg: t.Expr) -> Piece:
     return Piece('strftime("%Y %b %e %H:%M:%S", nsecs)').marked(arg.pos)
 
 
-def printf_format(node: t.StrLit) -> tuple[str, list[str]]:
-    """D's format with each conversion in bpftrace's spelling, and D's conversion letters
-    in order; refuses what bpftrace lacks.  ``%Y`` becomes ``%s`` (see ``_wall_clock``)."""
-    fmt, out, convs, i, n = node.value, [], [], 0, len(node.value)
+def printf_format(node: t.StrLit) -> tuple[list[str], list[str], list[int]]:
+    """D's format as text pieces with each conversion one piece in bpftrace's spelling,
+    D's conversion letters in order and each one's piece index; refuses what bpftrace
+    lacks.  ``%Y`` becomes ``%s`` (see ``_wall_clock``)."""
+    fmt, out, convs, slots, i, n = node.value, [], [], [], 0, len(node.value)
     while i < n:
         c = fmt[i]
         out.append(c)
@@ -296,16 +315,18 @@ def printf_format(node: t.StrLit) -> tuple[str, list[str]]:
         length = next((x for x in _LENGTHS if fmt.startswith(x, j)), "")
         k = j + len(length)
         conv = fmt[k] if k < n else ""
+        out[-1:] = []  # the "%": the conversion is one piece with it
+        slots.append(len(out))
         if conv == "Y" and not length:
-            out.append(fmt[i:j] + "s")
+            out.append("%" + fmt[i:j] + "s")
         elif conv not in _CONVERSIONS or ("*" in fmt[i:j]):
             raise Refused(node.pos, f'printf conversion "%{fmt[i : k + 1]}": no bpftrace '
                           "equivalent")  # fmt: skip
         else:
-            out.append(fmt[i:j] + length + _CONVERSIONS[conv])
+            out.append("%" + fmt[i:j] + length + _CONVERSIONS[conv])
         convs.append(conv)
         i = k + 1
-    return "".join(out), convs
+    return out, convs, slots
 
 
 def _destructive(ctx: ClauseContext, node: t.Call) -> list[Piece]:
