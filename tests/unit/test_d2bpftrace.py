@@ -298,6 +298,7 @@ def test_a_globbed_syscall_probe_is_one_probe_per_system_call_it_matches() -> No
 
 
 def test_printa_prints_and_empties_the_map_at_end_as_d_prints_it_once() -> None:
+    assert translate("BEGIN { @c = count(); printa(@c); }").printed_maps == ("@c",)
     lines = body("BEGIN { @c = count(); printa(@c); }")
     assert lines == ["BEGIN", "{", "    @c = count();", "    print(@c);", "}",
                      "END", "{", "    clear(@c);", "}"]  # fmt: skip

@@ -46,6 +46,7 @@ def translate(script: str, *, allow_destructive: bool = False) -> Translation:
         tuple(out.spans),
         tuple(emitter.info.maps.values()),
         internal_maps=tuple(emitter.internal_maps()),
+        printed_maps=tuple(sorted(emitter.info.printed)),
     )
 
 
