@@ -166,6 +166,26 @@ def test_expressions_without_an_equivalent_are_refused_where_they_stand(d: str, 
     assert words in diag.message
 
 
+def test_variables_declared_or_thread_local_but_never_assigned_read_as_zero() -> None:
+    lines = body('int a;\nBEGIN { printf("%d %d\\n", a, self->never); }')
+    assert lines[2] == '    printf("%d %d\\n", 0, 0);'
+
+
+@pytest.mark.parametrize(
+    ("script", "words"),
+    [
+        ("BEGIN { ++this->x; }", "read before this clause sets it"),
+        ("BEGIN { this->x += 1; }", "read before this clause sets it"),
+        ('BEGIN { printf("%+8d", 1); }', 'conversion "%+8d"'),
+        ('BEGIN { printf("%#x", 1); }', 'conversion "%#x"'),
+        ('BEGIN { x = "a" < "b"; }', "< of strings"),
+        ("BEGIN { x = $0; }", "no script name"),
+    ],
+)
+def test_what_bpftrace_would_reject_is_refused_at_the_d_position(script: str, words: str) -> None:
+    assert words in refusal(script).message
+
+
 def test_return_probes_map_arg0_to_the_return_value_and_errno() -> None:
     lines = body("syscall::openat:return /errno != 0/ { @r[errno] = sum(arg0); }")
     assert lines[1] == "/(args->ret < 0 ? -args->ret : 0) != 0/"

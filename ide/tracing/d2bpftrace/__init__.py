@@ -8,6 +8,7 @@ Output is deterministic: the same script always gives the same bytes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -58,6 +59,10 @@ def _walk(node: object) -> Iterator[object]:
                 yield from _walk(child)
 
 
+# The name a variable declaration declares: the last word before its ;, = or [.
+_DECLARED_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:\[[^\]]*\]\s*)?(?:=[^;]*)?;$")
+
+
 def program_info(program: t.Program) -> ProgramInfo:
     """D globals are the names assigned (or indexed and assigned) anywhere; thread-locals
     the ``self->`` names; found first so that a read before the assignment's clause works."""
@@ -71,8 +76,11 @@ def program_info(program: t.Program) -> ProgramInfo:
                 base = target.base if isinstance(target, t.Index) else target
                 if isinstance(base, t.Ident) and base.name != "args":
                     info.globals.add(base.name)
-            if isinstance(node, t.ClauseVar) and node.scope == "self":
-                info.self_vars.add(node.name)
+                if isinstance(target, t.ClauseVar) and target.scope == "self":
+                    info.self_assigned.add(target.name)
+    for decl in program.items:
+        if isinstance(decl, t.Declaration) and (m := _DECLARED_NAME.search(decl.text)):
+            info.declared.add(m.group(1))
     return info
 
 
@@ -93,7 +101,7 @@ class _Emitter:
 
     def internal_maps(self) -> list[str]:
         names = [f"@{g}" for g in sorted(self.info.globals)]
-        names += [f"{SELF_PREFIX}{s}" for s in sorted(self.info.self_vars)]
+        names += [f"{SELF_PREFIX}{s}" for s in sorted(self.info.self_assigned)]
         return names + ([SYSCALL_NAME_MAP] if self.syscall_names else [])
 
     def run(self) -> None:

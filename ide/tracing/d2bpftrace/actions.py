@@ -3,6 +3,8 @@ aggregations (with the D function and parameters each map stands for) and action
 
 from __future__ import annotations
 
+import re
+
 from ..d_syntax import tree as t
 from ..translation import MapOrigin
 from .code import Piece, join
@@ -37,6 +39,7 @@ _AGGREGATING = {"count": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "quantize": 
 _CONVERSIONS = {"d": "d", "i": "d", "u": "u", "x": "x", "X": "X", "o": "o", "s": "s",
                 "c": "c", "p": "p"}  # fmt: skip
 _LENGTHS = ("hh", "ll", "h", "l", "j", "z", "t")
+_BPFTRACE_SPEC = re.compile(r"-?[0-9]*(\.[0-9]+)?")  # bpftrace's flags, width, precision
 
 
 def statement(ctx: ClauseContext, stmt: t.Statement) -> list[Piece]:
@@ -50,13 +53,15 @@ def statement(ctx: ClauseContext, stmt: t.Statement) -> list[Piece]:
     raise Refused(node.pos, "a statement without an effect: no bpftrace equivalent")
 
 
-def lvalue(ctx: ClauseContext, node: t.Expr) -> Piece:
+def lvalue(ctx: ClauseContext, node: t.Expr, defines: bool = False) -> Piece:
+    """The target of an assignment; ``defines``: a plain ``=`` that sets a ``this->``
+    variable (``+=`` and ``++`` read it first)."""
     if isinstance(node, t.Ident):
         if node.name not in ctx.program.globals:
             raise Refused(node.pos, f'"{node.name}" cannot be assigned')
         return Piece(f"@{node.name}").marked(node.pos)
     if isinstance(node, t.ClauseVar):
-        if node.scope == "this":
+        if node.scope == "this" and defines:
             ctx.this_assigned.add(node.name)
         return expr(ctx, node)
     if isinstance(node, t.Index) and isinstance(node.base, t.Ident | t.AggRef):
@@ -81,7 +86,7 @@ def assignment(ctx: ClauseContext, node: t.Assign) -> Piece:
         # D frees a thread-local or associative element assigned 0.
         return "delete(" + lvalue(ctx, target) + ")"
     value = expr(ctx, node.value)  # before the target: this->x = this->x + 1 reads first
-    return lvalue(ctx, target) + f" {node.op} " + value
+    return lvalue(ctx, target, defines=node.op == "=") + f" {node.op} " + value
 
 
 def _agg_key(ctx: ClauseContext, node: t.Index) -> Piece:
@@ -319,7 +324,7 @@ def printf_format(node: t.StrLit) -> tuple[list[str], list[str], list[int]]:
         slots.append(len(out))
         if conv == "Y" and not length:
             out.append("%" + fmt[i:j] + "s")
-        elif conv not in _CONVERSIONS or ("*" in fmt[i:j]):
+        elif conv not in _CONVERSIONS or not _BPFTRACE_SPEC.fullmatch(fmt[i:j]):
             raise Refused(node.pos, f'printf conversion "%{fmt[i : k + 1]}": no bpftrace '
                           "equivalent")  # fmt: skip
         else:

@@ -68,7 +68,8 @@ class ProgramInfo:
     thread-local variables, found before any clause is emitted."""
 
     globals: set[str] = field(default_factory=set)
-    self_vars: set[str] = field(default_factory=set)
+    self_assigned: set[str] = field(default_factory=set)
+    declared: set[str] = field(default_factory=set)  # variables a declaration names
     maps: dict[str, MapOrigin] = field(default_factory=dict)
     printed: set[str] = field(default_factory=set)  # aggregations some printa() prints
 
@@ -186,6 +187,8 @@ def identifier(ctx: ClauseContext, node: t.Ident) -> str:
         raise Refused(node.pos, f"{name}: kernel symbols have no bpftrace equivalent")
     if name in ctx.program.globals:
         return f"@{name}"
+    if name in ctx.program.declared:
+        return "0"  # declared and never assigned: D reads it as 0; bpftrace has no such map
     raise Refused(node.pos, f'"{name}": undefined identifier')
 
 
@@ -217,16 +220,20 @@ def probe_arg(ctx: ClauseContext, node: t.Expr, n: int) -> str:
 
 def macro_arg(node: t.MacroArg) -> Piece:
     name = node.name
-    if name[1:].isdigit():
+    if name[1:].isdigit() and name != "$0":
         return Piece(name)
     if name.startswith("$$") and name[2:].isdigit():
         return Piece(f"str(${name[2:]})")
+    if name == "$0":
+        raise Refused(node.pos, "$0: no bpftrace equivalent (bpftrace has no script name)")
     raise Refused(node.pos, f"{name}: no bpftrace equivalent (bpftrace has no target process "
                   "variable; pass the pid as $1)")  # fmt: skip
 
 
 def clause_var(ctx: ClauseContext, node: t.ClauseVar) -> Piece:
     if node.scope == "self":
+        if node.name not in ctx.program.self_assigned:
+            return Piece("0")  # never assigned anywhere: D reads 0
         return Piece(f"{SELF_PREFIX}{node.name}[tid]")
     if node.name not in ctx.this_assigned:
         raise Refused(node.pos, f"this->{node.name} is read before this clause sets it: "
@@ -240,6 +247,9 @@ def binary(ctx: ClauseContext, node: t.Binary) -> Piece:
     right = operand(ctx, node.right, level)
     if node.op == "^^":
         return "(" + left + " != 0) != (" + right + " != 0)"
+    if node.op in ("<", ">", "<=", ">=") and (is_string(node.left) or is_string(node.right)):
+        raise Refused(node.pos, f"{node.op} of strings: no bpftrace equivalent (bpftrace "
+                      "compares strings only with == and !=)")  # fmt: skip
     if node.op in ("/", "%") and any(_negative(n) for n in (node.left, node.right)):
         ctx.warn(node.pos, f"bpftrace's {node.op} is unsigned: with a negative operand the "
                  "result differs from D's")  # fmt: skip
