@@ -171,6 +171,19 @@ def test_variables_declared_or_thread_local_but_never_assigned_read_as_zero() ->
     assert lines[2] == '    printf("%d %d\\n", 0, 0);'
 
 
+def test_an_array_only_ever_deleted_from_reads_as_zero() -> None:
+    lines = body("BEGIN { a[1] = 0; }\ntick-1 /a[1] == 0/ { exit(0); }")
+    assert lines == ["BEGIN", "{", "}", "interval:hz:1", "/0 == 0/", "{", "    exit();", "}"]
+
+
+def test_unary_signs_emit_what_bpftrace_parses() -> None:
+    assert body("BEGIN { x = - -1; y = +2; }")[2:4] == ["    @x = -(-1);", "    @y = 2;"]
+
+
+def test_a_program_without_clauses_is_refused() -> None:
+    assert "no probe clauses" in refusal("#pragma D option quiet\n").message
+
+
 @pytest.mark.parametrize(
     ("script", "words"),
     [

@@ -34,6 +34,10 @@ def translate(script: str, *, allow_destructive: bool = False) -> Translation:
         return Translation(False, "", (parsed,))
     emitter = _Emitter(parsed, allow_destructive)
     emitter.run()
+    if not parsed.clauses:
+        emitter.diagnostics.append(
+            Diagnostic(1, 1, 1, 1, "no probe clauses: bpftrace needs at least one probe")
+        )
     errors = [d for d in emitter.diagnostics if d.severity == "error"]
     diagnostics = tuple(sorted(emitter.diagnostics, key=lambda d: (d.line, d.column)))
     if errors:
@@ -74,10 +78,15 @@ def program_info(program: t.Program) -> ProgramInfo:
                 if isinstance(node, t.Unary) and node.op not in ("++", "--"):
                     continue
                 base = target.base if isinstance(target, t.Index) else target
+                deletes = (
+                    isinstance(node, t.Assign) and isinstance(target, t.Index)
+                    and isinstance(node.value, t.IntLit) and node.value.value == 0
+                )  # fmt: skip
                 if isinstance(base, t.Ident) and base.name != "args":
-                    info.globals.add(base.name)
+                    (info.deleted if deletes else info.globals).add(base.name)
                 if isinstance(target, t.ClauseVar) and target.scope == "self":
                     info.self_assigned.add(target.name)
+    info.deleted -= info.globals
     for decl in program.items:
         if isinstance(decl, t.Declaration) and (m := _DECLARED_NAME.search(decl.text)):
             info.declared.add(m.group(1))

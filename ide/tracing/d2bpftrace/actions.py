@@ -45,12 +45,27 @@ _BPFTRACE_SPEC = re.compile(r"-?[0-9]*(\.[0-9]+)?")  # bpftrace's flags, width, 
 def statement(ctx: ClauseContext, stmt: t.Statement) -> list[Piece]:
     node = stmt.expr
     if isinstance(node, t.Assign):
+        if _deletes_from_a_map_never_set(ctx, node):
+            return []  # D's delete of what was never stored; bpftrace would lack the map
         return [assignment(ctx, node).marked(stmt.pos) + ";"]
     if isinstance(node, t.Postfix | t.Unary) and node.op in ("++", "--"):
         return [(lvalue(ctx, node.operand) + node.op).marked(stmt.pos) + ";"]
     if isinstance(node, t.Call):
         return [p.marked(stmt.pos) + ";" for p in action(ctx, node)]
     raise Refused(node.pos, "a statement without an effect: no bpftrace equivalent")
+
+
+def _deletes_from_a_map_never_set(ctx: ClauseContext, node: t.Assign) -> bool:
+    target = node.target
+    return (
+        node.op == "="
+        and isinstance(node.value, t.IntLit)
+        and node.value.value == 0
+        and isinstance(target, t.Index)
+        and isinstance(target.base, t.Ident)
+        and target.base.name not in ctx.program.globals
+        and target.base.name in ctx.program.deleted
+    )
 
 
 def lvalue(ctx: ClauseContext, node: t.Expr, defines: bool = False) -> Piece:

@@ -70,6 +70,7 @@ class ProgramInfo:
     globals: set[str] = field(default_factory=set)
     self_assigned: set[str] = field(default_factory=set)
     declared: set[str] = field(default_factory=set)  # variables a declaration names
+    deleted: set[str] = field(default_factory=set)  # arrays only ever assigned 0 (deleted)
     maps: dict[str, MapOrigin] = field(default_factory=dict)
     printed: set[str] = field(default_factory=set)  # aggregations some printa() prints
 
@@ -187,7 +188,7 @@ def identifier(ctx: ClauseContext, node: t.Ident) -> str:
         raise Refused(node.pos, f"{name}: kernel symbols have no bpftrace equivalent")
     if name in ctx.program.globals:
         return f"@{name}"
-    if name in ctx.program.declared:
+    if name in ctx.program.declared or name in ctx.program.deleted:
         return "0"  # declared and never assigned: D reads it as 0; bpftrace has no such map
     raise Refused(node.pos, f'"{name}": undefined identifier')
 
@@ -289,7 +290,12 @@ def unary(ctx: ClauseContext, node: t.Unary) -> Piece:
         raise Refused(node.pos, f"unary {node.op}: no bpftrace equivalent")
     if node.op in ("++", "--"):
         return node.op + increment_target(ctx, node.operand)
-    return node.op + operand(ctx, node.operand, 12)
+    inner = operand(ctx, node.operand, 12)
+    if node.op == "+":
+        return inner  # bpftrace has no unary +; it changes nothing
+    if inner.text.startswith(node.op):
+        inner = "(" + inner + ")"  # - -x, not --x (bpftrace would read a decrement)
+    return node.op + inner
 
 
 def increment_target(ctx: ClauseContext, node: t.Expr) -> Piece:
@@ -348,6 +354,8 @@ def index(ctx: ClauseContext, node: t.Index) -> Piece:
         raise Refused(node.pos, "args[] with a non-constant index: no bpftrace equivalent")
     if isinstance(base, t.Ident) and base.name in ctx.program.globals:
         return f"@{base.name}[" + join((expr(ctx, a) for a in node.args), ", ") + "]"
+    if isinstance(base, t.Ident) and base.name in ctx.program.deleted:
+        return Piece("0")  # an array only ever deleted from: every element reads 0
     if isinstance(base, t.AggRef):
         raise Refused(node.pos, f"{base.name}: an aggregation's value cannot be read in D")
     raise Refused(node.pos, "indexing this expression: no bpftrace equivalent")
