@@ -1,4 +1,4 @@
-"""``dtrace-ide serve | check | run``."""
+"""``dtrace-ide serve | check | run | translate``."""
 
 from __future__ import annotations
 
@@ -52,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--json", action="store_true", help="print NDJSON snapshots")
     run.add_argument("--allow-destructive", action="store_true", help="as for serve")
 
+    translate = sub.add_parser("translate", help="translate a D script to bpftrace and print it")
+    translate.add_argument("file")
+    translate.add_argument("--allow-destructive", action="store_true", help="as for serve")
+
     args = parser.parse_args(argv)
+    if args.command == "translate":
+        return cmd_translate(args)
     if args.command == "serve":
         return cmd_serve(args)
     if args.command == "check":
@@ -123,6 +129,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         _print_diagnostics(args.file, result, sys.stdout)
     return 0 if result.ok else 1
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    """The bpftrace a D script becomes, or its errors (``FILE:LINE:COL: message``) and exit 1;
+    warnings go to stderr either way.  Needs no tracer."""
+    from .tracing.d2bpftrace import translate
+
+    path = Path(args.file)
+    try:
+        script = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"dtrace-ide: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    result = translate(script, allow_destructive=args.allow_destructive)
+    stream = sys.stdout if not result.ok else sys.stderr
+    for d in result.diagnostics:
+        print(f"{args.file}:{d.line}:{d.column}: {d.severity}: {d.message}", file=stream)
+    if not result.ok:
+        return 1
+    sys.stdout.write(result.script)
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -48,6 +48,12 @@ class Translation:
     line_map: tuple[tuple[int, int], ...] = ()  # (d_line, bt_line), by bt_line
     spans: tuple[Span, ...] = ()
     maps: tuple[MapOrigin, ...] = ()
+    # Maps the emitted script uses for D variables (globals, self->, tables), not D
+    # aggregations: emptied at the end, and not data to show.
+    internal_maps: tuple[str, ...] = ()
+    # D aggregations a printa() prints: D does not print them again at exit, so the emitted
+    # END empties them (their last data is what the script printed before).
+    printed_maps: tuple[str, ...] = ()
 
     def map_origin(self, name: str) -> MapOrigin | None:
         return next((m for m in self.maps if m.name == name), None)
