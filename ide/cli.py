@@ -13,11 +13,12 @@ from .config import Settings
 from .tracing.backend import BackendUnavailable
 from .tracing.model import LANGUAGES, Aggregation, CompileResult, Language, Snapshot
 from .tracing.pipeline import NoBackend, RunRequest, ScriptPipeline, ScriptRejected
-from .tracing.registry import Backends
+from .tracing.registry import VIAS, Backends
 from .tracing.session import RunManager
 from .version import __version__
 
 EXTENSIONS: dict[str, Language] = {".d": "d", ".bt": "bpftrace"}
+VIA_HELP = "D: libdtrace, or translated to bpftrace (auto: libdtrace where it works)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file")
     check.add_argument("--language", choices=list(LANGUAGES))
     check.add_argument("--json", action="store_true", help="print the API's JSON shape")
+    check.add_argument("--via", choices=list(VIAS), default="auto", help=VIA_HELP)
     check.add_argument("--allow-destructive", action="store_true", help="as for serve")
 
     run = sub.add_parser("run", help="run a script headless and print its aggregations")
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--duration", type=float, default=0, help="seconds (0: until Ctrl-C)")
     run.add_argument("--interval", type=float, default=1.0, help="seconds between snapshots")
     run.add_argument("--json", action="store_true", help="print NDJSON snapshots")
+    run.add_argument("--via", choices=list(VIAS), default="auto", help=VIA_HELP)
     run.add_argument("--allow-destructive", action="store_true", help="as for serve")
 
     translate = sub.add_parser("translate", help="translate a D script to bpftrace and print it")
@@ -120,7 +123,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return loaded
     script, language, pipeline = loaded
     try:
-        result = pipeline.compile(language, script)
+        result = pipeline.compile(language, script, args.via)
     except (BackendUnavailable, NoBackend) as exc:
         print(f"dtrace-ide: {exc}", file=sys.stderr)
         return 2
@@ -159,7 +162,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     script, language, pipeline = loaded
     manager = pipeline.runs
     request = RunRequest(
-        language, script, args.duration, args.interval, keep_running=True, client="cli"
+        language,
+        script,
+        args.duration,
+        args.interval,
+        keep_running=True,
+        client="cli",
+        via=args.via,
     )
     try:
         run = pipeline.start(request)

@@ -68,14 +68,19 @@ class CompileResult:
     diagnostics: tuple[Diagnostic, ...] = ()
     aggregations: tuple[AggregationDecl, ...] = ()
     refused: bool = False  # the server's policy refuses part of the script (see policy.py)
+    # A D script run through bpftrace: its translation (``translation.Translation``).
+    translated: Any = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "ok": self.ok,
             "diagnostics": [d.to_dict() for d in self.diagnostics],
             "aggregations": [a.to_dict() for a in self.aggregations],
             "refused": self.refused,
         }
+        if self.translated is not None and self.translated.ok:
+            d["translated"] = self.translated.to_dict()
+        return d
 
 
 class Bucket(msgspec.Struct, frozen=True):

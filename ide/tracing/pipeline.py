@@ -16,7 +16,7 @@ from ..config import Settings
 from .backend import Backend
 from .model import CompileResult, Language
 from .policy import check_script
-from .registry import Backends
+from .registry import Backends, Via
 from .session import Run, RunManager
 
 
@@ -49,6 +49,14 @@ class RunRequest:
     options: Mapping[str, int] | None = None
     keep_running: bool = False
     client: str = "local"
+    via: Via = "auto"  # D: libdtrace, or translated to bpftrace ("auto": libdtrace if it works)
+
+
+def way_of(backend: Backend) -> str | None:
+    """How a D run is traced ("libdtrace" or "bpftrace"); None for a bpftrace script."""
+    if backend.language != "d":
+        return None
+    return "bpftrace" if backend.name == "bpftrace" else "libdtrace"
 
 
 class ScriptPipeline:
@@ -58,19 +66,28 @@ class ScriptPipeline:
         self.runs = runs
         self._gate = threading.BoundedSemaphore(settings.max_concurrent_compiles)
 
-    def backend(self, language: Language) -> Backend:
-        backend = self.backends.get(language)
+    def backend(self, language: Language, via: Via = "auto") -> Backend:
+        backend = self.backends.get(language, via)
         if backend is None:
+            if language == "d" and via == "libdtrace":
+                raise NoBackend(
+                    'libdtrace is not on this server; use via "bpftrace" (D translated to '
+                    "bpftrace) or install DTrace"
+                )
+            if language == "d" and via == "bpftrace":
+                raise NoBackend("bpftrace is not on this server: install it to run D through it")
             raise NoBackend(f"no backend serves {language} on this server")
         return backend
 
-    def compile(self, language: Language, script: str) -> CompileResult:
+    def compile(self, language: Language, script: str, via: Via = "auto") -> CompileResult:
         """The script checked as the server will run it.  Raises ``NoBackend``,
         ``CompileBusy`` and the backend's ``BackendUnavailable``."""
+        backend = self.backend(language, via)
+        # A D script's pre-tracer checks hold whichever way it runs; translated to bpftrace,
+        # what runs is judged again by the bpftrace backend it goes through.
         refused = check_script(script, language, self.settings)
         if refused:
             return CompileResult(False, tuple(refused), refused=True)
-        backend = self.backend(language)
         # Each compile may be a process (a D compile is a ~100 MB worker): at most a few.
         if not self._gate.acquire(timeout=self.settings.compile_timeout_s):
             raise CompileBusy(
@@ -85,11 +102,12 @@ class ScriptPipeline:
     def start(self, req: RunRequest) -> Run:
         """Compile, then start a run of what compiled.  Raises ``ScriptRejected``, the errors
         of ``compile`` and ``session.LimitExceeded``."""
-        result = self.compile(req.language, req.script)
+        result = self.compile(req.language, req.script, req.via)
         if not result.ok:
             raise ScriptRejected(result)
+        backend = self.backend(req.language, req.via)
         return self.runs.create(
-            self.backend(req.language),
+            backend,
             language=req.language,
             script=req.script,
             duration=req.duration,
@@ -97,4 +115,5 @@ class ScriptPipeline:
             options=dict(req.options or {}),
             keep_running=req.keep_running,
             client=req.client,
+            via=way_of(backend),
         )

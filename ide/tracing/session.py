@@ -138,6 +138,7 @@ class Run:
         self.options = options
         self.keep_running = keep_running
         self.client = client
+        self.via: str | None = None  # D: "libdtrace", or "bpftrace" (translated)
         self.created = time.monotonic()
         self.attached_at: float | None = None
         self.ended_at: float | None = None
@@ -407,6 +408,7 @@ class Run:
                 "duration": self.duration,
                 "interval": self.interval,
                 "keep_running": self.keep_running,
+                "via": self.via,
                 "snapshot": self.snapshot.to_dict() if self.snapshot else None,
                 "output": list(self.output),
                 "dropped_output": self.dropped_output,
@@ -442,6 +444,7 @@ class RunManager:
         options: dict[str, int],
         keep_running: bool = False,
         client: str = "",
+        via: str | None = None,
     ) -> Run:
         with self._lock:
             active = [r for r in self._runs.values() if r.active]
@@ -467,6 +470,7 @@ class RunManager:
                 client,
                 renderer=self.renderer,
             )
+            run.via = via
             self._runs[run.id] = run
             self._trim()
         try:

@@ -7,7 +7,7 @@ import math
 import re
 import time
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from flask import Blueprint, Response, jsonify, request
@@ -16,8 +16,15 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..config import TRACER_OPTIONS, Settings, tracer_option
 from ..tracing.backend import Backend, BackendUnavailable
 from ..tracing.model import LANGUAGE_CHOICES, LANGUAGES, CompileResult, Language
-from ..tracing.pipeline import CompileBusy, NoBackend, RunRequest, ScriptPipeline, ScriptRejected
-from ..tracing.registry import Backends
+from ..tracing.pipeline import (
+    CompileBusy,
+    NoBackend,
+    RunRequest,
+    ScriptPipeline,
+    ScriptRejected,
+    way_of,
+)
+from ..tracing.registry import VIAS, Backends, Via
 from ..tracing.session import LimitExceeded, Run, RunManager
 from ..version import __version__
 from .auth import identity, settings
@@ -59,8 +66,6 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-Via = Literal["auto", "libdtrace", "bpftrace"]
-VIAS: tuple[Via, ...] = get_args(Via)
 PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
 
 
@@ -173,8 +178,27 @@ def client_id() -> str:
 @bp.get("/health")
 def health() -> Response:
     return jsonify(
-        {"version": __version__, "backends": [s.to_dict() for s in backends().statuses()]}
+        {
+            "version": __version__,
+            "backends": [s.to_dict() for s in backends().statuses()],
+            "languages": languages_served(backends()),
+        }
     )
+
+
+def languages_served(found: Backends) -> dict[str, Any]:
+    """Per language: whether any backend serves it here, the ways that do (D: "libdtrace"
+    and/or "bpftrace", translated) and the one taken when a request does not say."""
+    out: dict[str, Any] = {}
+    for language in LANGUAGES:
+        ways = [b for b in found.ways(language) if b.status().available]
+        chosen = found.get(language)
+        out[language] = {
+            "available": bool(ways),
+            "via": [way_of(b) for b in ways] if language == "d" else [],
+            "default": way_of(chosen) if chosen is not None and language == "d" else None,
+        }
+    return out
 
 
 @bp.get("/limits")
@@ -209,12 +233,12 @@ def limits() -> Response:
 def compile_script() -> Response:
     body = parse_body(CompileBody, json_body())
     script = checked_script(body.script, settings())
-    return jsonify(compiled(body.language, script).to_dict())
+    return jsonify(compiled(body.language, script, body.via).to_dict())
 
 
-def compiled(language: Language, script: str) -> CompileResult:
+def compiled(language: Language, script: str, via: Via = "auto") -> CompileResult:
     with pipeline_errors():
-        return pipeline().compile(language, script)
+        return pipeline().compile(language, script, via)
 
 
 @contextlib.contextmanager
@@ -248,7 +272,14 @@ def create_run() -> tuple[Response, int]:
     interval = seconds("interval", body.interval, s.min_interval_s, s.max_interval_s)
     options = check_options(body.options or {})
     req = RunRequest(
-        body.language, script, duration, interval, options, body.keep_running, client_id()
+        body.language,
+        script,
+        duration,
+        interval,
+        options,
+        body.keep_running,
+        client_id(),
+        body.via,
     )
     with pipeline_errors():
         run = pipeline().start(req)
