@@ -337,6 +337,10 @@ def test_printa_prints_and_empties_the_map_at_end_as_d_prints_it_once() -> None:
                      "END", "{", "    clear(@c);", "}"]  # fmt: skip
 
 
+def test_an_exit_status_with_a_side_effect_keeps_the_side_effect() -> None:
+    assert body("BEGIN /x == 0/ { exit(x++); }")[3:5] == ["    @x++;", "    exit();"]
+
+
 def test_normalize_divides_the_printa_that_follows() -> None:
     lines = body("BEGIN { @c = count(); normalize(@c, 10); printa(@c); }")
     assert lines[2:5] == ["    @c = count();", "    print(@c, 0, 10);", "}"]

@@ -196,6 +196,10 @@ def action(ctx: ClauseContext, node: t.Call) -> list[Piece]:
         conversion = "%s" if is_string(arg) else "%u" if unsigned else "%d"
         return [Piece(f'printf("{conversion}", ') + expr(ctx, args[0]) + ")"]
     if name == "exit" and len(args) <= 1:
+        # bpftrace 0.17's exit() takes no status; a side effect in D's still happens.
+        effect = args[0] if args and isinstance(args[0], t.Postfix | t.Unary) else None
+        if effect is not None and effect.op in ("++", "--"):
+            return [lvalue(ctx, effect.operand) + effect.op, Piece("exit()")]
         return [Piece("exit()")]
     if name in ("stack", "ustack"):
         return [Piece("print(") + expr(ctx, node) + ")"]
