@@ -25,6 +25,7 @@ __all__ = [
     "DTraceLexer",
     "Language",
     "highlight_html",
+    "highlight_tokens",
     "lexer_for",
     "style_css",
 ]
@@ -79,6 +80,33 @@ def highlight_html(script: str, language: Language) -> str:
     from pygments import highlight
 
     return highlight(script, lexer_for(language), _formatter())
+
+
+def highlight_tokens(script: str, language: Language) -> list[tuple[str, str]]:
+    """The script as ``(css_class, text)`` runs, the classes those of :func:`highlight_html`.
+
+    A page builds its markup from these with text nodes only, so nothing traced or typed is
+    ever parsed as HTML. ``css_class`` is ``""`` for plain text; the texts join back to the
+    script, and adjacent runs of one class are merged.
+    """
+    from pygments.token import STANDARD_TYPES
+
+    runs: list[tuple[str, str]] = []
+    for ttype, text in lexer_for(language).get_tokens(script):
+        while ttype not in STANDARD_TYPES and ttype.parent is not None:
+            ttype = ttype.parent
+        short = STANDARD_TYPES.get(ttype, "")
+        css = TOKEN_CLASS_PREFIX + short if short else ""
+        if runs and runs[-1][0] == css:
+            runs[-1] = (css, runs[-1][1] + text)
+        else:
+            runs.append((css, text))
+    # Pygments ends its last token with a newline the script may not have.
+    if runs and not script.endswith("\n") and runs[-1][1].endswith("\n"):
+        css, text = runs.pop()
+        if text[:-1]:
+            runs.append((css, text[:-1]))
+    return runs
 
 
 def style_css() -> str:

@@ -374,10 +374,15 @@ def _no_module(prefix: str) -> bool:
 @bp.route("/highlight", methods=["GET", "POST"])
 def highlight() -> Response:
     """GET with ?language=&script= for short scripts, POST {language, script} for any."""
-    from dtrace_lexer import highlight_html
+    from dtrace_lexer import highlight_html, highlight_tokens
 
     raw = json_body() if request.method == "POST" else dict(request.args)
     body = parse_body(HighlightBody, raw)
     if len(body.script.encode("utf-8", "surrogatepass")) > settings().max_script_bytes:
         raise ApiError(413, "script_too_large", "the script is too large")
-    return jsonify({"html": highlight_html(body.script, body.language)})
+    return jsonify(
+        {
+            "html": highlight_html(body.script, body.language),
+            "tokens": highlight_tokens(body.script, body.language),
+        }
+    )

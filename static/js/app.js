@@ -10,6 +10,8 @@ import { RunView } from "./run-view.js";
 import { VOCABULARY } from "./vocabulary.js";
 import { Compiler } from "./wizard/compile.js";
 import { Drafts } from "./wizard/drafts.js";
+import { renderBackends } from "./wizard/backends.js";
+import { TranslationPane } from "./wizard/translation.js";
 import { reattachRun, rememberRun } from "./wizard/last-run.js";
 import { RunForm } from "./wizard/run-form.js";
 
@@ -30,10 +32,17 @@ const state = {
   library: null,
 };
 
+const translation = new TranslationPane({
+  editor: () => state.editor,
+  language: () => state.language,
+  changed: () => onEditorChange(),
+});
 const compiler = new Compiler({
   editor: () => state.editor,
   language: () => state.language,
+  via: () => translation.request(),
   changed: () => refreshTabs(),
+  compiled: (result) => translation.show(result),
 });
 const drafts = new Drafts(() => (state.editor ? { language: state.language, script: state.editor.getText() } : null));
 const runForm = new RunForm();
@@ -103,30 +112,6 @@ function bindTabs() {
 
 // --- backends ------------------------------------------------------------------------------
 
-function renderBackends() {
-  const box = $("backend-status");
-  box.replaceChildren();
-  const notes = $("language-notes");
-  notes.replaceChildren();
-  for (const lang of Object.keys(VOCABULARY)) {
-    const backend = state.backends.find((b) => b.language === lang);
-    const available = Boolean(backend?.available);
-    const reason = backend ? backend.reason || "" : "no backend for this language";
-    const chip = el("span", "backend " + (available ? "ok" : "off"));
-    chip.append(el("span", "dot"), el("span", "", backend ? `${backend.name}${backend.version ? " " + backend.version : ""}` : LANGUAGE_NAME[lang]));
-    chip.title = available ? `${LANGUAGE_NAME[lang]} scripts run with ${backend.name}` : `${LANGUAGE_NAME[lang]} unavailable: ${reason}`;
-    box.append(chip);
-    const radio = document.querySelector(`input[name="language"][value="${lang}"]`);
-    radio.disabled = !available;
-    radio.parentElement.title = available ? "" : `Unavailable: ${reason}`;
-    radio.parentElement.classList.toggle("disabled", !available);
-    if (!available) notes.append(el("span", "language-note", `${LANGUAGE_NAME[lang]} is unavailable: ${reason}`));
-  }
-  if (!state.backends.some((b) => b.available)) {
-    appBanner("No tracing backend is available on this server.", "Install bpftrace (Linux) or run on a system with DTrace, then restart dtrace-ide. You can still write scripts.");
-  }
-}
-
 // --- editing -------------------------------------------------------------------------------
 
 function onEditorChange() {
@@ -157,6 +142,7 @@ function setLanguage(language, { fromUser = false } = {}) {
   radio.checked = true;
   if (state.editor && state.editor.getLanguage() !== language) state.editor.setLanguage(language);
   runForm.filter(language);
+  translation.setWays(state.languages?.d?.via || [], state.languages?.d?.default);
   if (fromUser) {
     const text = state.editor.getText().trim();
     const isStarter = Object.values(STARTERS).some((s) => s.trim() === text);
@@ -230,6 +216,7 @@ async function startRun() {
       interval: o.interval,
       options: o.options,
       keep_running: o.keep_running,
+      via: translation.request(),
     });
     state.runId = run.id;
     rememberRun(run);
@@ -345,8 +332,9 @@ async function main() {
     api("GET", "/api/limits").catch(() => null),
   ]);
   state.backends = health?.backends || [];
+  state.languages = health?.languages || null;
   runForm.setLimits(limits);
-  if (health) renderBackends();
+  if (health) renderBackends(state, appBanner);
   runForm.render();
 
   const draft = drafts.load(LANGUAGE_NAME);
@@ -377,6 +365,7 @@ async function main() {
     );
   }
   runForm.filter(state.language);
+  translation.setWays(state.languages?.d?.via || [], state.languages?.d?.default);
   runForm.refreshDuration();
   compiler.now();
   showStep("write");

@@ -13,6 +13,9 @@ def test_highlight_marks_up_a_script_and_escapes_its_text(live_server: LiveServe
     assert "<b>hi</b>" not in html
     assert "&lt;b&gt;hi&lt;/b&gt;" in html
     assert "count" in html and "<span" in html
+    runs = body["tokens"]
+    assert "".join(text for _, text in runs) == script
+    assert ["tok-fm", "count"] in runs
 
 
 def test_highlight_refuses_an_unknown_language(live_server: LiveServer) -> None:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from dtrace_lexer import CSS_CLASS, TOKEN_CLASS_PREFIX, highlight_html, style_css
+from dtrace_lexer import (
+    CSS_CLASS,
+    TOKEN_CLASS_PREFIX,
+    Language,
+    highlight_html,
+    highlight_tokens,
+    style_css,
+)
 
 
 def test_highlight_d_marks_tokens_with_prefixed_classes() -> None:
@@ -45,3 +55,20 @@ def test_style_css_is_scoped_to_the_highlight_class() -> None:
     rules = [line for line in css.splitlines() if line.strip()]
     assert rules
     assert all(line.startswith(f".{CSS_CLASS}") for line in rules), rules
+
+
+@pytest.mark.parametrize("language", ["d", "bpftrace"])
+def test_highlight_tokens_carry_the_classes_of_the_html(language: Language) -> None:
+    script = 'BEGIN { printf("<b>%d</b>\\n", 1); }\n@num[probefunc] = count();'
+    runs = highlight_tokens(script, language)
+    assert "".join(text for _, text in runs) == script
+    classes = {css for css, _ in runs if css}
+    assert classes <= set(re.findall(r'class="([^"]+)"', highlight_html(script, language)))
+    assert all(a[0] != b[0] for a, b in pairwise(runs))
+
+
+@pytest.mark.parametrize("language", ["d", "bpftrace"])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.characters(blacklist_characters="\r")))
+def test_highlight_tokens_join_back_to_the_script(language: Language, text: str) -> None:
+    assert "".join(part for _, part in highlight_tokens(text, language)) == text

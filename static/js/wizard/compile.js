@@ -8,8 +8,8 @@ import { byId as $, el } from "../dom.js";
 
 export const COMPILE_DELAY_MS = 700;
 
-function keyOf(language, text) {
-  return language + "\u0000" + text;
+function keyOf(language, text, via = "auto") {
+  return language + "\u0000" + via + "\u0000" + text;
 }
 
 export class Compiler {
@@ -27,18 +27,24 @@ export class Compiler {
 
   currentKey() {
     const editor = this.host.editor();
-    return editor ? keyOf(this.host.language(), editor.getText()) : null;
+    return editor ? keyOf(this.host.language(), editor.getText(), this.via()) : null;
   }
 
   get ok() {
     return Boolean(this.compiled?.result?.ok);
   }
 
+  /** How a D script is to run ("auto", "bpftrace"): part of what is compiled. */
+  via() {
+    return this.host.via ? this.host.via() : "auto";
+  }
+
   compile(text, language) {
-    const key = keyOf(language, text);
+    const via = this.via();
+    const key = keyOf(language, text, via);
     if (this.pending?.key === key) return this.pending.promise;
     // Nothing to compile yet is no error (the server would say "the script is empty").
-    const promise = !text.trim() ? Promise.resolve({ ok: false, empty: true, diagnostics: [], aggregations: [] }) : api("POST", "/api/compile", { language, script: text }).catch((err) => ({
+    const promise = !text.trim() ? Promise.resolve({ ok: false, empty: true, diagnostics: [], aggregations: [] }) : api("POST", "/api/compile", { language, script: text, via }).catch((err) => ({
       ok: false,
       diagnostics: err.diagnostics || [],
       aggregations: [],
@@ -106,6 +112,7 @@ export class Compiler {
       this.setStatus("error", result.error ? `Cannot compile: ${result.error}` : "Does not compile");
     }
     this.host.editor()?.setDiagnostics(diags);
+    this.host.compiled?.(result);
     this.renderDiagnostics(diags, result);
     $("next-write").disabled = !result.ok;
     this.host.changed();
