@@ -27,7 +27,9 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
+
+import msgspec
 
 from ..config import Settings
 from .backend import BackendStatus, BackendUnavailable, RefusedTracer, RunSpec
@@ -450,23 +452,8 @@ class BpftraceTracer:
         stdout = self.proc.stdout
         assert stdout is not None
         yield from self.plan.notes
-        limit = self.max_line_bytes
-        for raw in iter(lambda: stdout.readline(limit), b""):
-            if len(raw) >= limit and not raw.endswith(b"\n"):
-                # An over-long line: skip the rest of it rather than buffer it.
-                while raw and not raw.endswith(b"\n"):
-                    raw = stdout.readline(limit)
-                yield Problem("a tracer output line was too long and was dropped")
-                continue
-            text = raw.decode("utf-8", "replace").strip()
-            if not text:
-                continue
-            try:
-                msg = json.loads(text)
-            except json.JSONDecodeError:
-                yield Output(text + "\n")
-                continue
-            yield from self._translate(msg)
+        for batch in line_batches(stdout, self.max_line_bytes):
+            yield from self._batch_events(batch)
         code = self.proc.wait()
         self._stderr_thread.join(timeout=2)
         # A finished run stays listed for a while: give its pipes back now, not when it goes.
@@ -475,6 +462,33 @@ class BpftraceTracer:
             self.proc.stderr.close()
         yield Tick()
         yield Exited(code, self._error(code))
+
+    def _batch_events(self, batch: list[bytes | None]) -> Iterator[TracerEvent]:
+        """The events of one read's lines; a run of printf lines is one Output, so a script
+        printing 100k lines a second costs a few events, not one per line."""
+        printed: list[str] = []
+        for raw in batch:
+            msg: Any = None
+            if raw is not None and (raw := raw.strip()):
+                msg = _json_line(raw)
+                if not isinstance(msg, dict):
+                    printed.append(msg)
+                    continue
+                data = msg.get("data")
+                if msg.get("type") == "printf" and isinstance(data, str) and data != self.nonce:
+                    printed.append(data)
+                    continue
+            elif raw is not None:
+                continue
+            if printed:
+                yield Output("".join(printed))
+                printed.clear()
+            if raw is None:
+                yield Problem("a tracer output line was too long and was dropped")
+            else:
+                yield from self._translate(msg)
+        if printed:
+            yield Output("".join(printed))
 
     def _translate(self, msg: dict[str, Any]) -> Iterator[TracerEvent]:
         kind = msg.get("type")
@@ -537,6 +551,52 @@ class BpftraceTracer:
             f"clear() or zero() {name} while the script delete()s from it, or use bpftrace "
             f"{WALK_FIXED_IN} or later"
         )
+
+
+_JSON_LINE = msgspec.json.Decoder()
+
+
+def _json_line(raw: bytes) -> Any:
+    """A line of bpftrace's -f json output: its message (a dict), or a line of text."""
+    try:
+        msg = _JSON_LINE.decode(raw)
+    except msgspec.DecodeError:
+        text = raw.decode("utf-8", "replace")
+    else:
+        return msg if isinstance(msg, dict) else _text(msg) + "\n"
+    try:  # bytes that are not UTF-8 in printed text: as json.loads reads them, replaced
+        msg = json.loads(text)
+    except json.JSONDecodeError:
+        return text + "\n"
+    return msg if isinstance(msg, dict) else _text(msg) + "\n"
+
+
+READ_CHUNK = 1 << 16
+
+
+def line_batches(stream: IO[bytes], limit: int) -> Iterator[list[bytes | None]]:
+    """The stream's lines, a list per read of what is there (so a fast writer gives big
+    batches and a slow one is not waited for); ``None`` stands for a line longer than
+    ``limit``, skipped to its end without being held."""
+    partial = b""
+    skipping = False
+    while chunk := stream.read1(READ_CHUNK):  # type: ignore[attr-defined]
+        lines: list[bytes | None] = []
+        if skipping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                continue
+            chunk, skipping = chunk[end + 1 :], False
+        parts = (partial + chunk).split(b"\n")
+        partial = parts.pop()
+        lines.extend(p if len(p) < limit else None for p in parts)
+        if len(partial) >= limit:
+            lines.append(None)
+            partial, skipping = b"", True
+        if lines:
+            yield lines
+    if partial and not skipping:
+        yield [partial]
 
 
 def _text(data: Any) -> str:

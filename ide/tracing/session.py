@@ -49,6 +49,23 @@ FINISHED_RUNS_KEPT = 32
 REAPER_MAX_SLEEP_S = 1.0
 REAPER_POLL_S = 0.1
 REAPER_MIN_SLEEP_S = 0.02
+# Output goes to a viewer at most this often, the lines in between merged into one message:
+# a flooding script then costs a few messages a second, not one per line, and the sends
+# (syscalls a syscall tracer sees) do not feed the flood.
+OUTPUT_PACE_S = 0.1
+# A tracer whose own output floods can lose the prints that make its snapshots (bpftrace's
+# interval probe shares the ring buffer with printf): past this many intervals (and the
+# grace) without one while output still comes, the run says so instead of going quiet.
+STARVED_INTERVALS = 4
+STARVED_GRACE_S = 2.0
+STARVED_MESSAGE = (
+    "no snapshot for {s:.0f} s while the script's output floods: the tracer is losing the "
+    "prints that make the snapshots, so the charts are behind"
+)
+STARVED_FIX = (
+    "print less (aggregate instead of printf on every event), or keep the tracer's own "
+    'activity out of the probe (in bpftrace: /comm != "bpftrace"/)'
+)
 
 
 class LimitExceeded(Exception):
@@ -66,6 +83,7 @@ class Viewer:
     _queue: deque[dict[str, Any]] = field(default_factory=deque)
     _snapshot_pending: bool = False
     _started: bool = False
+    _output_sent_at: float = 0.0
     _cond: threading.Condition = field(default_factory=threading.Condition)
     dropped: int = 0
     closed: bool = False
@@ -96,6 +114,7 @@ class Viewer:
         with self._cond:
             if not self._queue and not self._snapshot_pending and not self.closed:
                 self._cond.wait(timeout)
+            self._pace_output()
             # The first message is the state; after that the newest snapshot goes first, so
             # the final snapshot arrives before the final state.
             if self._snapshot_pending and self._started:
@@ -103,10 +122,27 @@ class Viewer:
                 take_snapshot = True
             elif self._queue:
                 self._started = True
-                return self._queue.popleft()
+                msg = self._queue.popleft()
+                if msg["type"] == "output":
+                    self._output_sent_at = time.monotonic()
+                return msg
             else:
                 return None
         return self.run.snapshot_message(self.per_interval, self.charts) if take_snapshot else None
+
+    def _pace_output(self) -> None:
+        """Hold a lone output message until OUTPUT_PACE_S after the last one, so the lines
+        that come meanwhile join it; anything else to send ends the wait."""
+        while (
+            len(self._queue) == 1
+            and self._queue[0]["type"] == "output"
+            and not self._snapshot_pending
+            and not self.closed
+        ):
+            wait = self._output_sent_at + OUTPUT_PACE_S - time.monotonic()
+            if wait <= 0:
+                return
+            self._cond.wait(wait)
 
     def close(self) -> None:
         with self._cond:
@@ -151,6 +187,8 @@ class Run:
         self.seq = 0
         self.output: deque[str] = deque(maxlen=settings.max_output_lines)
         self.dropped_output = 0
+        self._last_tick_at: float | None = None
+        self._starved_said = False
         self.problem_log = ProblemLog()
         self.viewers: list[Viewer] = []
         self.ever_watched = False
@@ -216,10 +254,12 @@ class Run:
             with self._lock:
                 self._aggs[agg.name] = agg
         elif isinstance(event, Tick):
+            self._last_tick_at = time.monotonic()
             self._publish_snapshot()
             self._held_problems()
         elif isinstance(event, Output):
             self._output(event.text)
+            self._check_starved()
         elif isinstance(event, Attached):
             with self._lock:
                 self.attached_at = time.monotonic()
@@ -312,25 +352,28 @@ class Run:
             elif len(self._partial) > self.settings.max_line_bytes:
                 lines.append(self._partial[: self.settings.max_line_bytes])
                 self._partial = ""
-            kept = [ln for ln in lines if self._within_rate(ln)]
+            kept = self._within_rate(lines)
             self.output.extend(kept)
             dropped = self.dropped_output
         if kept or dropped:
             self._broadcast({"type": "output", "lines": kept, "dropped": dropped})
 
-    def _within_rate(self, line: str) -> bool:
+    def _within_rate(self, lines: list[str]) -> list[str]:
+        """The lines that fit this second's output budget; the rest are counted dropped."""
         second = int(time.monotonic())
         if second != self._rate_window:
             self._rate_window, self._rate_bytes, self._rate_msgs = second, 0, 0
-        self._rate_bytes += len(line) + 1
-        self._rate_msgs += 1
-        if (
-            self._rate_bytes > self.settings.max_output_bytes_per_s
-            or self._rate_msgs > self.settings.max_output_messages_per_s
-        ):
-            self.dropped_output += 1
-            return False
-        return True
+        max_bytes = self.settings.max_output_bytes_per_s
+        max_msgs = self.settings.max_output_messages_per_s
+        kept: list[str] = []
+        for line in lines:
+            self._rate_bytes += len(line) + 1
+            self._rate_msgs += 1
+            if self._rate_bytes > max_bytes or self._rate_msgs > max_msgs:
+                self.dropped_output += 1
+            else:
+                kept.append(line)
+        return kept
 
     @property
     def problems(self) -> list[dict[str, Any]]:
@@ -344,6 +387,15 @@ class Run:
             entry = dict(entry) if entry else None
         if entry is not None:
             self._broadcast(_problem_message(entry))
+
+    def _check_starved(self) -> None:
+        since = self._last_tick_at or self.attached_at
+        if since is None or self._starved_said:
+            return
+        quiet = time.monotonic() - since
+        if quiet > STARVED_INTERVALS * self.interval + STARVED_GRACE_S:
+            self._starved_said = True
+            self._problem(STARVED_MESSAGE.format(s=quiet), STARVED_FIX)
 
     def _held_problems(self) -> None:
         """Problems held back by their rate go out with each snapshot."""

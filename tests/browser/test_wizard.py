@@ -325,10 +325,9 @@ def test_output_fits_a_1920_by_1080_screen(browser: Any, live_server: LiveServer
         page.goto(live_server.url)
         start_run(page, COUNT_SCRIPT + "\n" + LHIST_SCRIPT, "2")
         wait_state(page, "finished")
-        page.wait_for_selector(
-            'article.panel[data-name="@dist"] .chart .gl-container canvas', state="attached"
-        )
+        page.wait_for_selector('article.panel[data-name="@dist"] .chart .main-svg')
         page.wait_for_selector('article.panel[data-name="@num"] .chart .main-svg')
+        show_3d(page, "@dist")
         page.wait_for_timeout(500)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 1920
@@ -613,10 +612,10 @@ def test_when_the_tracer_dies_the_last_snapshot_stays_on_screen(
 
 def d_backend_problem(server: LiveServer) -> str | None:
     _, health = server.request("GET", "/api/health")
-    d = next((b for b in health["backends"] if b["language"] == "d"), None)
-    if d is None or not d["available"]:
-        return (d or {}).get("reason") or "no D backend"
-    return None
+    if health["languages"]["d"]["available"]:
+        return None
+    reasons = [b["reason"] for b in health["backends"] if b["language"] == "d" and b["reason"]]
+    return "; ".join(reasons) or "no D backend"
 
 
 def test_d_scripts_give_a_pie_of_probefunc_and_3d_bars_of_lquantize(
@@ -663,6 +662,7 @@ def test_a_language_whose_backend_is_missing_is_greyed_out_with_the_reason(
             for b in body["backends"]:
                 if b["language"] == "d":
                     b.update(available=False, version=None, reason=reason)
+            body["languages"]["d"].update(available=False, via=[], default=None)
             route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
         page.route("**/api/health", health)

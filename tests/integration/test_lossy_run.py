@@ -1,6 +1,7 @@
 """A run that prints on every system call loses events by the thousand: its snapshots still
-arrive every interval, and its problems come as one kind with a running total, a few
-messages a second, not one message per loss."""
+arrive every interval (or the run says why they cannot), its output comes in a few merged
+messages a second, and its problems come as one kind with a running total, a few messages a
+second, not one message per loss."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from itertools import pairwise
 import pytest
 import websocket
 
+from ide.tracing.session import OUTPUT_PACE_S
 from tests.conftest import LiveServer, tracer_ready
 
 pytestmark = pytest.mark.skipif(tracer_ready() is not None, reason=str(tracer_ready()))
@@ -50,10 +52,16 @@ def test_a_flooding_run_keeps_its_snapshots_and_sends_few_problem_messages(
     finally:
         ws.close()
         live_server.request("DELETE", f"/api/runs/{run['id']}")
-    assert snapshots and snapshots[0] < 4.0, kinds
     # The flood is read as fast as it comes, so snapshots keep coming (at 0.5 s here;
-    # slower when the machine is loaded, but never starved).
-    assert len(snapshots) >= 3 and max(b - a for a, b in pairwise(snapshots)) < 4
+    # slower when the machine is loaded). bpftrace itself can lose its interval prints
+    # when its own writes feed the flood: then the run says so, rather than going quiet.
+    starved = [e for e in errors if "no snapshot for" in str(e["message"])]
+    if not starved:
+        assert snapshots and snapshots[0] < 4.0, (kinds, snapshots)
+        assert len(snapshots) >= 3, snapshots
+        assert max(b - a for a, b in pairwise(snapshots)) < 4, snapshots
+    # Output comes in merged messages a few times a second, not one per printed line.
+    assert 0 < kinds["output"] <= 8 / OUTPUT_PACE_S + 10, kinds
     # Problems of one kind, a few a second (each with the running count), never a flood.
     assert kinds["error"] <= 8 * 8, kinds
     if errors:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from ide.tracing.bpftrace import (
     BpftraceTracer,
     aggregation_from_event,
+    line_batches,
     parse_diagnostics,
     snapshot_plan,
     split_key,
@@ -117,6 +118,48 @@ def test_a_tracer_line_past_the_cap_is_dropped_without_buffering_it() -> None:
     events = list(tracer.events())
     assert isinstance(events[0], Problem) and "too long" in events[0].message
     assert events[1] == Output("after\n")
+
+
+class _Trickle:
+    """A pipe that gives a few bytes per read, so lines straddle reads."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data, self.size = data, size
+
+    def read1(self, n: int) -> bytes:
+        out, self.data = self.data[: min(n, self.size)], self.data[min(n, self.size) :]
+        return out
+
+
+def test_lines_split_across_reads_join_and_over_long_ones_are_skipped() -> None:
+    data = b"one\ntwo\n" + b"x" * 50 + b"\nthree\nfour"
+    for size in (1, 3, 7, 64, 4096):
+        got = [ln for batch in line_batches(_Trickle(data, size), 20) for ln in batch]  # type: ignore[arg-type]
+        assert got == [b"one", b"two", None, b"three", b"four"], size
+
+
+def test_a_run_of_printf_lines_is_one_output_event_in_order() -> None:
+    lines = b"\n".join(
+        [
+            *(b'{"type": "printf", "data": "line %d\\n"}' % i for i in range(500)),
+            b'{"type": "printf", "data": "NONCE\\n"}',
+            b'{"type": "printf", "data": "after\\n"}',
+            b"not json",
+            b"42",
+            b"",
+        ]
+    )
+    tracer = BpftraceTracer(_FakeProc(lines), (), "NONCE", 1024)  # type: ignore[arg-type]
+    events = [e for e in tracer.events() if not isinstance(e, Exited)]
+    assert [type(e) for e in events] == [Output, Tick, Output, Tick]
+    assert events[0] == Output("".join(f"line {i}\n" for i in range(500)))
+    assert events[2] == Output("after\nnot json\n42\n")
+
+
+def test_printed_text_that_is_not_utf8_is_kept_with_replacement_characters() -> None:
+    line = b'{"type": "printf", "data": "caf\xe9\\n"}\n'
+    tracer = BpftraceTracer(_FakeProc(line), (), "NONCE", 1024)  # type: ignore[arg-type]
+    assert next(e for e in tracer.events() if isinstance(e, Output)) == Output("caf\ufffd\n")
 
 
 def _facts(*maps: MapFacts) -> ProgramFacts:

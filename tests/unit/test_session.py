@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from itertools import pairwise
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +22,8 @@ from ide.tracing.model import (
     Tick,
 )
 from ide.tracing.render import RunHistory
-from ide.tracing.session import LimitExceeded, RunManager
+from ide.tracing import session
+from ide.tracing.session import OUTPUT_PACE_S, LimitExceeded, RunManager
 from tests.unit.scripted import ScriptedBackend
 
 
@@ -96,6 +99,73 @@ def test_output_past_the_message_rate_is_dropped_and_counted() -> None:
     body = run.to_dict()  # type: ignore[attr-defined]
     assert 0 < len(body["output"]) <= 100
     assert body["dropped_output"] == 501 - len(body["output"])
+    manager.shutdown()
+
+
+def test_output_reaches_a_viewer_a_few_times_a_second_in_merged_messages() -> None:
+    manager, backend = make()
+    run = start(manager, backend)
+    viewer = run.add_viewer()  # type: ignore[attr-defined]
+    tracer = backend.tracers[0]
+    sent: list[tuple[float, int]] = []
+    began = time.monotonic()
+
+    def trickle() -> None:
+        for i in range(40):
+            tracer.events_q.put(Output(f"line {i}\n"))
+            time.sleep(0.01)
+
+    writer = threading.Thread(target=trickle)
+    writer.start()
+    while (msg := viewer.next_message(timeout=0.3)) is not None or writer.is_alive():
+        if msg is not None and msg["type"] == "output":
+            sent.append((time.monotonic() - began, len(msg["lines"])))
+    writer.join()
+    assert sum(n for _, n in sent) == 40
+    # One message per OUTPUT_PACE_S at most, the lines of the wait merged into it.
+    assert len(sent) <= 2 + sent[-1][0] / OUTPUT_PACE_S < 20
+    assert all(b - a >= OUTPUT_PACE_S * 0.9 for (a, _), (b, _) in pairwise(sent))
+    manager.shutdown()
+
+
+def test_a_snapshot_is_not_held_behind_paced_output() -> None:
+    manager, backend = make()
+    run = start(manager, backend)
+    viewer = run.add_viewer()  # type: ignore[attr-defined]
+    viewer.charts = False
+    tracer = backend.tracers[0]
+    tracer.events_q.put(Attached(1))
+    tracer.events_q.put(Output("first\n"))
+    wait(lambda: run.output)  # type: ignore[attr-defined]
+    kinds = [viewer.next_message(timeout=1)["type"] for _ in range(3)]
+    assert kinds == ["state", "state", "output"]
+    tracer.events_q.put(Output("second\n"))
+    tracer.events_q.put(counts(1))
+    tracer.events_q.put(Tick())
+    wait(lambda: run.seq == 1)  # type: ignore[attr-defined]
+    began = time.monotonic()
+    assert viewer.next_message(timeout=1)["type"] == "snapshot"
+    assert time.monotonic() - began < OUTPUT_PACE_S / 2
+    manager.shutdown()
+
+
+def test_a_flood_that_starves_the_snapshots_is_said_once(monkeypatch: Any) -> None:
+    monkeypatch.setattr(session, "STARVED_GRACE_S", 0.2)
+    manager, backend = make()
+    run = start(manager, backend, interval=0.05)
+    tracer = backend.tracers[0]
+    tracer.events_q.put(Attached(1))
+    tracer.events_q.put(Tick())
+    tracer.events_q.put(Output("early\n"))
+    time.sleep(0.1)
+    assert run.problems == []  # type: ignore[attr-defined]
+    for _ in range(6):
+        time.sleep(0.1)
+        tracer.events_q.put(Output("flood\n"))
+    wait(lambda: run.problems)  # type: ignore[attr-defined]
+    [problem] = run.problems  # type: ignore[attr-defined]
+    assert "no snapshot for" in problem["message"] and problem["count"] == 1
+    assert "comm" in problem["fix"]
     manager.shutdown()
 
 
