@@ -16,7 +16,6 @@ bpftrace makes at exit, after its probes are detached (docs/backends.md, "Snapsh
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -27,9 +26,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
-
-import msgspec
+from typing import Any
 
 from ..config import Settings
 from .backend import BackendStatus, BackendUnavailable, RefusedTracer, RunSpec
@@ -37,6 +34,7 @@ from .bpftrace_advice import self_printed_warnings
 from .bpftrace_ast import MapFacts, ProgramFacts, parse_debug_output
 from .bpftrace_diagnostics import is_noise as is_noise
 from .bpftrace_diagnostics import parse_diagnostics as parse_diagnostics
+from .json_lines import json_line, line_batches, text_of
 from .model import (
     Aggregation,
     AggregationData,
@@ -470,7 +468,7 @@ class BpftraceTracer:
         for raw in batch:
             msg: Any = None
             if raw is not None and (raw := raw.strip()):
-                msg = _json_line(raw)
+                msg = json_line(raw)
                 if not isinstance(msg, dict):
                     printed.append(msg)
                     continue
@@ -514,7 +512,7 @@ class BpftraceTracer:
                 "raise the bufsize option (bpftrace's perf ring buffer) or trace less often",
             )
         else:
-            yield Output(_text(data) + "\n")
+            yield Output(text_of(data) + "\n")
 
     def _error(self, code: int) -> str | None:
         if code == 0:
@@ -551,55 +549,3 @@ class BpftraceTracer:
             f"clear() or zero() {name} while the script delete()s from it, or use bpftrace "
             f"{WALK_FIXED_IN} or later"
         )
-
-
-_JSON_LINE = msgspec.json.Decoder()
-
-
-def _json_line(raw: bytes) -> Any:
-    """A line of bpftrace's -f json output: its message (a dict), or a line of text."""
-    try:
-        msg = _JSON_LINE.decode(raw)
-    except msgspec.DecodeError:
-        text = raw.decode("utf-8", "replace")
-    else:
-        return msg if isinstance(msg, dict) else _text(msg) + "\n"
-    try:  # bytes that are not UTF-8 in printed text: as json.loads reads them, replaced
-        msg = json.loads(text)
-    except json.JSONDecodeError:
-        return text + "\n"
-    return msg if isinstance(msg, dict) else _text(msg) + "\n"
-
-
-READ_CHUNK = 1 << 16
-
-
-def line_batches(stream: IO[bytes], limit: int) -> Iterator[list[bytes | None]]:
-    """The stream's lines, a list per read of what is there (so a fast writer gives big
-    batches and a slow one is not waited for); ``None`` stands for a line longer than
-    ``limit``, skipped to its end without being held."""
-    partial = b""
-    skipping = False
-    while chunk := stream.read1(READ_CHUNK):  # type: ignore[attr-defined]
-        lines: list[bytes | None] = []
-        if skipping:
-            end = chunk.find(b"\n")
-            if end < 0:
-                continue
-            chunk, skipping = chunk[end + 1 :], False
-        parts = (partial + chunk).split(b"\n")
-        partial = parts.pop()
-        lines.extend(p if len(p) < limit else None for p in parts)
-        if len(partial) >= limit:
-            lines.append(None)
-            partial, skipping = b"", True
-        if lines:
-            yield lines
-    if partial and not skipping:
-        yield [partial]
-
-
-def _text(data: Any) -> str:
-    if isinstance(data, str):
-        return data.rstrip("\n")
-    return json.dumps(data)

@@ -13,7 +13,8 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from ..config import Settings
-from ..tracing.session import Run, Viewer
+from ..tracing.session import Run
+from ..tracing.viewer import Viewer
 from .api import find_run
 from .auth import authenticated, origin_allowed, public
 from .errors import ApiError

@@ -13,7 +13,7 @@ from itertools import pairwise
 import pytest
 import websocket
 
-from ide.tracing.session import OUTPUT_PACE_S
+from ide.tracing.viewer import OUTPUT_PACE_S
 from tests.conftest import LiveServer, tracer_ready
 
 pytestmark = pytest.mark.skipif(tracer_ready() is not None, reason=str(tracer_ready()))

@@ -3,12 +3,12 @@ from __future__ import annotations
 from ide.tracing.bpftrace import (
     BpftraceTracer,
     aggregation_from_event,
-    line_batches,
     parse_diagnostics,
     snapshot_plan,
     split_key,
 )
 from ide.tracing.bpftrace_ast import MapFacts, ProgramFacts
+from ide.tracing.json_lines import line_batches
 from ide.tracing.model import (
     AggregationData,
     AggregationDecl,

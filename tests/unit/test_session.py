@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from itertools import pairwise
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from ide.charts import PlotlyRenderer
 from ide.config import Settings
+from ide.tracing import session
 from ide.tracing.model import (
     Aggregation,
     AggregationData,
@@ -22,8 +23,8 @@ from ide.tracing.model import (
     Tick,
 )
 from ide.tracing.render import RunHistory
-from ide.tracing import session
-from ide.tracing.session import OUTPUT_PACE_S, LimitExceeded, RunManager
+from ide.tracing.session import LimitExceeded, RunManager
+from ide.tracing.viewer import OUTPUT_PACE_S
 from tests.unit.scripted import ScriptedBackend
 
 

@@ -1,0 +1,106 @@
+"""One websocket's view of a run: a bounded queue of messages in which the newest snapshot
+replaces an unsent one and output lines merge, paced so that a flooding script costs a few
+messages a second."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..config import Settings
+
+
+class ViewedRun(Protocol):
+    """What a viewer reads of its run (``session.Run``)."""
+
+    settings: Settings
+
+    def snapshot_message(self, per_interval: bool, with_charts: bool) -> dict[str, Any] | None:
+        """The latest snapshot as the stream sends it."""
+
+
+# Output goes to a viewer at most this often, the lines in between merged into one message:
+# a flooding script then costs a few messages a second, not one per line, and the sends
+# (syscalls a syscall tracer sees) do not feed the flood.
+OUTPUT_PACE_S = 0.1
+
+
+@dataclass
+class Viewer:
+    """One websocket's view of a run."""
+
+    run: ViewedRun
+    max_queue: int
+    per_interval: bool = False
+    charts: bool = True
+    _queue: deque[dict[str, Any]] = field(default_factory=deque)
+    _snapshot_pending: bool = False
+    _started: bool = False
+    _output_sent_at: float = 0.0
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+    dropped: int = 0
+    closed: bool = False
+
+    def push(self, msg: dict[str, Any]) -> None:
+        with self._cond:
+            if msg["type"] == "output" and self._queue and self._queue[-1]["type"] == "output":
+                self._queue[-1]["lines"].extend(msg["lines"])
+                self._queue[-1]["dropped"] = msg["dropped"]
+                excess = len(self._queue[-1]["lines"]) - self.run.settings.max_output_lines
+                if excess > 0:
+                    del self._queue[-1]["lines"][:excess]
+                    self.dropped += excess
+            else:
+                self._queue.append(msg)
+                while len(self._queue) > self.max_queue:
+                    self._queue.popleft()
+                    self.dropped += 1
+            self._cond.notify()
+
+    def snapshot_ready(self) -> None:
+        with self._cond:
+            self._snapshot_pending = True
+            self._cond.notify()
+
+    def next_message(self, timeout: float) -> dict[str, Any] | None:
+        """The next message to send, or None after ``timeout`` with nothing to say."""
+        with self._cond:
+            if not self._queue and not self._snapshot_pending and not self.closed:
+                self._cond.wait(timeout)
+            self._pace_output()
+            # The first message is the state; after that the newest snapshot goes first, so
+            # the final snapshot arrives before the final state.
+            if self._snapshot_pending and self._started:
+                self._snapshot_pending = False
+                take_snapshot = True
+            elif self._queue:
+                self._started = True
+                msg = self._queue.popleft()
+                if msg["type"] == "output":
+                    self._output_sent_at = time.monotonic()
+                return msg
+            else:
+                return None
+        return self.run.snapshot_message(self.per_interval, self.charts) if take_snapshot else None
+
+    def _pace_output(self) -> None:
+        """Hold a lone output message until OUTPUT_PACE_S after the last one, so the lines
+        that come meanwhile join it; anything else to send ends the wait."""
+        while (
+            len(self._queue) == 1
+            and self._queue[0]["type"] == "output"
+            and not self._snapshot_pending
+            and not self.closed
+        ):
+            wait = self._output_sent_at + OUTPUT_PACE_S - time.monotonic()
+            if wait <= 0:
+                return
+            self._cond.wait(wait)
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify()
