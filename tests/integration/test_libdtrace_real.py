@@ -240,7 +240,7 @@ def wait_for(server: LiveServer, run_id: str, pred: Any, timeout: float = 30) ->
 def test_the_api_reports_the_d_backend_as_available(live_server: LiveServer) -> None:
     status, body = live_server.request("GET", "/api/health")
     assert status == 200
-    [d] = [b for b in body["backends"] if b["language"] == "d" and b["name"] == "libdtrace"]
+    [d] = [b for b in body["backends"] if b["language"] == "d" and b["name"] == "dtrace"]
     assert d["available"] is True and d["version"] == "Oracle D 2.0"
     assert body["languages"]["d"]["default"] == "libdtrace"
     assert "libdtrace" in body["languages"]["d"]["via"]
