@@ -51,7 +51,12 @@ def test_the_2012_count_example_names_system_calls_from_the_id_table() -> None:
 def test_an_unknown_function_is_refused_at_its_d_position() -> None:
     diag = refusal("BEGIN\n{\n    @num[execname] = cont();\n}")
     assert (diag.line, diag.column, diag.end_column) == (3, 22, 26)
-    assert "cont()" in diag.message and "no bpftrace equivalent" in diag.message
+    assert diag.message == "cont(): not a D aggregating function; did you mean count()?"
+
+
+def test_a_d_aggregating_function_bpftrace_lacks_says_so() -> None:
+    diag = refusal("BEGIN { @a = llquantize(1, 10, 0, 6, 20); }")
+    assert diag.message.startswith("llquantize(): no bpftrace equivalent")
 
 
 @pytest.mark.parametrize(

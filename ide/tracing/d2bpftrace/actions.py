@@ -3,7 +3,10 @@ aggregations (with the D function and parameters each map stands for) and action
 
 from __future__ import annotations
 
+import difflib
 import re
+
+from dtrace_lexer.vocabulary import D as D_VOCABULARY
 
 from ..d_syntax import tree as t
 from ..translation import MapOrigin
@@ -135,9 +138,7 @@ def aggregation(ctx: ClauseContext, node: t.Assign) -> Piece:
         bt_call = bt_func + "(" + join((expr(ctx, a) for a in args), ", ") + ")"
         params = {}
     else:
-        raise Refused(
-            value.name_pos, f"{func}(): not a D aggregating function (no bpftrace equivalent)"
-        )
+        raise Refused(value.name_pos, _not_translated_aggregation(func))
     origin = MapOrigin(name, func, bt_func, params, arity)
     known = ctx.program.maps.setdefault(name, origin)
     if known != origin:
@@ -368,3 +369,13 @@ def _destructive(ctx: ClauseContext, node: t.Call) -> list[Piece]:
     if name == "stop" and not node.args:
         return [Piece('signal("SIGSTOP")')]
     raise Refused(node.pos, f"{name}(): unexpected arguments")
+
+
+def _not_translated_aggregation(func: str) -> str:
+    """Why ``@x = func(...)`` does not translate: a D aggregating function bpftrace lacks, or
+    no D aggregating function at all (with the closest one D has)."""
+    if func in D_VOCABULARY.aggregations:
+        return f"{func}(): no bpftrace equivalent"
+    close = difflib.get_close_matches(func, list(D_VOCABULARY.aggregations), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}()?" if close else ""
+    return f"{func}(): not a D aggregating function{hint}"
