@@ -14,6 +14,7 @@ import { Banners } from "./run/banners.js";
 import { RunConsole } from "./run/console.js";
 import { tablePanels } from "./run/format.js";
 import { PanelsGrid } from "./run/panels.js";
+import { LivePause } from "./run/pause.js";
 import { RunBar, TERMINAL, stateLabel } from "./run/run-bar.js";
 import { StreamClient } from "./run/stream.js";
 
@@ -41,6 +42,11 @@ export class RunView {
     };
     this.bar = new RunBar({ state: $("run-state"), progress: $("run-progress"), clock: $("run-clock"), stop: $("stop-run") });
     this.banners = new Banners($("banners"));
+    this.pauseButton = $("pause-view");
+    this.pause = new LivePause(this.pauseButton, $("pause-note"), (held) => {
+      if (held.snapshot) this.handle(held.snapshot);
+      if (held.lines.length || held.dropped) this.console.append(held.lines, held.dropped);
+    });
     this.console = new RunConsole({
       console: $("console"),
       consoleCount: $("console-count"),
@@ -96,6 +102,8 @@ export class RunView {
     this.recordedChars = 0;
     this.unrecorded = 0;
     this.grid.reset();
+    this.pause.reset();
+    this.pauseButton.disabled = true;
     this.banners.clear();
     this.console.clear();
     this.grid.showEmpty("Waiting for the first snapshot…", "Charts appear here once the tracer reports its aggregations.");
@@ -182,6 +190,7 @@ export class RunView {
   }
 
   handle(msg) {
+    if (this.pause.hold(msg)) return;
     switch (msg.type) {
       case "state":
         this.applyState(msg);
@@ -217,6 +226,9 @@ export class RunView {
     const state = msg.state;
     this.bar.update(state, msg, !this.readOnly);
     this.root.dataset.state = state;
+    this.pauseButton.disabled = state !== "running";
+    // The run is over: what it ended with is shown, paused or not.
+    if (TERMINAL.has(state)) this.pause.play();
     if (state === "failed") {
       const kept = this.grid.shown ? "The last snapshot received stays on screen. " : "";
       const again = this.readOnly ? "" : "Edit the script or press Run again.";
