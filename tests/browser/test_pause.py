@@ -51,7 +51,9 @@ def test_a_paused_view_holds_still_while_the_tracer_runs_on(
     )
     page.wait_for_timeout(1500)
     assert server_t(live_server, run_id) > t  # the tracer ran on
-    assert pie_total(page) == total and page.get_attribute("#step-output", "data-snapshots") == shown
+    assert (
+        pie_total(page) == total and page.get_attribute("#step-output", "data-snapshots") == shown
+    )
     assert "The tracer keeps running" in page.get_attribute("#pause-note", "title")
     screenshot(page, "output-paused")
 
