@@ -71,6 +71,9 @@ def build_panel(
         figure, note = bar_figure(view, uirevision)
     elif kind == "histogram":
         figure, note = histogram_figure(view, uirevision)
+        if len(view.rows) > 1 and view.rows[0].key:
+            # A latency distribution per key, as a key x bucket heatmap beside the chart.
+            heatmap, heatmap_note = keyed_heatmap_figure(view, f"{uirevision}:heatmap", max_keys)
     elif kind == "bars3d":
         # Shown first: the key x bucket heatmap; the 3D bars are one click away.
         heatmap, heatmap_note = keyed_heatmap_figure(view, f"{uirevision}:heatmap", max_keys)
@@ -133,7 +136,8 @@ def build_panels(
         {"name": "@num", "function": "count",
          "kind": "pie" | "bars3d" | "histogram" | "bar" | "table" | "flame",
          "figure": {"data": [...], "layout": {...}} | None,   # None for tables, no data
-         "heatmap": {...} | None,   # bars3d: the key x bucket heatmap, shown first
+         "heatmap": {...} | None,   # bars3d: the key x bucket heatmap, shown first;
+                                    # histogram with several keys: the same, one click away
          "heatmap_note": str | None,                          # its note ("showing top 200")
          "series": {"data": [...], "layout": {...}} | None,   # once history has 2 points
          "table": {"columns": [str, ...], "rows": [[...], ...], "total_rows": int},

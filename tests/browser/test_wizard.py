@@ -829,6 +829,20 @@ def test_a_distribution_over_time_is_a_heatmap(page: Any) -> None:
     wait_state(page, "stopped")
 
 
+def test_a_latency_histogram_per_key_is_a_chart_with_a_heatmap_a_click_away(page: Any) -> None:
+    start_run(page, "tracepoint:raw_syscalls:sys_enter { @calls[comm] = hist(args->id); }", "2")
+    assert wait_state(page, "finished", "failed") == "finished"
+    card = 'article.panel[data-name="@calls"][data-kind="histogram"]'
+    page.wait_for_selector(f'{card}[data-mode="chart"] .chart .main-svg', timeout=RUN_TIMEOUT_MS)
+    modes = page.locator(f"{card} .toggle-group .toggle").all_inner_texts()
+    assert modes[:2] == ["Chart", "Heatmap"]
+    page.click(f'{card} button[data-mode="heatmap"]')
+    page.wait_for_selector(f'{card}[data-mode="heatmap"] .chart .main-svg')
+    assert plotted(page, "@calls", "gd.data[0].type") == "heatmap"
+    assert len(plotted(page, "@calls", "gd.data[0].y")) >= 2
+    panel_screenshot(page, "panel-heatmap-keys-bpftrace-hist", "@calls")
+
+
 def test_an_aggregation_keyed_by_stacks_is_a_flame_graph(page: Any) -> None:
     start_run(page, "profile:hz:199 { @stacks[kstack] = count(); }", "2")
     assert wait_state(page, "finished", "failed") == "finished"

@@ -769,3 +769,20 @@ def test_the_keyed_heatmap_shows_the_heaviest_two_hundred_keys() -> None:
     heat = panel["heatmap"]["data"][0]
     assert len(heat["y"]) == 200 and heat["y"][-1] == "k499"
     assert panel["heatmap_note"] == "showing top 200 of 500 keys"
+
+
+def test_a_latency_distribution_per_key_also_has_a_key_by_bucket_heatmap() -> None:
+    rows = (
+        Row(("nginx",), buckets=(Bucket(1, 1, 4), Bucket(1024, 2047, 90))),
+        Row(("sshd",), buckets=(Bucket(2, 3, 7),)),
+    )
+    panel = one(Aggregation("@us", "hist", rows))
+    assert panel["kind"] == "histogram"
+    heat = valid(panel["heatmap"])["data"][0]
+    assert heat["type"] == "heatmap" and heat["y"] == ["sshd", "nginx"]
+    assert len(heat["x"]) == 3 and heat["meta"]["colour"] == "log"
+    # One key: its histogram says it all; no heatmap.
+    assert one(Aggregation("@us", "hist", rows[:1]))["heatmap"] is None
+    assert (
+        one(Aggregation("@us", "hist", (Row((), buckets=(Bucket(1, 1, 4),)),)))["heatmap"] is None
+    )

@@ -143,9 +143,10 @@ export class PanelsGrid {
     modes.setAttribute("role", "group");
     modes.setAttribute("aria-label", `View of ${panel.name}`);
     const buttons = {};
-    for (const mode of ["heatmap", "chart", "series", "table"]) {
+    const order = panel.kind === "bars3d" ? ["heatmap", "chart", "series", "table"] : ["chart", "heatmap", "series", "table"];
+    for (const mode of order) {
       // A keyed lhist shows its heatmap first; its 3D bars are the "3D" view.
-      const label = mode === "chart" && panel.heatmap ? "3D" : MODE_LABEL[mode];
+      const label = mode === "chart" && panel.kind === "bars3d" ? "3D" : MODE_LABEL[mode];
       const b = button(label, "toggle", () => {
         card.mode = mode;
         card.userMode = mode;
@@ -219,8 +220,10 @@ export class PanelsGrid {
   availableModes(panel) {
     const modes = [];
     const charts = this.view.drawCharts && window.Plotly;
-    if (charts && panel.heatmap) modes.push("heatmap");
+    // The first is the default: a keyed lhist's heatmap; a distribution's own chart.
+    if (charts && panel.heatmap && panel.kind === "bars3d") modes.push("heatmap");
     if (charts && panel.figure) modes.push("chart");
+    if (charts && panel.heatmap && panel.kind !== "bars3d") modes.push("heatmap");
     if (charts && panel.series) modes.push("series");
     modes.push("table");
     return modes;
