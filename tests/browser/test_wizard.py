@@ -825,6 +825,20 @@ def test_a_distribution_over_time_is_a_heatmap(page: Any) -> None:
                      && z.every((v) => v >= 0 && v <= 1); }""",
         timeout=RUN_TIMEOUT_MS,
     )
+    # Dragging out a time range zooms to it and says what it holds.
+    drag = page.locator('article.panel[data-name="@dist"] .chart .nsewdrag').first.bounding_box()
+    y = drag["y"] + drag["height"] / 2
+    page.mouse.move(drag["x"] + drag["width"] * 0.05, y)
+    page.mouse.down()
+    page.mouse.move(drag["x"] + drag["width"] * 0.6, y + 2, steps=8)
+    page.mouse.up()
+    note = 'article.panel[data-name="@dist"] .panel-note'
+    page.wait_for_function(
+        f"() => / s: [0-9,]+ events, most in |no events/.test("
+        f"document.querySelector('{note}').textContent)",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    panel_screenshot(page, "panel-heatmap-time-range", "@dist")
     page.click("#stop-run")
     wait_state(page, "stopped")
 

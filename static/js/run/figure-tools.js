@@ -120,3 +120,22 @@ export function toolControls(kind, tools, redraw, name) {
   hide.append(box, " Hide samples without frames");
   return [search, reset, hide];
 }
+
+/** What a zoomed heatmap over time holds: the events in the time range the user dragged
+ * out (all buckets together) and the bucket most of them fell in; "" when not zoomed. */
+export function rangeSummary(gd) {
+  const trace = gd?.data?.[0];
+  const range = gd?._fullLayout?.xaxis?.range;
+  if (!trace || trace.type !== "heatmap" || !range || !trace.customdata || gd.layout?.xaxis?.autorange !== false) return "";
+  const [lo, hi] = range.map(Number);
+  const xs = Array.from(trace.x);
+  const inside = xs.map((x, i) => (x >= lo && x <= hi ? i : -1)).filter((i) => i >= 0);
+  if (!inside.length || inside.length === xs.length) return "";
+  const totals = trace.customdata.map((row) => inside.reduce((sum, i) => sum + (row[i] || 0), 0));
+  const events = totals.reduce((a, b) => a + b, 0);
+  const most = totals.indexOf(Math.max(...totals));
+  const when = `${xs[inside[0]].toFixed(1)}–${xs[inside.at(-1)].toFixed(1)} s`;
+  const summary = events ? `${when}: ${events.toLocaleString("en-US")} events, most in ${trace.y[most]}` : `${when}: no events`;
+  return `${summary} (double-click: all)`;
+}
+

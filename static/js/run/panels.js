@@ -3,7 +3,7 @@
 
 import { button, el } from "../dom.js";
 import { exportName } from "../export.js";
-import { applyTools, newTools, toolControls } from "./figure-tools.js";
+import { applyTools, newTools, rangeSummary, toolControls } from "./figure-tools.js";
 import { newTableState, tableNodes } from "./data-table.js";
 import { tableFromAggregation } from "./format.js";
 
@@ -231,7 +231,9 @@ export class PanelsGrid {
 
   showNote(card) {
     const note = card.mode === "heatmap" ? card.panel.heatmap_note : card.panel.note;
-    card.note.textContent = [note, card.slow ? SLOW_NOTE : ""].filter(Boolean).join(" · ");
+    // A heatmap over time zoomed to a time range says what that range holds.
+    const range = card.mode === "series" ? rangeSummary(card.chart) : "";
+    card.note.textContent = [note, range, card.slow ? SLOW_NOTE : ""].filter(Boolean).join(" · ");
     card.note.hidden = !card.note.textContent;
   }
 
@@ -326,6 +328,7 @@ export class PanelsGrid {
     const div = card.chart;
     if (div._sharesTime) return;
     div._sharesTime = true;
+    div.on("plotly_relayout", () => this.showNote(card));
     const others = () =>
       [...this.cards.values()].filter((c) => c !== card && c.drawnMode === "series" && c.chart.data && !c.chart.hidden);
     div.on("plotly_hover", (ev) => {
