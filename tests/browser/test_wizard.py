@@ -153,6 +153,9 @@ def test_the_whole_wizard_shows_a_compile_error_then_runs_to_a_pie_of_process_na
     assert page.inner_text("#script-preview").strip() == COUNT_SCRIPT
     page.click("#advanced summary")
     assert "max 64 MiB" in page.inner_text("#tracer-options")
+    # Only the options bpftrace reads: aggsize is libdtrace's.
+    assert "bufsize" in page.inner_text("#tracer-options")
+    assert "aggsize" not in page.inner_text("#tracer-options")
     screenshot(page, "wizard-2-run")
 
 
