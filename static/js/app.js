@@ -36,6 +36,7 @@ const translation = new TranslationPane({
   editor: () => state.editor,
   language: () => state.language,
   changed: () => onEditorChange(),
+  ways: () => state.languages?.d?.via || [],
 });
 const compiler = new Compiler({
   editor: () => state.editor,
@@ -142,7 +143,7 @@ function setLanguage(language, { fromUser = false } = {}) {
   radio.checked = true;
   if (state.editor && state.editor.getLanguage() !== language) state.editor.setLanguage(language);
   runForm.filter(language);
-  translation.setWays(state.languages?.d?.via || [], state.languages?.d?.default);
+  translation.showChooser();
   if (fromUser) {
     const text = state.editor.getText().trim();
     const isStarter = Object.values(STARTERS).some((s) => s.trim() === text);
@@ -365,7 +366,7 @@ async function main() {
     );
   }
   runForm.filter(state.language);
-  translation.setWays(state.languages?.d?.via || [], state.languages?.d?.default);
+  translation.showChooser();
   runForm.refreshDuration();
   compiler.now();
   showStep("write");

@@ -7,7 +7,8 @@ import { api } from "../api.js";
 import { byId as $, el } from "../dom.js";
 
 export class TranslationPane {
-  /** host: {editor(), language(), ways() -> ["libdtrace", "bpftrace"], preferred()} */
+  /** host: {editor(), language(), changed(), ways() -> the ways that serve D here
+   * (["libdtrace", "bpftrace"], from /api/health)} */
   constructor(host) {
     this.host = host;
     this.shown = null; // the emitted script now in the pane
@@ -24,11 +25,10 @@ export class TranslationPane {
     return this.host.language() === "d" ? this.via : "auto";
   }
 
-  /** After the backends are known: the chooser only where D has two ways. */
-  setWays(ways, preferred) {
-    const box = $("d-via-box");
-    box.hidden = !(this.host.language() === "d" && ways.length > 1);
-    this.preferred = preferred;
+  /** After the backends are known, or the language changes: the chooser only for D
+   * where it has two ways. */
+  showChooser() {
+    $("d-via-box").hidden = !(this.host.language() === "d" && this.host.ways().length > 1);
   }
 
   /** A compile's answer: the pane for a translated D script, nothing otherwise. */
