@@ -1,4 +1,4 @@
-"""``dtrace-ide serve | check | run | translate``."""
+"""``dtrace-ide serve | check | run | translate | drill``."""
 
 from __future__ import annotations
 
@@ -59,7 +59,24 @@ def main(argv: list[str] | None = None) -> int:
     translate.add_argument("file")
     translate.add_argument("--allow-destructive", action="store_true", help="as for serve")
 
+    drill = sub.add_parser(
+        "drill", help="print the script a drilldown on one key of an aggregation derives"
+    )
+    drill.add_argument("file")
+    drill.add_argument("--language", choices=list(LANGUAGES))
+    drill.add_argument("--aggregation", required=True, help="the aggregation clicked: @num")
+    drill.add_argument(
+        "--key", action="append", default=[], help="the clicked key; once per key component"
+    )
+    drill.add_argument("--by", default=None, help="break the key down by this field: pid")
+    drill.add_argument("--mode", choices=["only", "exclude", "latency"], default="only")
+    drill.add_argument("--diff", action="store_true", help="print the diff, not the script")
+    drill.add_argument("--via", choices=list(VIAS), default="auto", help=VIA_HELP)
+    drill.add_argument("--allow-destructive", action="store_true", help="as for serve")
+
     args = parser.parse_args(argv)
+    if args.command == "drill":
+        return cmd_drill(args)
     if args.command == "translate":
         return cmd_translate(args)
     if args.command == "serve":
@@ -152,6 +169,38 @@ def cmd_translate(args: argparse.Namespace) -> int:
     if not result.ok:
         return 1
     sys.stdout.write(result.script)
+    return 0
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    """The derived script (checked by the tracer, as the server checks it), or why not as
+    ``FILE:LINE:COL: error:`` lines and exit 1."""
+    from .tracing.drilldown import DrillImpossible, Unreadable
+    from .tracing.pipeline import DrillDoesNotCompile
+
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    script, language, pipeline = loaded
+    try:
+        drill = pipeline.drill(
+            language, script, args.aggregation, args.key, args.by, args.mode, args.via
+        )
+    except (BackendUnavailable, NoBackend) as exc:
+        print(f"dtrace-ide: {exc}", file=sys.stderr)
+        return 2
+    except Unreadable as exc:
+        d = exc.diagnostic
+        print(f"{args.file}:{d.line}:{d.column}: error: {d.message}")
+        return 1
+    except DrillImpossible as exc:
+        print(f"{args.file}: error: {exc.message}")
+        return 1
+    except DrillDoesNotCompile as exc:
+        print(f"dtrace-ide: {exc}", file=sys.stderr)
+        _print_diagnostics("drilldown", exc.result, sys.stdout)
+        return 1
+    sys.stdout.write(drill.diff if args.diff else drill.script)
     return 0
 
 

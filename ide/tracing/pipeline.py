@@ -8,13 +8,16 @@ tracer reads the script (``policy.check_script``) is judged here.
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from ..config import Settings
 from .backend import Backend
-from .model import CompileResult, Language
+from .drilldown import Drill, DrillImpossible, Menu, Mode, derive, menu
+from .model import CompileResult, KeyPart, Language
 from .policy import check_script
 from .registry import Backends, Via
 from .session import Run, RunManager
@@ -50,6 +53,8 @@ class RunRequest:
     keep_running: bool = False
     client: str = "local"
     via: Via = "auto"  # D: libdtrace, or translated to bpftrace ("auto": libdtrace if it works)
+    parent: str | None = None  # the run this one drills down from
+    drill: Mapping[str, Any] | None = None  # {"aggregation", "key", "by", "mode"}
 
 
 def way_of(backend: Backend) -> str | None:
@@ -57,6 +62,17 @@ def way_of(backend: Backend) -> str | None:
     if backend.language != "d":
         return None
     return "bpftrace" if backend.name == "bpftrace" else "libdtrace"
+
+
+class DrillDoesNotCompile(Exception):
+    """A drilldown's derived script does not compile (or is refused): ``result`` says where,
+    in the derived script."""
+
+    def __init__(self, drill: Drill, result: CompileResult) -> None:
+        first = result.diagnostics[0].message if result.diagnostics else "no message"
+        super().__init__(f"the derived script does not compile: {first}")
+        self.drill = drill
+        self.result = result
 
 
 class ScriptPipeline:
@@ -99,6 +115,57 @@ class ScriptPipeline:
         finally:
             self._gate.release()
 
+    def _illumos(self, backend: Backend) -> bool:
+        return way_of(backend) == "libdtrace" and sys.platform.startswith("sunos")
+
+    def drill_menu(
+        self, language: Language, script: str, aggregation: str, via: Via = "auto"
+    ) -> Menu:
+        """What a click on ``aggregation`` can offer.  A D script translated to bpftrace is
+        offered only the fields its translation takes."""
+        backend = self.backend(language, via)
+        found = menu(language, script, aggregation, illumos=self._illumos(backend))
+        if way_of(backend) != "bpftrace":
+            return found
+        from .d2bpftrace import translate
+
+        key: list[KeyPart] = ["x" if ok else "0" for ok in found.comparable]
+        kept = []
+        for f in found.fields:
+            try:
+                derived = derive(language, script, aggregation, key, f.name, "only")
+            except DrillImpossible:
+                continue
+            if translate(derived.script, allow_destructive=self.settings.allow_destructive).ok:
+                kept.append(f)
+        return replace(found, fields=kept)
+
+    def drill(
+        self,
+        language: Language,
+        script: str,
+        aggregation: str,
+        key: Sequence[KeyPart],
+        by: str | None,
+        mode: Mode,
+        via: Via = "auto",
+    ) -> Drill:
+        """The derived script, checked as any script is.  Raises ``DrillImpossible``,
+        ``drilldown.Unreadable``, ``DrillDoesNotCompile`` and the errors of ``compile``."""
+        backend = self.backend(language, via)
+        illumos = self._illumos(backend)
+        drill = derive(language, script, aggregation, key, by, mode, illumos=illumos)
+        result = self.compile(language, drill.script, via)
+        if result.ok:
+            return drill
+        # "123" may be a string of an expression whose type only the tracer knows.
+        quoted = derive(
+            language, script, aggregation, key, by, mode, illumos=illumos, quote_unknown=True
+        )
+        if quoted.script != drill.script and self.compile(language, quoted.script, via).ok:
+            return quoted
+        raise DrillDoesNotCompile(drill, result)
+
     def start(self, req: RunRequest) -> Run:
         """Compile, then start a run of what compiled.  Raises ``ScriptRejected``, the errors
         of ``compile`` and ``session.LimitExceeded``."""
@@ -116,4 +183,6 @@ class ScriptPipeline:
             keep_running=req.keep_running,
             client=req.client,
             via=way_of(backend),
+            parent=req.parent,
+            drill=dict(req.drill) if req.drill is not None else None,
         )

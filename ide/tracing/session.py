@@ -93,6 +93,8 @@ class Run:
         self.keep_running = keep_running
         self.client = client
         self.via: str | None = None  # D: "libdtrace", or "bpftrace" (translated)
+        self.parent: str | None = None  # the run this one drills down from
+        self.drill: dict[str, Any] | None = None
         self.created = time.monotonic()
         self.attached_at: float | None = None
         self.ended_at: float | None = None
@@ -379,6 +381,8 @@ class Run:
                 "interval": self.interval,
                 "keep_running": self.keep_running,
                 "via": self.via,
+                "parent": self.parent,
+                "drill": self.drill,
                 "snapshot": self.snapshot.to_dict() if self.snapshot else None,
                 "output": list(self.output),
                 "dropped_output": self.dropped_output,
@@ -415,6 +419,8 @@ class RunManager:
         keep_running: bool = False,
         client: str = "",
         via: str | None = None,
+        parent: str | None = None,
+        drill: dict[str, Any] | None = None,
     ) -> Run:
         with self._lock:
             active = [r for r in self._runs.values() if r.active]
@@ -441,6 +447,7 @@ class RunManager:
                 renderer=self.renderer,
             )
             run.via = via
+            run.parent, run.drill = parent, drill
             self._runs[run.id] = run
             self._trim()
         try:
@@ -499,6 +506,7 @@ class RunManager:
         """
         s = self.settings
         due = now + min(REAPER_MAX_SLEEP_S, s.stop_on_disconnect_s, s.stop_grace_s)
+        watched = self._watched_through_drilldowns()
         for run in self.all():
             if not run.active:
                 continue
@@ -517,6 +525,9 @@ class RunManager:
                 due = min(due, end)
             if run.viewers:
                 continue
+            if run.id in watched:  # a drilldown of it is on screen: the parent goes on
+                run.unwatched_since = now
+                continue
             reason: StopReason
             if run.ever_watched and not run.keep_running:
                 limit, reason = run.unwatched_since + s.stop_on_disconnect_s, "disconnect"
@@ -527,6 +538,19 @@ class RunManager:
             else:
                 due = min(due, limit)
         return max(REAPER_MIN_SLEEP_S, due - now)
+
+    def _watched_through_drilldowns(self) -> set[str]:
+        """The runs a watched, active drilldown descends from."""
+        runs = {r.id: r for r in self.all()}
+        out: set[str] = set()
+        for run in runs.values():
+            if not (run.viewers and run.active):
+                continue
+            parent = run.parent
+            while parent is not None and parent not in out and parent in runs:
+                out.add(parent)
+                parent = runs[parent].parent
+        return out
 
     def shutdown(self) -> None:
         """Stop every run; kill what does not stop within the grace period."""

@@ -28,6 +28,7 @@ from ..tracing.registry import VIAS, Backends, Via
 from ..tracing.session import LimitExceeded, Run, RunManager
 from ..version import __version__
 from .auth import identity, settings
+from .drill_shapes import DrillInfo
 from .errors import ApiError
 from .state import state
 
@@ -84,6 +85,8 @@ class RunBody(CompileBody, frozen=True):
     interval: float = 1.0
     options: dict[str, PositiveInt] | None = None
     keep_running: bool = False
+    parent: str | None = None  # a drilldown: the run it was derived from
+    drill: DrillInfo | None = None
 
 
 class HighlightBody(msgspec.Struct, frozen=True):
@@ -100,6 +103,12 @@ SHAPE_ERRORS: dict[str, tuple[str, str]] = {
     "interval": ("bad_interval", "interval must be a number of seconds"),
     "options": ("bad_options", "options must be an object"),
     "keep_running": ("bad_keep_running", "keep_running must be true or false"),
+    "aggregation": ("bad_aggregation", 'aggregation must be a name such as "@num"'),
+    "key": ("bad_key", "key must be a list of the clicked key's parts (strings or integers)"),
+    "by": ("bad_by", "by must be a field name or null"),
+    "mode": ("bad_mode", 'mode must be "only", "exclude" or "latency"'),
+    "parent": ("bad_parent", "parent must be a run id"),
+    "drill": ("bad_drill", "drill must be {aggregation, key, by, mode}"),
 }
 _ERROR_FIELD = re.compile(r"`\$\.(\w+)|required field `(\w+)`")
 Body = TypeVar("Body", bound=msgspec.Struct)
@@ -271,6 +280,8 @@ def create_run() -> tuple[Response, int]:
     duration = seconds("duration", body.duration, 0.1, s.max_duration_s, zero_ok=True)
     interval = seconds("interval", body.interval, s.min_interval_s, s.max_interval_s)
     options = check_options(body.options or {})
+    if body.parent is not None:
+        find_run(body.parent)
     req = RunRequest(
         body.language,
         script,
@@ -280,6 +291,8 @@ def create_run() -> tuple[Response, int]:
         body.keep_running,
         client_id(),
         body.via,
+        body.parent,
+        msgspec.structs.asdict(body.drill) if body.drill is not None else None,
     )
     with pipeline_errors():
         run = pipeline().start(req)

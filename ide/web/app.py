@@ -32,7 +32,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     from ..snippets import routes as snippets
-    from . import api, auth, errors, pages, stream
+    from . import api, auth, drilldown, errors, pages, stream
     from .state import KEY, build_state
 
     app.extensions[KEY] = build_state(settings)
@@ -41,6 +41,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     auth.install(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(drilldown.bp)
     stream.register(app)
     snippets.register(app)
     return app
