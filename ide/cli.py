@@ -59,6 +59,21 @@ def main(argv: list[str] | None = None) -> int:
     translate.add_argument("file")
     translate.add_argument("--allow-destructive", action="store_true", help="as for serve")
 
+    _drill_parser(sub)
+
+    args = parser.parse_args(argv)
+    if args.command == "drill":
+        return cmd_drill(args)
+    if args.command == "translate":
+        return cmd_translate(args)
+    if args.command == "serve":
+        return cmd_serve(args)
+    if args.command == "check":
+        return cmd_check(args)
+    return cmd_run(args)
+
+
+def _drill_parser(sub: Any) -> None:
     drill = sub.add_parser(
         "drill", help="print the script a drilldown on one key of an aggregation derives"
     )
@@ -73,17 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     drill.add_argument("--diff", action="store_true", help="print the diff, not the script")
     drill.add_argument("--via", choices=list(VIAS), default="auto", help=VIA_HELP)
     drill.add_argument("--allow-destructive", action="store_true", help="as for serve")
-
-    args = parser.parse_args(argv)
-    if args.command == "drill":
-        return cmd_drill(args)
-    if args.command == "translate":
-        return cmd_translate(args)
-    if args.command == "serve":
-        return cmd_serve(args)
-    if args.command == "check":
-        return cmd_check(args)
-    return cmd_run(args)
 
 
 # --- serve ---------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_every_offered_drilldown_of_the_shipped_examples_compiles(
     language: Language, pipeline: ScriptPipeline
 ) -> None:
     needs(language)
-    chosen = []
+    chosen: list[tuple[examples.Example, list[tuple[Any, ...]]]] = []
     for example in examples.all_examples():
         if example.language != language or len(chosen) == EXAMPLES_PER_LANGUAGE:
             continue

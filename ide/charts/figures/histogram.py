@@ -28,7 +28,6 @@ def histogram_figure(view: View, uirevision: str) -> tuple[Figure, str | None]:
                 "y": columns.totals([place[id(row)]]),
                 "marker": {"color": COLORWAY[n % len(COLORWAY)]},
                 "hovertemplate": hover,
-                "meta": {"key": list(row.key)},  # what a click on the series drills into
             }
         )
     if len(view.every_row) > len(top):

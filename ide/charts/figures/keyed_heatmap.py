@@ -39,7 +39,7 @@ def keyed_heatmap_figure(view: View, uirevision: str, max_keys: int) -> tuple[Fi
         "y": keys,
         "z": [[log_colour(c) for c in line] for line in counts],
         "customdata": counts,
-        "meta": {"colour": "log", "keys": [list(r.key) for r in reversed(rows)]},
+        "meta": {"colour": "log"},
         "colorscale": HEAT,
         "zmin": 0,
         "xgap": 1,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-from ...tracing.model import KeyPart
 from ..labels import numeric
 from ..text import plotly_text
 from ..theme import COLORWAY, OTHER_COLOR, Figure, axis, base_layout
@@ -19,12 +18,10 @@ def pie_figure(view: View, uirevision: str) -> tuple[Figure, str | None]:
     labels = [plotly_text(name_of(r, view)) for r in top]
     values: list[float] = [numeric(r.value) for r in top]
     colors = [COLORWAY[i % len(COLORWAY)] for i in range(len(top))]
-    keys: list[list[KeyPart] | None] = [list(r.key) for r in top]
     if view.total_keys > len(top):
         labels.append(f"other ({view.total_keys - len(top):,} keys)")
         values.append(view.grand - math.fsum(values))
         colors.append(OTHER_COLOR)
-        keys.append(None)
     trace = {
         "type": "pie",
         "labels": labels,
@@ -37,7 +34,6 @@ def pie_figure(view: View, uirevision: str) -> tuple[Figure, str | None]:
         "insidetextorientation": "horizontal",
         "marker": {"colors": colors, "line": {"color": "rgba(255,255,255,0.8)", "width": 1}},
         "hovertemplate": "%{label}<br>%{value:,} (%{percent})<extra></extra>",
-        "meta": {"keys": keys},  # what a click on a slice drills into; never drawn
     }
     layout = base_layout(
         uirevision,
@@ -60,7 +56,6 @@ def bar_figure(view: View, uirevision: str) -> tuple[Figure, str | None]:
         "marker": {"color": COLORWAY[0]},
         "hovertemplate": "%{y}<br>%{x:,}<extra></extra>",
         "cliponaxis": False,
-        "meta": {"keys": [list(r.key) for r in top]},
     }
     layout = base_layout(
         uirevision,

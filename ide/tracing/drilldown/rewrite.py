@@ -287,15 +287,14 @@ def derive(
             latency = _latency_clause(language, script, clause, ups[0], key, quote_unknown)
             edits.insert(clause.span.end, latency)
     derived = edits.apply()
-    diff = "".join(
-        difflib.unified_diff(
-            script.splitlines(keepends=True),
-            derived.splitlines(keepends=True),
-            "original",
-            "drilldown",
-        )
+    return Drill(derived, _diff(script, derived), aggregation, m.fields)
+
+
+def _diff(script: str, derived: str) -> str:
+    lines = difflib.unified_diff(
+        script.splitlines(keepends=True), derived.splitlines(keepends=True), "original", "drilldown"
     )
-    return Drill(derived, diff, aggregation, m.fields)
+    return "".join(lines)
 
 
 def _guard(edits: _Edits, u: Update, condition: str) -> None:
