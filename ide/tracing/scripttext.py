@@ -48,6 +48,10 @@ class Positions:
         line = bisect.bisect_right(self._starts, offset)
         return line, offset - self._starts[line - 1] + 1
 
+    def offset(self, line: int, column: int) -> int:
+        """The offset of a 1-based (line, column): the inverse of ``at``."""
+        return self._starts[line - 1] + column - 1
+
 
 _C_DEFINITION_WORDS = frozenset({"struct", "union", "enum"})
 

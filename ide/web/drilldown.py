@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 import msgspec
 from flask import Blueprint, Response, jsonify, request
@@ -14,7 +13,6 @@ from ..tracing.drilldown import DrillImpossible, Mode, Unreadable
 from ..tracing.model import Diagnostic, Language
 from ..tracing.pipeline import DrillDoesNotCompile
 from ..tracing.registry import Via
-from ..tracing.scripttext import Positions
 from .api import checked_script, json_body, parse_body, pipeline, pipeline_errors
 from .auth import settings
 from .drill_shapes import AggregationName, FieldName, Key
@@ -33,13 +31,8 @@ class DrillBody(msgspec.Struct, frozen=True):
     via: Via = "auto"
 
 
-def _diagnostic_at(script: str, offset: int | None, message: str) -> dict[str, Any]:
-    line, column = Positions(script).at(offset or 0)
-    return Diagnostic(line, column, line, column, message).to_dict()
-
-
 @contextlib.contextmanager
-def drill_errors(script: str) -> Iterator[None]:
+def drill_errors() -> Iterator[None]:
     try:
         with pipeline_errors():
             yield
@@ -55,7 +48,8 @@ def drill_errors(script: str) -> Iterator[None]:
             400,
             "drilldown_impossible",
             exc.message,
-            diagnostics=[_diagnostic_at(script, exc.at, exc.message)],
+            # About the script as a whole (its aggregation, keys, probes): at its start.
+            diagnostics=[Diagnostic(1, 1, 1, 1, exc.message).to_dict()],
         ) from exc
     except DrillDoesNotCompile as exc:
         raise ApiError(
@@ -71,7 +65,7 @@ def drill() -> Response:
     raw = json_body()
     body = parse_body(DrillBody, raw)
     script = checked_script(body.script, settings())
-    with drill_errors(script):
+    with drill_errors():
         derived = pipeline().drill(
             body.language, script, body.aggregation, body.key, body.by, body.mode, body.via
         )
@@ -98,7 +92,7 @@ def fields() -> Response:
     raw = json_body() if request.method == "POST" else dict(request.args)
     query = parse_body(FieldsQuery, raw)
     script = checked_script(query.script, settings())
-    with drill_errors(script):
+    with drill_errors():
         found = pipeline().drill_menu(query.language, script, query.aggregation, query.via)
     return jsonify(
         {

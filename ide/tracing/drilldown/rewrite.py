@@ -27,10 +27,9 @@ BPFTRACE_LATENCY_MAP = "@drill_start_ns"
 class DrillImpossible(Exception):
     """The drilldown cannot be made of this script; the message says why (and what to do)."""
 
-    def __init__(self, message: str, at: int | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        self.at = at  # an offset in the script the reason is about
 
 
 @dataclass(frozen=True)
@@ -138,7 +137,11 @@ def _return_probe(language: Language, p: ProbeName) -> str | None:
 
 
 def menu(language: Language, script: str, aggregation: str, *, illumos: bool = False) -> Menu:
-    view = read(language, script)
+    return _menu(read(language, script), aggregation, illumos)
+
+
+def _menu(view: ScriptView, aggregation: str, illumos: bool) -> Menu:
+    language, script = view.language, view.text
     found = _updates(view, aggregation)
     keys = _key_exprs(found)
     probes = [p for clause, _ in found for p in clause.probes]
@@ -150,12 +153,17 @@ def menu(language: Language, script: str, aggregation: str, *, illumos: bool = F
     elif not any(comparable):
         reason = f"{_language_name(language)} cannot compare a stack in a predicate"
         unavailable = {"only": reason, "exclude": reason, "latency": reason}
-    fields = [f for f in fields_for(language, probes, illumos=illumos)]
-    try:
-        _check_not_read(view, aggregation, "only")
-    except DrillImpossible as exc:
+    fields = fields_for(language, probes, illumos=illumos)
+    reads = view.reads.get(aggregation)
+    if reads:
+        # Read by its key elsewhere (@start[tid] in another clause): re-keyed or timed, the
+        # reads would no longer match.
+        line, column = view.position(reads[0].start)
         fields = []
-        unavailable["latency"] = unavailable["latency"] or exc.message
+        unavailable["latency"] = unavailable["latency"] or (
+            f"{aggregation} is read by its key at {line}:{column}; a drilldown can only "
+            "narrow it to the key or leave the key out"
+        )
     no_return = [p.text for p in probes if _return_probe(language, p) is None]
     if no_return and unavailable["latency"] is None:
         unavailable["latency"] = (
@@ -249,7 +257,8 @@ def derive(
     A key part that looks like a number is compared as one unless its expression is known to
     be a string; ``quote_unknown`` compares it as a string where the expression's type is not
     known (the second try when the first does not compile)."""
-    m = menu(language, script, aggregation, illumos=illumos)
+    view = read(language, script)
+    m = _menu(view, aggregation, illumos)
     reason = m.unavailable[mode]
     if reason is not None:
         raise DrillImpossible(reason)
@@ -263,11 +272,8 @@ def derive(
             raise DrillImpossible(f'"by" goes only with mode "only", not "{mode}"')
         names = ", ".join(offered) or "none"
         raise DrillImpossible(f"{by!r} is not a field of these probes; offered: {names}")
-    view = read(language, script)
     found = _updates(view, aggregation)
     keys = _key_exprs(found)
-    if mode != "only" or by is not None:
-        _check_not_read(view, aggregation, mode)
     condition = _condition(script, keys, key, mode, quote_unknown)
     edits = _Edits(script)
     for clause, ups in found:
@@ -317,19 +323,6 @@ def _time_from(edits: _Edits, language: Language, u: Update) -> None:
         edits.replace(u.statement, f"{D_LATENCY_VAR} = timestamp")
     else:
         edits.replace(u.statement, f"{BPFTRACE_LATENCY_MAP}[tid] = nsecs")
-
-
-def _check_not_read(view: ScriptView, aggregation: str, mode: Mode) -> None:
-    """A map the script also reads by its key (``@start[tid]`` in another clause) cannot be
-    re-keyed or timed: the reads would no longer match."""
-    reads = view.reads.get(aggregation)
-    if reads and (mode != "exclude"):
-        line, column = view.position(reads[0].start)
-        raise DrillImpossible(
-            f"{aggregation} is read by its key at {line}:{column}; a drilldown can only "
-            "narrow it to the key or leave the key out",
-            reads[0].start,
-        )
 
 
 def _latency_clause(

@@ -86,9 +86,6 @@ class ScriptView:
     def position(self, offset: int) -> tuple[int, int]:
         return Positions(self.text).at(offset)
 
-    def updating(self, aggregation: str) -> list[ClauseView]:
-        return [c for c in self.clauses if any(u.aggregation == aggregation for u in c.updates)]
-
 
 def read(language: Language, text: str) -> ScriptView:
     """Raises ``Unreadable`` with the syntax error's position."""
@@ -109,20 +106,17 @@ D_STRING_FUNCTIONS = frozenset(
 D_UNCOMPARABLE = frozenset(
     {"stack", "ustack", "jstack", "func", "sym", "mod", "ufunc", "usym", "umod", "uaddr"}
 )
-D_AGGREGATING = frozenset(
-    {"count", "sum", "avg", "min", "max", "stddev", "quantize", "lquantize", "llquantize"}
-)
 
 
 class _Offsets:
+    """D's tree gives (line, column) spans; the rewrite works on offsets."""
+
     def __init__(self, text: str) -> None:
-        self.starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+        self.positions = Positions(text)
 
     def span(self, pos: dt.Pos) -> Span:
-        return Span(
-            self.starts[pos.line - 1] + pos.column - 1,
-            self.starts[pos.end_line - 1] + pos.end_column - 1,
-        )
+        at = self.positions.offset
+        return Span(at(pos.line, pos.column), at(pos.end_line, pos.end_column))
 
 
 _D_SIMPLE = (dt.Ident, dt.Call, dt.Member, dt.Index, dt.IntLit, dt.StrLit, dt.CharLit,
@@ -325,7 +319,3 @@ def _read_bpftrace(text: str, reads: dict[str, list[Span]]) -> list[ClauseView]:
             )
         )
     return out
-
-
-def position(text: str, offset: int) -> tuple[int, int]:
-    return Positions(text).at(offset)
