@@ -15,7 +15,7 @@ from .figures.series import heatmap_figure, keyed_series_figure
 from .intervals import History
 from .kinds import ADDITIVE, CUMULATIVE_ONLY, DISTRIBUTIONS, LINEAR, SERIES_FUNCTIONS, TABLE_ONLY
 from .labels import is_stack, numeric
-from .tables import TABLE_ROWS, table
+from .tables import TABLE_ROWS, drill_keys, table
 from .theme import Figure
 from .view import ranked_view, showing
 
@@ -99,6 +99,7 @@ def build_panel(
         "heatmap_note": heatmap_note,
         "series": series,
         "table": table(view),
+        "keys": drill_keys(view, max(TABLE_ROWS, max_keys)),
         "note": note,
     }
 

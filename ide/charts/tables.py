@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ide.tracing.model import Key
+from ide.tracing.model import Key, KeyPart
 
 from .buckets import COUNT
 from .kinds import ADDITIVE, DISTRIBUTIONS
-from .labels import bucket_label, bucket_order, key_label, numeric, plain
+from .labels import bucket_label, bucket_order, is_stack, key_label, numeric, plain
 from .view import View
 
 TABLE_ROWS = 500  # rows sent to the browser; ``total_rows`` tells how many there were
@@ -31,6 +31,13 @@ def key_cells(key: Key, arity: int) -> list[Any]:
     return cells + [""] * (arity - len(cells))
 
 
+def drill_keys(view: View, limit: int) -> list[list[KeyPart] | None]:
+    """The keys a click on a chart or table row drills into, heaviest first (a figure's
+    ``customdata``/``meta`` and a table's ``ranks`` index them); a key holding a stack is
+    None: a stack cannot be matched by value."""
+    return [None if any(is_stack(p) for p in r.key) else list(r.key) for r in view.rows[:limit]]
+
+
 def table(view: View, limit: int = TABLE_ROWS) -> dict[str, Any]:
     """Plain rows (strings and numbers), heaviest keys first, at most ``limit`` of them;
     a multi-part key is split into one column per part."""
@@ -39,18 +46,25 @@ def table(view: View, limit: int = TABLE_ROWS) -> dict[str, Any]:
     fn = view.function
     if fn in DISTRIBUTIONS:
         rows: list[list[Any]] = []
-        for row in view.rows:
+        ranks: list[int] = []  # each table row's row in the panel's keys
+        for rank, row in enumerate(view.rows):
             if len(rows) >= limit:
                 break
             cells = key_cells(row.key, arity)
             for b in sorted(row.buckets or (), key=lambda b: bucket_order((b.lo, b.hi))):
                 if b.count and len(rows) < limit:
                     rows.append([*cells, bucket_label(b, fn), b.count])
+                    ranks.append(rank)
         total = 0
         for row in view.every_row:
             counts = list(map(COUNT, row.buckets or ()))
             total += len(counts) - counts.count(0)
-        return {"columns": [*keys, "range", "count"], "rows": rows, "total_rows": total}
+        return {
+            "columns": [*keys, "range", "count"],
+            "rows": rows,
+            "ranks": ranks,
+            "total_rows": total,
+        }
     top = view.rows[:limit]
     if fn == "stats" or any(r.stats is not None for r in top):
         columns = [*keys, "count", "average", "total"]
@@ -77,4 +91,9 @@ def table(view: View, limit: int = TABLE_ROWS) -> dict[str, Any]:
     else:
         columns = [*keys, fn]
         rows = [[*key_cells(r.key, arity), plain(r.value)] for r in top]
-    return {"columns": columns, "rows": rows, "total_rows": view.total_keys}
+    return {
+        "columns": columns,
+        "rows": rows,
+        "ranks": list(range(len(rows))),
+        "total_rows": view.total_keys,
+    }

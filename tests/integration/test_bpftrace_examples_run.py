@@ -61,4 +61,4 @@ def test_every_bpftrace_example_runs_under_load_without_failing(
     if isinstance(outcome, str):
         pytest.skip(outcome)
     assert not outcome.failed, outcome.describe()
-    assert outcome.body["elapsed"] >= DURATION - 0.5
+    assert outcome.body["elapsed"] >= DURATION - 0.5, outcome.describe()

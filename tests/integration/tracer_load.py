@@ -80,7 +80,12 @@ class Outcome:
     def describe(self) -> str:
         if self.refused is not None:
             return f"{self.job.label}: not started: {self.refused}"
-        return f"{self.job.label}: {self.body.get('state')}: {self.body.get('error')}"
+        b = self.body
+        said = [p.get("message") for p in b.get("problems") or []]
+        return (
+            f"{self.job.label}: {b.get('state')} after {b.get('elapsed')} s: {b.get('error')}; "
+            f"problems: {said}; last output: {(b.get('output') or [])[-3:]}"
+        )
 
 
 def holds_data(agg: dict[str, Any] | None) -> bool:

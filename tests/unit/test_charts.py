@@ -583,9 +583,10 @@ def test_panels_follow_snapshot_order_and_have_the_documented_shape() -> None:
     for panel in panels:
         assert set(panel) == {
             "name", "function", "kind", "figure", "heatmap", "heatmap_note", "series", "table",
-            "note",
+            "keys", "note",
         }  # fmt: skip
-        assert set(panel["table"]) == {"columns", "rows", "total_rows"}
+        assert set(panel["table"]) == {"columns", "rows", "ranks", "total_rows"}
+        assert panel["keys"] == [["a"]]
 
 
 def test_per_interval_of_a_capped_map_ignores_keys_that_were_below_the_cap() -> None:

@@ -176,6 +176,7 @@ def _boxes_trace(
         "lighting": {"ambient": 0.7, "diffuse": 0.6, "specular": 0.05, "roughness": 0.9},
         "text": text,
         "hovertemplate": "%{text}<extra></extra>",
+        "meta": {"cell": _CELL},  # a box at y in [k * cell, (k + 1) * cell) is row k
         "colorbar": {"thickness": 10, "len": 0.6, "outlinewidth": 0},
     }
 

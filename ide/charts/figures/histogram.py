@@ -28,6 +28,7 @@ def histogram_figure(view: View, uirevision: str) -> tuple[Figure, str | None]:
                 "y": columns.totals([place[id(row)]]),
                 "marker": {"color": COLORWAY[n % len(COLORWAY)]},
                 "hovertemplate": hover,
+                "meta": {"rank": n},  # its row in the panel's keys
             }
         )
     if len(view.every_row) > len(top):

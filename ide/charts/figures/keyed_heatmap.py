@@ -39,7 +39,8 @@ def keyed_heatmap_figure(view: View, uirevision: str, max_keys: int) -> tuple[Fi
         "y": keys,
         "z": [[log_colour(c) for c in line] for line in counts],
         "customdata": counts,
-        "meta": {"colour": "log"},
+        # each line's row in the panel's keys (the heaviest is drawn at the top)
+        "meta": {"colour": "log", "ranks": list(reversed(range(len(rows))))},
         "colorscale": HEAT,
         "zmin": 0,
         "xgap": 1,

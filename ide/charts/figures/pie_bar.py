@@ -18,14 +18,17 @@ def pie_figure(view: View, uirevision: str) -> tuple[Figure, str | None]:
     labels = [plotly_text(name_of(r, view)) for r in top]
     values: list[float] = [numeric(r.value) for r in top]
     colors = [COLORWAY[i % len(COLORWAY)] for i in range(len(top))]
+    ranks = list(range(len(top)))  # each slice's row in the panel's keys; -1: no one key
     if view.total_keys > len(top):
         labels.append(f"other ({view.total_keys - len(top):,} keys)")
         values.append(view.grand - math.fsum(values))
         colors.append(OTHER_COLOR)
+        ranks.append(-1)
     trace = {
         "type": "pie",
         "labels": labels,
         "values": values,
+        "customdata": ranks,
         "sort": False,
         "direction": "clockwise",
         "hole": 0.35,
@@ -47,12 +50,16 @@ def pie_figure(view: View, uirevision: str) -> tuple[Figure, str | None]:
 
 
 def bar_figure(view: View, uirevision: str) -> tuple[Figure, str | None]:
-    top = sorted(view.rows[:BAR_KEYS], key=lambda r: numeric(r.value), reverse=True)
+    ranked = sorted(
+        enumerate(view.rows[:BAR_KEYS]), key=lambda nr: numeric(nr[1].value), reverse=True
+    )
+    top = [r for _, r in ranked]
     trace = {
         "type": "bar",
         "orientation": "h",
         "x": [numeric(r.value) for r in top],
         "y": [plotly_text(name_of(r, view)) for r in top],
+        "customdata": [n for n, _ in ranked],  # each bar's row in the panel's keys
         "marker": {"color": COLORWAY[0]},
         "hovertemplate": "%{y}<br>%{x:,}<extra></extra>",
         "cliponaxis": False,

@@ -1,0 +1,89 @@
+"""A click on a chart or a table row names the key it drew: the indices figures and tables
+carry point into the panel's ``keys``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ide.charts import build_panels
+from ide.charts.text import plotly_text
+from ide.tracing.model import Aggregation, Bucket, Row, Snapshot
+from tests.unit.test_charts import decode
+
+KEYS = ["nginx", "sshd", 'a "quoted" <b>key</b>', "cron"] + [f"proc{n}" for n in range(20)]
+
+
+def panel(agg: Aggregation) -> dict[str, Any]:
+    [p] = build_panels(Snapshot(1.0, (agg,)))
+    return p
+
+
+def counts(function: str = "count") -> Aggregation:
+    rows = tuple(Row((k,), value=100 - n) for n, k in enumerate(KEYS))
+    return Aggregation("@c", function, rows)
+
+
+def dist(function: str) -> Aggregation:
+    rows = tuple(
+        Row((k, n), buckets=(Bucket(0, 9, 50 - n), Bucket(10, 19, n + 1)))
+        for n, k in enumerate(KEYS[:12])
+    )
+    return Aggregation("@d", function, rows, {"lo": 0, "hi": 30, "step": 10})
+
+
+def test_each_pie_slice_names_its_key_and_the_other_slice_none() -> None:
+    p = panel(counts())
+    trace = p["figure"]["data"][0]
+    for label, rank in zip(trace["labels"], trace["customdata"], strict=True):
+        if rank < 0:
+            assert label.startswith("other (")
+        else:
+            assert plotly_text(str(p["keys"][rank][0])) == label
+    assert -1 in trace["customdata"]
+
+
+def test_each_bar_names_its_key() -> None:
+    p = panel(counts("sum"))
+    trace = p["figure"]["data"][0]
+    named = [plotly_text(str(p["keys"][r][0])) for r in trace["customdata"]]
+    assert named == trace["y"]
+
+
+def test_each_distribution_trace_and_heatmap_line_names_its_key() -> None:
+    p = panel(dist("hist"))
+    for trace in p["figure"]["data"]:
+        if "rank" in trace.get("meta", {}):
+            key = p["keys"][trace["meta"]["rank"]]
+            assert trace["name"] == plotly_text(f"{key[0]}, {key[1]}")
+    heat = p["heatmap"]["data"][0]
+    lines = [p["keys"][r] for r in heat["meta"]["ranks"]]
+    assert heat["y"] == [plotly_text(f"{k[0]}, {k[1]}") for k in lines]
+
+
+def test_a_3d_bar_row_names_its_key_by_its_height_along_y() -> None:
+    p = panel(dist("lhist"))
+    trace = p["figure"]["data"][0]
+    cell = trace["meta"]["cell"]
+    hover_of_row: dict[int, str] = {}
+    # y holds vertex coordinates; the text of a box's top corners says its key
+    for y, text in zip(decode(trace["y"]), trace["text"], strict=True):
+        if text:
+            hover_of_row.setdefault(math.floor(y / cell), text.split("<br>")[0])
+    for row, label in hover_of_row.items():
+        key = p["keys"][row]
+        assert label == plotly_text(f"{key[0]}, {key[1]}")
+
+
+def test_table_rows_name_their_keys_numbers_stay_numbers() -> None:
+    p = panel(dist("lhist"))
+    table = p["table"]
+    assert len(table["ranks"]) == len(table["rows"])
+    for row, rank in zip(table["rows"], table["ranks"], strict=True):
+        assert row[:2] == [KEYS[rank], str(rank)]
+        assert p["keys"][rank] == [KEYS[rank], rank]
+
+
+def test_a_key_with_a_stack_cannot_be_drilled() -> None:
+    agg = Aggregation("@s", "count", (Row(("bash", "main\nstart\n"), value=3),))
+    assert panel(agg)["keys"] == [None]
