@@ -302,6 +302,9 @@ def create_run() -> tuple[Response, int]:
 def run_body(run: Run) -> dict[str, Any]:
     body = run.to_dict()
     body["viewer_url"] = f"/view/{run.id}?key={run.viewer_key}"
+    # What the page reopens a run with and derives its drilldowns from (not for viewers).
+    body["script"] = run.script
+    body["options"] = dict(run.options)
     return body
 
 
@@ -317,7 +320,7 @@ def list_runs() -> Response:
     return jsonify(
         {
             "runs": [
-                {k: v for k, v in run_body(r).items() if k not in {"snapshot", "output"}}
+                {k: v for k, v in run_body(r).items() if k not in {"snapshot", "output", "script"}}
                 for r in runs().all()
             ]
         }

@@ -10,6 +10,7 @@ import { RunView } from "./run-view.js";
 import { VOCABULARY } from "./vocabulary.js";
 import { Compiler } from "./wizard/compile.js";
 import { Drafts } from "./wizard/drafts.js";
+import { mountDrilldowns } from "./wizard/drilldowns.js";
 import { renderBackends } from "./wizard/backends.js";
 import { TranslationPane } from "./wizard/translation.js";
 import { reattachRun, rememberRun } from "./wizard/last-run.js";
@@ -220,6 +221,7 @@ async function startRun() {
       via: translation.request(),
     });
     state.runId = run.id;
+    drilldowns.started(run, script);
     rememberRun(run);
     showRunScript(state.language, script);
     runView.start({ id: run.id, viewerUrl: run.viewer_url, drawCharts: o.draw_charts, duration: o.duration });
@@ -247,11 +249,25 @@ function showRunScript(language, script) {
   box.hidden = false;
 }
 
+/** Follow `run` in the Output step (a drilldown just started, or a crumb reopened). */
+function followRun(run, script) {
+  state.runId = run.id;
+  state.runState = run.state;
+  rememberRun(run);
+  showRunScript(run.language, script);
+  runView.start({ id: run.id, viewerUrl: run.viewer_url, drawCharts: $("draw-charts").checked, duration: run.duration });
+  showStep("output");
+}
+
+const drilldowns = mountDrilldowns($("run-crumbs"), { follow: followRun, banner: appBanner });
+
 const runView = new RunView($("step-output"), {
   onState(msg) {
     state.runState = msg.state;
     refreshTabs();
   },
+  drill: drilldowns.menu,
+  crumbs: drilldowns.crumbs,
 });
 
 /** What reattaching a run after a reload needs of the page. */

@@ -27,11 +27,15 @@ export class RunView {
    * @param root the element that holds the Output markup (templates/_output.html)
    * @param options.readOnly hide the controls that change the run
    * @param options.onState called with each state message
+   * @param options.drill the drilldown menu a click on a key opens (run/drill.js), or null
+   * @param options.crumbs the drilldown breadcrumb (run/crumbs.js), or null
    */
-  constructor(root, { readOnly = false, onState = () => {} } = {}) {
+  constructor(root, { readOnly = false, onState = () => {}, drill = null, crumbs = null } = {}) {
     this.root = root;
     this.readOnly = readOnly;
     this.onState = onState;
+    this.drill = drill;
+    this.crumbs = crumbs;
     const $ = (id) => byId(id, root);
     this.els = {
       stop: $("stop-run"),
@@ -92,6 +96,7 @@ export class RunView {
 
   /** Forget the previous run: empty panels, console and banners. */
   reset() {
+    this.drill?.close();
     this.stream?.close();
     this.stream = null;
     clearInterval(this.timer);
@@ -120,6 +125,7 @@ export class RunView {
     this.reset();
     this.runId = id;
     this.root.dataset.runId = id;
+    this.crumbs?.show(id);
     this.drawCharts = drawCharts;
     this.perInterval = this.root.querySelector('input[name="view-mode"][value="interval"]')?.checked || false;
     this.applyState({ state: "starting", elapsed: 0, duration, error: null });

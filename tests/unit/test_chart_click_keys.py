@@ -53,9 +53,12 @@ def test_each_bar_names_its_key() -> None:
 def test_each_distribution_trace_and_heatmap_line_names_its_key() -> None:
     p = panel(dist("hist"))
     for trace in p["figure"]["data"]:
-        if "rank" in trace.get("meta", {}):
-            key = p["keys"][trace["meta"]["rank"]]
+        assert "meta" not in trace  # plotly would fill %{...} in its name from meta
+        if "customdata" in trace:
+            key = p["keys"][trace["customdata"][0]]
             assert trace["name"] == plotly_text(f"{key[0]}, {key[1]}")
+        else:
+            assert trace["name"].startswith("other ")
     heat = p["heatmap"]["data"][0]
     lines = [p["keys"][r] for r in heat["meta"]["ranks"]]
     assert heat["y"] == [plotly_text(f"{k[0]}, {k[1]}") for k in lines]

@@ -507,7 +507,7 @@ def test_heatmap_colour_is_logarithmic_so_one_hot_bucket_leaves_the_others_visib
         snapshot = Snapshot(float(t * 1), (dist({"bash": [(0, 9, t * 2), (10, 19, t * hot)]}),))
         history.add(snapshot)
     heat = valid(build_panels(snapshot, history)[0]["series"])["data"][0]
-    assert heat["meta"] == {"colour": "log"}
+    assert heat["meta"] == {"colour": "log", "spans": [[0, 9], [10, 19]]}
     flat = [z for row in heat["z"] for z in row if z]
     # Linear colour would put the small buckets under 0.1% of the hottest cell.
     assert min(flat) / max(flat) > 0.05

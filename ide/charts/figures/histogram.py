@@ -28,7 +28,9 @@ def histogram_figure(view: View, uirevision: str) -> tuple[Figure, str | None]:
                 "y": columns.totals([place[id(row)]]),
                 "marker": {"color": COLORWAY[n % len(COLORWAY)]},
                 "hovertemplate": hover,
-                "meta": {"rank": n},  # its row in the panel's keys
+                # its row in the panel's keys (not in meta: plotly fills %{...} in a name
+                # from a trace's meta, and a key may hold "%{x}")
+                "customdata": [n] * len(labels),
             }
         )
     if len(view.every_row) > len(top):

@@ -111,7 +111,8 @@ def heatmap_figure(series: BucketSeries, function: str, uirevision: str) -> Figu
         "y": labels,
         "z": [[log_colour(c) for c in row] for row in counts],
         "customdata": counts,
-        "meta": {"colour": "log"},
+        # each line's bucket bounds, for "what's in this bucket"
+        "meta": {"colour": "log", "spans": [list(s) for s in order]},
         "colorscale": HEAT,
         "zmin": 0,
         "ygap": 1,

@@ -297,10 +297,15 @@ def derive(
 
 
 def _diff(script: str, derived: str) -> str:
-    lines = difflib.unified_diff(
-        script.splitlines(keepends=True), derived.splitlines(keepends=True), "original", "drilldown"
-    )
-    return "".join(lines)
+    # Lines as the page splits them (at "\n" only, not at a vertical tab), each ending in a
+    # newline, the last too: a line of the diff is always one line of text.
+    def lines(text: str) -> list[str]:
+        parts = text.split("\n")
+        if parts[-1] == "":
+            parts.pop()
+        return [part + "\n" for part in parts]
+
+    return "".join(difflib.unified_diff(lines(script), lines(derived), "original", "drilldown"))
 
 
 def _guard(edits: _Edits, u: Update, condition: str) -> None:

@@ -18,13 +18,14 @@ function compare(a, b) {
   return String(a).localeCompare(String(b), undefined, { numeric: true });
 }
 
-/** The rows the state shows: filtered by its text, sorted by its column. */
+/** Which rows the state shows (their indices): filtered by its text, sorted by its column. */
 export function shownRows(rows, state) {
   const term = state.filter.trim().toLowerCase();
-  let out = term ? rows.filter((row) => row.some((cell) => String(cell ?? "").toLowerCase().includes(term))) : rows;
+  let out = rows.map((_, n) => n);
+  if (term) out = out.filter((n) => rows[n].some((cell) => String(cell ?? "").toLowerCase().includes(term)));
   if (state.sortColumn !== null) {
     const i = state.sortColumn;
-    out = [...out].sort((a, b) => (state.descending ? -1 : 1) * compare(a[i], b[i]));
+    out.sort((a, b) => (state.descending ? -1 : 1) * compare(rows[a][i], rows[b][i]));
   }
   return out;
 }
@@ -35,8 +36,10 @@ export function tsv(columns, rows) {
   return [columns, ...rows].map((row) => row.map(cell).join("\t")).join("\n") + "\n";
 }
 
-/** The table's nodes; `redraw` draws it again after the state changed. */
-export function tableNodes(table, state, redraw, name) {
+/** The table's nodes; `redraw` draws it again after the state changed. With `onRow`, a
+ * row that names a key (`table.ranks`) is focusable and a click or Enter on it calls
+ * `onRow(rank, row)` (the drilldown menu). */
+export function tableNodes(table, state, redraw, name, onRow = null) {
   const tools = el("div", "table-tools");
   const filter = el("input", "table-filter");
   filter.type = "search";
@@ -47,7 +50,8 @@ export function tableNodes(table, state, redraw, name) {
     state.filter = filter.value;
     redraw({ keepFocus: true });
   });
-  const rows = shownRows(table.rows, state);
+  const shown = shownRows(table.rows, state);
+  const rows = shown.map((n) => table.rows[n]);
   const copy = button("Copy as TSV", "btn btn-small", async () => {
     try {
       await navigator.clipboard.writeText(tsv(table.columns, rows));
@@ -77,9 +81,22 @@ export function tableNodes(table, state, redraw, name) {
   const thead = el("thead");
   thead.append(hr);
   const tbody = el("tbody");
-  for (const row of rows.slice(0, MAX_TABLE_ROWS)) {
+  for (const n of shown.slice(0, MAX_TABLE_ROWS)) {
     const tr = el("tr");
-    for (const cell of row) tr.append(el("td", typeof cell === "number" ? "num" : "", formatNumber(cell)));
+    for (const cell of table.rows[n]) tr.append(el("td", typeof cell === "number" ? "num" : "", formatNumber(cell)));
+    const rank = table.ranks?.[n];
+    if (onRow && rank !== undefined) {
+      tr.tabIndex = 0;
+      tr.className = "drill-row";
+      tr.title = "Click or press Enter to drill into this key";
+      tr.addEventListener("click", () => onRow(rank, tr));
+      tr.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter" || ev.key === " ") {
+          ev.preventDefault();
+          onRow(rank, tr);
+        }
+      });
+    }
     tbody.append(tr);
   }
   t.append(thead, tbody);
