@@ -31,11 +31,15 @@ def key_cells(key: Key, arity: int) -> list[Any]:
     return cells + [""] * (arity - len(cells))
 
 
-def drill_keys(view: View, limit: int) -> list[list[KeyPart] | None]:
+def drill_keys(view: View, limit: int) -> list[list[KeyPart | None] | None]:
     """The keys a click on a chart or table row drills into, heaviest first (a figure's
-    ``customdata``/``meta`` and a table's ``ranks`` index them); a key holding a stack is
-    None: a stack cannot be matched by value."""
-    return [None if any(is_stack(p) for p in r.key) else list(r.key) for r in view.rows[:limit]]
+    ``customdata``/``meta`` and a table's ``ranks`` index them). A stack part is None, since
+    a stack cannot be matched by value, and a key of nothing but stacks is None."""
+    keys: list[list[KeyPart | None] | None] = []
+    for r in view.rows[:limit]:
+        parts = [None if is_stack(p) else p for p in r.key]
+        keys.append(None if r.key and all(p is None for p in parts) else parts)
+    return keys
 
 
 def table(view: View, limit: int = TABLE_ROWS) -> dict[str, Any]:

@@ -506,7 +506,7 @@ class RunManager:
         """
         s = self.settings
         due = now + min(REAPER_MAX_SLEEP_S, s.stop_on_disconnect_s, s.stop_grace_s)
-        watched = self._watched_through_drilldowns()
+        watched = self._watched_through_drilldowns(now)
         for run in self.all():
             if not run.active:
                 continue
@@ -525,30 +525,34 @@ class RunManager:
                 due = min(due, end)
             if run.viewers:
                 continue
-            if run.id in watched:  # a drilldown of it is on screen: the parent goes on
-                run.unwatched_since = now
+            # A drilldown of it on screen keeps the parent going; after the drilldown's last
+            # viewer left, the parent has the grace it would have after its own.
+            since = max(run.unwatched_since, watched.get(run.id, run.unwatched_since))
+            if since >= now:
                 continue
             reason: StopReason
             if run.ever_watched and not run.keep_running:
-                limit, reason = run.unwatched_since + s.stop_on_disconnect_s, "disconnect"
+                limit, reason = since + s.stop_on_disconnect_s, "disconnect"
             else:
-                limit, reason = run.unwatched_since + s.max_unwatched_s, "unwatched"
+                limit, reason = since + s.max_unwatched_s, "unwatched"
             if now >= limit:
                 run.request_stop(reason)
             else:
                 due = min(due, limit)
         return max(REAPER_MIN_SLEEP_S, due - now)
 
-    def _watched_through_drilldowns(self) -> set[str]:
-        """The runs a watched, active drilldown descends from."""
+    def _watched_through_drilldowns(self, now: float) -> dict[str, float]:
+        """For each run an active, watched drilldown descends from: since when none of its
+        drilldowns is watched (``now`` while one is)."""
         runs = {r.id: r for r in self.all()}
-        out: set[str] = set()
+        out: dict[str, float] = {}
         for run in runs.values():
-            if not (run.viewers and run.active):
+            if not (run.active and run.ever_watched):
                 continue
+            since = now if run.viewers else run.unwatched_since
             parent = run.parent
-            while parent is not None and parent not in out and parent in runs:
-                out.add(parent)
+            while parent is not None and parent in runs and out.get(parent, -1.0) < since:
+                out[parent] = since
                 parent = runs[parent].parent
         return out
 

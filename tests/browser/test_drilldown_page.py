@@ -182,3 +182,37 @@ def test_a_heatmap_bucket_names_the_keys_in_it_largest_first(page: Any) -> None:
         [{"key": ["nginx"], "count": 7}, {"key": ["sshd"], "count": 1}],
         [{"key": ["cron"], "count": 4}],
     ]
+
+
+def test_each_kind_of_click_names_its_key(page: Any) -> None:
+    """What plotly's click event gives for each chart, and the key the menu opens for."""
+    found = page.evaluate(
+        """async () => {
+          const { clickTarget } = await import('/static/js/run/drill.js');
+          const panel = { name: "@n", keys: [["nginx", 10], ["sshd", null], null] };
+          const rows = [{ key: ["cron"], buckets: [{ lo: 0, hi: 9, count: 3 }] }];
+          const agg = { name: "@n", rows };
+          const view = { runId: "r1", snapshot: { aggregations: [agg] } };
+          const at = (pt) => {
+            const t = clickTarget(panel, pt, view);
+            if (!t) return t;
+            return t.bucket ? ["bucket", t.bucket.lo, t.bucket.hi] : t.other ? "other" : t.key;
+          };
+          return [
+            at({ data: { type: "pie" }, customdata: 0 }),
+            at({ data: { type: "pie" }, customdata: -1 }),
+            at({ data: { type: "bar" }, customdata: 1 }),
+            at({ data: { type: "bar" } }),
+            at({ data: { type: "heatmap", meta: { ranks: [1, 0] } }, pointNumber: [1, 4] }),
+            at({ data: { type: "heatmap", meta: { spans: [[0, 9]] } }, pointNumber: [0, 2] }),
+            at({ data: { type: "mesh3d", meta: { cell: 10 } }, y: 19 }),
+            at({ data: { type: "icicle", meta: { key_nodes: { 7: [1, 1] } } }, id: "7" }),
+            at({ data: { type: "icicle", meta: { key_nodes: {} } }, id: "8" }),
+            at({ data: { type: "scatter" } }),
+          ];
+        }"""
+    )
+    assert found == [
+        ["nginx", 10], "other", ["sshd", None], "other", ["nginx", 10], ["bucket", 0, 9],
+        ["sshd", None], ["sshd", None], None, None,
+    ]  # fmt: skip

@@ -4,6 +4,7 @@ drilldown is watched.  The real tracers are in tests/integration/test_drilldown_
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -144,28 +145,49 @@ def test_a_run_from_a_drilldown_shows_its_parent_and_the_drill(tmp_path: Path) -
     state_of(app).runs.shutdown()
 
 
+def new_in(manager: RunManager, backend: ScriptedBackend, parent: str | None) -> Any:
+    return manager.create(
+        backend,  # type: ignore[arg-type]
+        language="bpftrace", script="x", duration=0, interval=1.0, options={}, parent=parent,
+    )  # fmt: skip
+
+
 def test_a_parent_keeps_running_while_its_drilldown_is_watched() -> None:
     settings = Settings(token="t", max_unwatched_s=5.0)
     manager, backend = RunManager(settings), ScriptedBackend()
-
-    def new(parent: str | None) -> Any:
-        return manager.create(
-            backend,  # type: ignore[arg-type]
-            language="bpftrace", script="x", duration=0, interval=1.0, options={}, parent=parent,
-        )  # fmt: skip
-
-    root = new(None)
+    root = new_in(manager, backend, None)
     attach(root, backend)
-    child = new(root.id)
+    child = new_in(manager, backend, root.id)
     attach(child, backend)
     viewer = child.add_viewer()
-    t0 = root.unwatched_since
-    manager.reap(t0 + 60)
-    assert root.stop_reason is None and root.unwatched_since == t0 + 60
+    manager.reap(root.unwatched_since + 60)
+    assert root.stop_reason is None
     child.remove_viewer(viewer)
-    child.request_stop("user")
-    manager.reap(t0 + 60 + settings.stop_on_disconnect_s + 0.1)
+    left = child.unwatched_since
+    manager.reap(left + settings.stop_on_disconnect_s + 0.1)
+    assert child.stop_reason == "disconnect"
     assert root.stop_reason is None  # never watched itself: the unwatched limit counts from then
-    manager.reap(t0 + 60 + settings.max_unwatched_s + 0.1)
+    manager.reap(left + settings.max_unwatched_s + 0.1)
     assert root.stop_reason == "unwatched"
+    manager.shutdown()
+
+
+def test_a_parent_left_for_its_drilldown_has_its_grace_from_when_the_drilldown_was_left() -> None:
+    """Going back from a drilldown to its parent: the parent's viewer comes a moment after
+    the drilldown's left, and the parent is not stopped in between."""
+    settings = Settings(token="t", stop_on_disconnect_s=1.0)
+    manager, backend = RunManager(settings), ScriptedBackend()
+    root = new_in(manager, backend, None)
+    attach(root, backend)
+    root.remove_viewer(root.add_viewer())
+    child = new_in(manager, backend, root.id)
+    attach(child, backend)
+    viewer = child.add_viewer()
+    manager.reap(time.monotonic() - 0.9)  # the reaper's last beat before the drilldown is left
+    child.remove_viewer(viewer)
+    left = child.unwatched_since
+    manager.reap(left + 0.5)
+    assert root.stop_reason is None
+    manager.reap(left + settings.stop_on_disconnect_s + 0.1)
+    assert root.stop_reason == "disconnect"
     manager.shutdown()

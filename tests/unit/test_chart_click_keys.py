@@ -87,6 +87,24 @@ def test_table_rows_name_their_keys_numbers_stay_numbers() -> None:
         assert p["keys"][rank] == [KEYS[rank], rank]
 
 
-def test_a_key_with_a_stack_cannot_be_drilled() -> None:
+def test_a_stack_part_is_not_matched_and_a_key_of_only_stacks_is_none() -> None:
     agg = Aggregation("@s", "count", (Row(("bash", "main\nstart\n"), value=3),))
+    assert panel(agg)["keys"] == [["bash", None]]
+    agg = Aggregation("@k", "count", (Row(("main\nstart\n",), value=3),))
     assert panel(agg)["keys"] == [None]
+
+
+def test_a_flame_node_of_a_key_part_under_the_stacks_names_the_part() -> None:
+    rows = (
+        Row(("bash", "read\nmain\nstart\n"), value=3),
+        Row(("sshd", "write\nmain\nstart\n"), value=5),
+        Row(("bash", "open\nmain\nstart\n"), value=1),
+    )
+    p = panel(Aggregation("@s", "count", rows))
+    trace = p["figure"]["data"][0]
+    label = dict(zip(trace["ids"], trace["labels"], strict=True))
+    fixed = {
+        label[node]: p["keys"][row][:parts]
+        for node, (row, parts) in trace["meta"]["key_nodes"].items()
+    }
+    assert fixed == {"bash": ["bash"], "sshd": ["sshd"]}  # frames (main, read...) fix nothing

@@ -344,7 +344,7 @@ def test_a_sample_with_an_empty_stack_gets_a_labelled_frame() -> None:
     assert value[label] == 6
     assert "" not in trace["labels"]
     empty_id = trace["ids"][trace["labels"].index(label)]
-    assert trace["meta"] == {"no_frames": [empty_id]}
+    assert trace["meta"] == {"no_frames": [empty_id], "key_nodes": {}}
 
 
 def test_frames_of_one_function_merge_whatever_their_offsets() -> None:

@@ -39,6 +39,9 @@ class FrameTree:
     values: list[float] = field(default_factory=lambda: [0.0])
     offsets: list[dict[str, None]] = field(default_factory=lambda: [{}])
     index: dict[tuple[int, str], int] = field(default_factory=dict)
+    # A node that ends a key part with only stacks after it: (a row through it, the parts
+    # it fixes), so a click on it drills into those parts.
+    key_nodes: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def child(self, node: int, frame: str) -> int:
         name, offset = split_offset(frame)
@@ -87,7 +90,11 @@ def flame_figure(view: View, uirevision: str, max_keys: int) -> tuple[Figure, st
         "parents": ["" if parents[i] < 0 else str(parents[i]) for i in keep],
         "values": [values[i] for i in keep],
         "customdata": [plotly_text(tree.hover(i)) for i in keep],
-        "meta": {"no_frames": [str(i) for i in keep if labels[i] == NO_FRAMES]},
+        "meta": {
+            "no_frames": [str(i) for i in keep if labels[i] == NO_FRAMES],
+            # a key part's node: [its row in the panel's keys, how many parts it fixes]
+            "key_nodes": {str(i): list(tree.key_nodes[i]) for i in keep if i in tree.key_nodes},
+        },
         "branchvalues": "total",
         "sort": False,
         "tiling": {"orientation": "v", "flip": "y", "pad": 0},
@@ -110,20 +117,22 @@ def _frame_tree(rows: Sequence[Row]) -> FrameTree:
     """The frames of ``rows`` as a tree; frames of one function at different offsets are one
     frame (as FlameGraph merges them), their offsets kept for the hover."""
     tree = FrameTree()
-    for row in rows:
+    for rank, row in enumerate(rows):
         value = numeric(row.value)
         if value <= 0:
             continue
         tree.values[0] += value
         node = 0
-        for part in row.key:
-            if is_stack(part) or part == "":
-                path = list(reversed(stack_frames(str(part)))) or [NO_FRAMES]
-            else:
-                path = [str(part)]
+        stacks = [is_stack(part) or part == "" for part in row.key]
+        for n, part in enumerate(row.key):
+            path = (
+                list(reversed(stack_frames(str(part)))) or [NO_FRAMES] if stacks[n] else [str(part)]
+            )
             for frame in path:
                 node = tree.child(node, frame)
                 tree.values[node] += value
+            if not stacks[n] and all(stacks[n + 1 :]):
+                tree.key_nodes.setdefault(node, (rank, n + 1))
     return tree
 
 

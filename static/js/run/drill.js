@@ -9,13 +9,14 @@ import { button, el } from "../dom.js";
 import { formatNumber } from "./format.js";
 import { sideBySide } from "./side-by-side.js";
 
-const STACK_NOTE = "This key holds a stack, which cannot be matched by value: click another key, or a chart of a map without stacks.";
+const STACK_NOTE = "A stack cannot be matched by value: click the key under the stacks (a process name, say), or a chart of a map without stacks.";
 const OTHER_NOTE = "This stands for many keys together: click one key to drill into it.";
 const MAX_BUCKET_KEYS = 10;
 
-/** "nginx", "bash, 1234": a key as text (its parts as traced). */
+/** "nginx", "bash, 1234": a key as text (its parts as traced); a stack part (null in a
+ * panel's keys, "" in a run's drill) is "any stack". */
 export function keyText(key) {
-  return key.map((p) => String(p)).join(", ");
+  return key.map((p) => (p === null || p === "" ? "any stack" : String(p))).join(", ");
 }
 
 /** What a drill is called in the breadcrumb and the dialog: "nginx › by pid". */
@@ -56,7 +57,12 @@ export function clickTarget(panel, pt, view) {
   const base = { runId: view.runId, aggregation: panel.name };
   const cell = pt.pointNumber ?? pt.pointIndex;
   let rank;
-  if (trace.type === "icicle") return { ...base, key: null };
+  if (trace.type === "icicle") {
+    // A frame of a stack fixes nothing; a key part's node (under the stacks) fixes it.
+    const [row, parts] = meta.key_nodes?.[pt.id] || [];
+    const key = row === undefined ? null : panel.keys?.[row];
+    return { ...base, key: key ? key.map((p, i) => (i < parts ? p : null)) : null };
+  }
   if (trace.type === "mesh3d") rank = Math.floor(pt.y / meta.cell);
   else if (trace.type === "heatmap" && meta.ranks) rank = meta.ranks[Array.isArray(cell) ? cell[0] : cell];
   else if (trace.type === "heatmap" && meta.spans) {
@@ -227,7 +233,9 @@ export class DrillMenu {
     if (b.getAttribute("aria-disabled") === "true" || menu.dataset.busy) return;
     menu.dataset.busy = "1";
     b.classList.add("busy");
-    const drill = { aggregation: target.aggregation, key: target.key, by, mode };
+    // A stack part is sent as "": the server matches no stack (docs/api.md#drilldown).
+    const key = target.key.map((p) => (p === null ? "" : p));
+    const drill = { aggregation: target.aggregation, key, by, mode };
     try {
       const run = await this.host.source(target.runId);
       const derived = await api("POST", "/api/drilldown", { language: run.language, script: run.script, via: run.via || "auto", ...drill });
