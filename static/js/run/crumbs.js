@@ -5,7 +5,7 @@
 // `host`: {source(runId) -> Promise<run body>, open(runId)}.
 
 import { button, el } from "../dom.js";
-import { drillLabel } from "./drill.js";
+import { drillLabel } from "./drill-labels.js";
 
 const MAX_DEPTH = 16;
 const HEAD_LINES = 30; // where a `title:` line is looked for

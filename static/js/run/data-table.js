@@ -88,6 +88,7 @@ export function tableNodes(table, state, redraw, name, onRow = null) {
     if (onRow && rank !== undefined) {
       tr.tabIndex = 0;
       tr.className = "drill-row";
+      tr.dataset.rank = String(rank);
       tr.title = "Click or press Enter to drill into this key";
       tr.addEventListener("click", () => onRow(rank, tr));
       tr.addEventListener("keydown", (ev) => {

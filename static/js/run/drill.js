@@ -7,25 +7,12 @@
 import { api } from "../api.js";
 import { button, el } from "../dom.js";
 import { formatNumber } from "./format.js";
-import { sideBySide } from "./side-by-side.js";
+import { DrillDialog } from "./drill-dialog.js";
+import { keyText } from "./drill-labels.js";
 
 const STACK_NOTE = "A stack cannot be matched by value: click the key under the stacks (a process name, say), or a chart of a map without stacks.";
 const OTHER_NOTE = "This stands for many keys together: click one key to drill into it.";
 const MAX_BUCKET_KEYS = 10;
-
-/** "nginx", "bash, 1234": a key as text (its parts as traced); a stack part (null in a
- * panel's keys, "" in a run's drill) is "any stack". */
-export function keyText(key) {
-  return key.map((p) => (p === null || p === "" ? "any stack" : String(p))).join(", ");
-}
-
-/** What a drill is called in the breadcrumb and the dialog: "nginx › by pid". */
-export function drillLabel(drill) {
-  const key = keyText(drill.key);
-  if (drill.mode === "exclude") return `not ${key}`;
-  if (drill.mode === "latency") return `latency of ${key}`;
-  return drill.by ? `${key} › by ${drill.by}` : `only ${key}`;
-}
 
 function spanText(lo, hi) {
   const f = (v, inf) => (v === null || v === undefined ? inf : formatNumber(v));
@@ -77,6 +64,33 @@ export function clickTarget(panel, pt, view) {
   return { ...base, key: panel.keys?.[rank] ?? null };
 }
 
+/** A chart's clicks open the menu (bound once per plotly div; Plotly.purge drops it). */
+export function bindDrill(card, view) {
+  const div = card.chart;
+  if (div._drills || !view.drill) return;
+  div._drills = true;
+  div.on("plotly_click", (ev) => {
+    const target = clickTarget(card.panel, ev.points?.[0], view);
+    if (target) view.drill.open(target, { x: ev.event?.clientX ?? 0, y: ev.event?.clientY ?? 0 }, div);
+  });
+}
+
+/** The menu for a table row (a click, or Enter on the focused row). */
+export function drillRow(card, rank, tr, view) {
+  const box = tr.getBoundingClientRect();
+  const key = card.panel.keys?.[rank] ?? null;
+  const target = { runId: view.runId, aggregation: card.panel.name, key };
+  // Each snapshot draws the table anew: focus goes back to the row of the same key.
+  view.drill.open(target, { x: box.left + 24, y: box.bottom }, () => rowOf(card, key) || tr);
+}
+
+/** The table row (as drawn now) of `key`, if it is shown. */
+export function rowOf(card, key) {
+  const same = JSON.stringify(key);
+  const rows = card.tableWrap.querySelectorAll("tr.drill-row");
+  return [...rows].find((r) => JSON.stringify(card.panel.keys?.[Number(r.dataset.rank)] ?? null) === same);
+}
+
 export class DrillMenu {
   constructor(host) {
     this.host = host;
@@ -91,11 +105,13 @@ export class DrillMenu {
     if (!this.node) return;
     this.node.remove();
     this.node = null;
-    if (refocus && this.returnFocus?.isConnected) this.returnFocus.focus();
+    const back = typeof this.returnFocus === "function" ? this.returnFocus() : this.returnFocus;
+    if (refocus && back?.isConnected) back.focus();
   }
 
   /** The menu for `target` = {runId, aggregation, key (array, or null for a stack),
-   * other?, bucket?: {lo, hi, agg}} at page point {x, y}; focus returns to `from`. */
+   * other?, bucket?: {lo, hi, agg}} at page point {x, y}; focus returns to `from` (an
+   * element, or a function that finds it again when the menu closes). */
   open(target, at, from = null) {
     this.close();
     this.returnFocus = from || document.activeElement;
@@ -276,104 +292,4 @@ export class DrillMenu {
       this.close();
     }
   }
-}
-
-/** The derived script beside the run's, editable, and the button that starts it. */
-class DrillDialog {
-  constructor(host) {
-    this.host = host;
-    this.node = null;
-  }
-
-  build() {
-    const d = el("dialog", "drill-dialog card");
-    d.id = "drill-dialog";
-    d.setAttribute("aria-labelledby", "drill-dialog-title");
-    const title = el("h2", "drill-title");
-    title.id = "drill-dialog-title";
-    const lead = el("p", "muted drill-lead");
-    const diff = el("div", "drill-diff");
-    const edit = el("details", "drill-edit");
-    const summary = el("summary", "", "Edit the derived script");
-    const text = el("textarea", "drill-script");
-    text.spellcheck = false;
-    text.setAttribute("aria-label", "Derived script");
-    text.rows = 12;
-    edit.append(summary, text);
-    const error = el("div", "drill-error");
-    error.setAttribute("role", "alert");
-    error.hidden = true;
-    const actions = el("div", "drill-actions");
-    const cancel = button("Cancel", "btn", () => d.close());
-    const run = button("Run drilldown", "btn btn-primary", () => this.run());
-    actions.append(cancel, run);
-    d.append(title, lead, diff, edit, error, actions);
-    document.body.append(d);
-    this.node = d;
-    this.els = { title, lead, diff, text, edit, error, run };
-  }
-
-  show(parent, drill, derived) {
-    if (!this.node) this.build();
-    const e = this.els;
-    this.parent = parent;
-    this.drill = drill;
-    e.title.textContent = `Drill down: ${drill.aggregation} ${drillLabel(drill)}`;
-    e.lead.textContent = `Only the clauses that update ${derived.aggregation} change; the rest of the script stays as written. It runs as a drilldown of this run, which keeps running.`;
-    e.diff.replaceChildren(diffTable(parent.script, derived.script, derived.diff));
-    e.text.value = derived.script;
-    e.edit.open = false;
-    e.error.hidden = true;
-    e.run.disabled = false;
-    this.node.showModal();
-    e.run.focus();
-  }
-
-  async run() {
-    const e = this.els;
-    const p = this.parent;
-    e.run.disabled = true;
-    e.error.hidden = true;
-    const script = e.text.value;
-    try {
-      const run = await api("POST", "/api/runs", {
-        language: p.language,
-        script,
-        via: p.via || "auto",
-        duration: p.duration,
-        interval: p.interval,
-        options: p.options || {},
-        keep_running: p.keep_running,
-        parent: p.id,
-        drill: this.drill,
-      });
-      this.node.close();
-      this.host.startChild(run, script);
-    } catch (err) {
-      e.error.replaceChildren(el("strong", "", `The drilldown could not start: ${err.message}`));
-      for (const d of err.diagnostics || []) e.error.append(el("div", "drill-diag", `${d.line}:${d.column} ${d.message}`));
-      e.error.hidden = false;
-      if (err.diagnostics?.length) e.edit.open = true;
-    } finally {
-      e.run.disabled = false;
-    }
-  }
-}
-
-function diffTable(original, derived, diff) {
-  const t = el("table", "diff-table");
-  const head = el("tr");
-  head.append(el("th", "", ""), el("th", "", "This run"), el("th", "", ""), el("th", "", "Drilldown"));
-  const thead = el("thead");
-  thead.append(head);
-  const body = el("tbody");
-  for (const { left, right } of sideBySide(original, derived, diff)) {
-    const tr = el("tr");
-    for (const side of [left, right]) {
-      tr.append(el("td", "diff-n", side ? side.n : ""), el("td", "diff-line " + (side ? "diff-" + side.kind : "diff-none"), side ? side.text : ""));
-    }
-    body.append(tr);
-  }
-  t.append(thead, body);
-  return t;
 }

@@ -5,7 +5,7 @@ import { button, el } from "../dom.js";
 import { exportName } from "../export.js";
 import { applyTools, newTools, rangeSummary, toolControls } from "./figure-tools.js";
 import { newTableState, tableNodes } from "./data-table.js";
-import { clickTarget } from "./drill.js";
+import { bindDrill, drillRow, rowOf } from "./drill.js";
 import { tableFromAggregation } from "./format.js";
 
 // Figure text from the server is already plotly text (ide/charts/text.py); $...$ in a key
@@ -310,7 +310,7 @@ export class PanelsGrid {
     const started = performance.now();
     Promise.resolve(Plotly.react(div, figure.data, layout, PLOT_CONFIG)).then(() => {
       rehover(div);
-      this.bindDrill(card);
+      bindDrill(card, this.view);
       if (mode === "series") this.shareTime(card);
       requestAnimationFrame(() => requestAnimationFrame(() => {
         const took = performance.now() - started;
@@ -349,33 +349,21 @@ export class PanelsGrid {
     });
   }
 
-  /** A click on a key opens the drilldown menu there (run-view's `drill`). */
-  bindDrill(card) {
-    const div = card.chart;
-    if (div._drills || !this.view.drill) return;
-    div._drills = true;
-    div.on("plotly_click", (ev) => {
-      const target = clickTarget(card.panel, ev.points?.[0], this.view);
-      if (target) this.view.drill.open(target, { x: ev.event?.clientX ?? 0, y: ev.event?.clientY ?? 0 }, div);
-    });
-  }
-
-  drillRow(card, rank, tr) {
-    const box = tr.getBoundingClientRect();
-    const target = { runId: this.view.runId, aggregation: card.panel.name, key: card.panel.keys?.[rank] ?? null };
-    this.view.drill.open(target, { x: box.left + 24, y: box.bottom }, tr);
-  }
-
   drawTable(card, table) {
     if (!table) {
       const agg = this.view.snapshot?.aggregations.find((a) => a.name === card.panel.name);
       table = agg ? tableFromAggregation(agg) : { columns: [], rows: [] };
     }
     card.tableState ||= newTableState();
-    const onRow = this.view.drill ? (rank, tr) => this.drillRow(card, rank, tr) : null;
+    const onRow = this.view.drill ? (rank, tr) => drillRow(card, rank, tr, this.view) : null;
     const redraw = ({ keepFocus }) => {
+      const active = document.activeElement;
+      const row = active?.classList.contains("drill-row") && card.tableWrap.contains(active);
+      const focusedKey = row ? card.shownKeys?.[Number(active.dataset.rank)] : undefined;
       const { parts, filter } = tableNodes(table, card.tableState, redraw, card.panel.name, onRow);
       card.tableWrap.replaceChildren(...parts);
+      card.shownKeys = card.panel.keys;
+      if (focusedKey !== undefined) rowOf(card, focusedKey)?.focus({ preventScroll: true });
       if (keepFocus) {
         filter.focus();
         filter.setSelectionRange(filter.value.length, filter.value.length);
