@@ -117,6 +117,10 @@ class Settings:
     request_threads: int = 32  # threads for whole requests, besides one per websocket
     max_websockets: int = 64  # live streams in all (each holds a thread)
     max_websockets_per_run: int = 8  # viewer links included
+    # The archive (ide/archive): every run's record, in runs.sqlite beside the snippets.
+    record_runs: bool = True
+    archive_max_bytes: int = 512 << 20  # past this, the oldest unpinned records go first
+    archive_max_age_s: float = 30 * 86400.0  # unpinned records older than this go
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, Any] | None = None) -> Settings:

@@ -34,6 +34,8 @@ from .model import (
     TracerEvent,
 )
 from .problems import ProblemLog
+from .reaper import REAPER_POLL_S, reap
+from .recording import RunRecorder
 from .render import Renderer, RunHistory
 from .scriptinfo import maps_reset_by_script
 from .viewer import Viewer
@@ -46,9 +48,6 @@ FINISHED_RUNS_KEPT = 32
 # The reaper sleeps until the next deadline it knows of; waking often costs CPU for nothing
 # (about 1 ms a second at 10 Hz), so it wakes at least this often, and more often only
 # while a run has yet to attach (its duration starts then).
-REAPER_MAX_SLEEP_S = 1.0
-REAPER_POLL_S = 0.1
-REAPER_MIN_SLEEP_S = 0.02
 # A tracer whose own output floods can lose the prints that make its snapshots (bpftrace's
 # interval probe shares the ring buffer with printf): past this many intervals (and the
 # grace) without one while output still comes, the run says so instead of going quiet.
@@ -125,6 +124,7 @@ class Run:
         self._renderer = renderer
         self._history: RunHistory | None = None
         self._on_end = on_end
+        self.recorder: RunRecorder | None = None
         self.done = threading.Event()
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -222,6 +222,8 @@ class Run:
             snap = Snapshot(t, aggs)
             self.snapshot = snap
             self.seq += 1
+            if self.recorder is not None:
+                self.recorder.snapshot(self, snap, self.seq)
         history = self._chart_history()
         if history is not None:
             with self._charts_lock:
@@ -351,6 +353,8 @@ class Run:
                 self.unwatched_since = time.monotonic()
 
     def _broadcast(self, msg: dict[str, Any]) -> None:
+        if self.recorder is not None:
+            self.recorder.message(self, msg)
         for v in list(self.viewers):
             v.push(dict(msg, lines=list(msg["lines"])) if "lines" in msg else msg)
 
@@ -398,9 +402,16 @@ class RunManager:
     ``renderer`` turns each run's snapshots into panels; without one runs build none.
     """
 
-    def __init__(self, settings: Settings, *, renderer: Renderer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        renderer: Renderer | None = None,
+        recorder: RunRecorder | None = None,
+    ) -> None:
         self.settings = settings
         self.renderer = renderer
+        self.recorder = recorder  # every run's record (ide/archive)
         self._runs: OrderedDict[str, Run] = OrderedDict()
         self._lock = threading.Lock()
         self._reaper: threading.Thread | None = None
@@ -448,13 +459,18 @@ class RunManager:
             )
             run.via = via
             run.parent, run.drill = parent, drill
+            run.recorder = self.recorder
             self._runs[run.id] = run
             self._trim()
+        if self.recorder is not None:
+            self.recorder.started(run)
         try:
             run.start(backend)
         except Exception:
             with self._lock:
                 self._runs.pop(run.id, None)
+            if self.recorder is not None:
+                self.recorder.forget(run.id)
             raise
         self._ensure_reaper()
         self._wake.set()
@@ -498,63 +514,9 @@ class RunManager:
             self._wake.clear()
 
     def reap(self, now: float) -> float:
-        """End what is due at ``now``; return the seconds until something may next be due.
-
-        A viewer leaving or a stop being asked for does not wake the reaper: it notices at
-        its next beat, which comes no later than ``stop_on_disconnect_s`` and
-        ``stop_grace_s``, so their deadlines (counted from the event) are still met.
-        """
-        s = self.settings
-        due = now + min(REAPER_MAX_SLEEP_S, s.stop_on_disconnect_s, s.stop_grace_s)
-        watched = self._watched_through_drilldowns(now)
-        for run in self.all():
-            if not run.active:
-                continue
-            if run.stop_requested_at is not None:
-                if now - run.stop_requested_at >= s.stop_grace_s:
-                    run.kill()
-                due = min(due, run.stop_requested_at + s.stop_grace_s)
-                continue
-            if run.duration and run.attached_at is None:
-                due = min(due, now + REAPER_POLL_S)
-            elif run.duration and run.attached_at is not None:
-                end = run.attached_at + run.duration
-                if now >= end:
-                    run.request_stop("duration")
-                    continue
-                due = min(due, end)
-            if run.viewers:
-                continue
-            # A drilldown of it on screen keeps the parent going; after the drilldown's last
-            # viewer left, the parent has the grace it would have after its own.
-            since = max(run.unwatched_since, watched.get(run.id, run.unwatched_since))
-            if since >= now:
-                continue
-            reason: StopReason
-            if run.ever_watched and not run.keep_running:
-                limit, reason = since + s.stop_on_disconnect_s, "disconnect"
-            else:
-                limit, reason = since + s.max_unwatched_s, "unwatched"
-            if now >= limit:
-                run.request_stop(reason)
-            else:
-                due = min(due, limit)
-        return max(REAPER_MIN_SLEEP_S, due - now)
-
-    def _watched_through_drilldowns(self, now: float) -> dict[str, float]:
-        """For each run an active, watched drilldown descends from: since when none of its
-        drilldowns is watched (``now`` while one is)."""
-        runs = {r.id: r for r in self.all()}
-        out: dict[str, float] = {}
-        for run in runs.values():
-            if not (run.active and run.ever_watched):
-                continue
-            since = now if run.viewers else run.unwatched_since
-            parent = run.parent
-            while parent is not None and parent in runs and out.get(parent, -1.0) < since:
-                out[parent] = since
-                parent = runs[parent].parent
-        return out
+        """End what is due at ``now``; return the seconds until something may next be due
+        (ide/tracing/reaper.py)."""
+        return reap(self.all(), self.settings, now)
 
     def shutdown(self) -> None:
         """Stop every run; kill what does not stop within the grace period."""
@@ -569,6 +531,8 @@ class RunManager:
             r.wait(1.0)
         self._stopped.set()
         self._wake.set()
+        if self.recorder is not None:
+            self.recorder.close()  # what the runs' ends queued is written first
 
 
 def _problem_message(entry: dict[str, Any]) -> dict[str, Any]:

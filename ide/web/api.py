@@ -315,23 +315,6 @@ def find_run(run_id: str) -> Run:
     return run
 
 
-@bp.get("/runs")
-def list_runs() -> Response:
-    return jsonify(
-        {
-            "runs": [
-                {k: v for k, v in run_body(r).items() if k not in {"snapshot", "output", "script"}}
-                for r in runs().all()
-            ]
-        }
-    )
-
-
-@bp.get("/runs/<run_id>")
-def get_run(run_id: str) -> Response:
-    return jsonify(run_body(find_run(run_id)))
-
-
 @bp.delete("/runs/<run_id>")
 def delete_run(run_id: str) -> Response:
     run = find_run(run_id)

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 
+from ..archive.recorder import Recorder
+from ..archive.store import DB_NAME as ARCHIVE_NAME
+from ..archive.store import RunArchive
 from ..config import Settings
-from ..snippets.store import SnippetStore
+from ..snippets.store import SnippetStore, data_dir
 from ..tracing.pipeline import ScriptPipeline
 from ..tracing.registry import Backends
 from ..tracing.session import RunManager
@@ -34,6 +37,7 @@ class AppState:
     throttle: BadTokenThrottle
     sessions: Sessions
     streams: StreamSlots
+    archive: RunArchive | None = None  # None when runs are not recorded (record_runs)
     probe_cache: ProbeCache = field(default_factory=dict)
     probe_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -42,11 +46,16 @@ def build_state(settings: Settings) -> AppState:
     from ..charts import PlotlyRenderer
 
     backends = Backends.for_settings(settings)
-    runs = RunManager(settings, renderer=PlotlyRenderer())
+    archive = recorder = None
+    if settings.record_runs:
+        archive = RunArchive(data_dir(settings) / ARCHIVE_NAME)
+        recorder = Recorder(archive, (settings.archive_max_bytes, settings.archive_max_age_s))
+    runs = RunManager(settings, renderer=PlotlyRenderer(), recorder=recorder)
     return AppState(
         settings=settings,
         backends=backends,
         runs=runs,
+        archive=archive,
         pipeline=ScriptPipeline(settings, backends, runs),
         snippets=SnippetStore.for_settings(settings),
         throttle=BadTokenThrottle(

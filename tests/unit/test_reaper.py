@@ -8,7 +8,8 @@ import pytest
 
 from ide.config import Settings
 from ide.tracing.model import Attached
-from ide.tracing.session import REAPER_POLL_S, Run, RunManager
+from ide.tracing.reaper import REAPER_POLL_S
+from ide.tracing.session import Run, RunManager
 from tests.unit.scripted import ScriptedBackend
 
 

@@ -1,0 +1,159 @@
+"""The recorder: what each run publishes (its start, every snapshot, the messages its viewers
+get, its end) goes into the archive as it comes, from one thread of its own, so a slow disk
+never holds a tracer's consumer. Each batch is one transaction: a crash of the server loses
+at most what was still queued, about one interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from .store import (
+    Record,
+    RunArchive,
+    end_run,
+    insert_message,
+    insert_run,
+    insert_snapshot,
+    pack,
+)
+
+if TYPE_CHECKING:
+    from ..tracing.model import Snapshot
+    from ..tracing.recording import RecordedRun as Run
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUED = 10_000  # items waiting for the disk; past this the newest are dropped, counted
+RECORDED_MESSAGES = frozenset({"output", "error", "state"})
+TERMINAL = frozenset({"finished", "stopped", "failed"})
+HEAD_LINES = 30  # where a title: line is looked for
+_COMMENT_MARKS = ("//", "/*", "*", "#")
+
+
+def title_of(script: str) -> str:
+    """A run's title: the ``title:`` line of its header comment, else its first line of code."""
+    lines = [ln.strip() for ln in script.split("\n", HEAD_LINES)[:HEAD_LINES]]
+    for line in lines:
+        text = line
+        for mark in _COMMENT_MARKS:
+            text = text.removeprefix(mark)
+        text = text.lstrip("*").strip()
+        if text.startswith("title:"):
+            return text[len("title:") :].removesuffix("*/").strip()[:200]
+    code = next((ln for ln in lines if ln and not ln.startswith(_COMMENT_MARKS)), "")
+    return code[:200]
+
+
+class Recorder:
+    """Records runs into ``archive``; ``retain`` is (max_bytes, max_age_s)."""
+
+    def __init__(self, archive: RunArchive, retain: tuple[int, float]) -> None:
+        self.archive = archive
+        self.retain = retain
+        self.host = socket.gethostname()
+        self.dropped = 0
+        self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(MAX_QUEUED)
+        self._seq: dict[str, int] = {}
+        self._idle = threading.Event()
+        self._thread = threading.Thread(target=self._write_forever, name="recorder", daemon=True)
+        self._thread.start()
+        self._put(("expire",))
+
+    # --- what a run tells it (from the run's threads) --------------------------------------
+
+    def started(self, run: Run) -> None:
+        record = Record(
+            id=run.id, title=title_of(run.script), language=run.language, via=run.via,
+            script=run.script, options=dict(run.options), host=self.host, state="running",
+            error=None, started_at=time.time(), ended_at=None, duration=run.duration,
+            interval=run.interval, elapsed=0.0, parent=run.parent, drill=run.drill,
+            viewer_key=run.viewer_key, pinned=False, bytes=0, snapshots=0,
+        )  # fmt: skip
+        self._put(("run", record))
+
+    def snapshot(self, run: Run, snapshot: Snapshot, seq: int) -> None:
+        self._put(("snapshot", run.id, seq, snapshot))
+
+    def message(self, run: Run, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind not in RECORDED_MESSAGES:
+            return
+        self._put(("message", run.id, run.elapsed(), message))
+        if kind == "state" and message.get("state") in TERMINAL:
+            self._put(
+                ("end", run.id, message["state"], message.get("error"), run.elapsed(), time.time())
+            )
+            self._put(("expire",))
+
+    def forget(self, run_id: str) -> None:
+        """A run that never started leaves no record."""
+        self._put(("forget", run_id))
+
+    def _put(self, item: tuple[Any, ...]) -> None:
+        self._idle.clear()
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+
+    # --- the writer ------------------------------------------------------------------------
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued so far is on disk."""
+        self._put(("flushed",))
+        return self._idle.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _write_forever(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < 500:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            done = None in batch
+            try:
+                self._write([item for item in batch if item is not None])
+            except Exception:  # a full disk must not end the recording of later runs
+                log.exception("recording %d items failed", len(batch))
+            if self._queue.empty():
+                self._idle.set()
+            if done:
+                return
+
+    def _write(self, batch: list[tuple[Any, ...]]) -> None:
+        expire = any(item[0] == "expire" for item in batch)
+        work = [item for item in batch if item[0] not in {"expire", "flushed"}]
+        if work:
+            with self.archive.writing() as db:
+                for item in work:
+                    self._apply(db, item)
+        if expire:
+            self.archive.expire(*self.retain)
+
+    def _apply(self, db: Any, item: tuple[Any, ...]) -> None:
+        kind = item[0]
+        if kind == "run":
+            insert_run(db, item[1])
+        elif kind == "snapshot":
+            _, run_id, seq, snapshot = item
+            insert_snapshot(db, run_id, seq, snapshot.t, pack(snapshot.to_json()))
+        elif kind == "message":
+            _, run_id, t, message = item
+            seq = self._seq[run_id] = self._seq.get(run_id, 0) + 1
+            insert_message(db, run_id, seq, t, message)
+        elif kind == "end":
+            end_run(db, *item[1:])
+            self._seq.pop(item[1], None)
+        elif kind == "forget":
+            db.execute("DELETE FROM runs WHERE id = ?", (item[1],))

@@ -1,0 +1,405 @@
+"""Every run's record, in ``runs.sqlite`` beside the snippet database: the run (script,
+language, options, host, state, times), each snapshot (compressed on its own, so any one is
+read without the others), and the messages its viewers got (output, problems, state).
+
+Writes come from one thread (the recorder's); reads open a connection each (WAL lets them
+run beside the writer). Retention drops the oldest unpinned records past a total size or an
+age.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+DB_NAME = "runs.sqlite"
+COMPRESSION = 6  # zlib level: 1k-key snapshots shrink ~8x at a fraction of a millisecond
+INTERRUPTED = "the server stopped while this run was running"
+
+_SCHEMA = [
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL,
+        via TEXT,
+        script TEXT NOT NULL,
+        options TEXT NOT NULL DEFAULT '{}',
+        host TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,
+        error TEXT,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        duration REAL NOT NULL DEFAULT 0,
+        interval REAL NOT NULL DEFAULT 1,
+        elapsed REAL NOT NULL DEFAULT 0,
+        parent TEXT,
+        drill TEXT,
+        viewer_key TEXT NOT NULL DEFAULT '',
+        pinned INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        snapshots INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX runs_started ON runs (started_at)",
+    """
+    CREATE TABLE snapshots (
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        t REAL NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX snapshots_t ON snapshots (run_id, t)",
+    """
+    CREATE TABLE messages (
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        t REAL NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID
+    """,
+]
+SCHEMA_VERSION = 1
+
+_ENCODE = msgspec.json.Encoder()
+_DECODE = msgspec.json.Decoder()
+
+
+def pack(snapshot_json: bytes) -> bytes:
+    return zlib.compress(snapshot_json, COMPRESSION)
+
+
+def unpack(data: bytes) -> dict[str, Any]:
+    out: dict[str, Any] = _DECODE.decode(zlib.decompress(data))
+    return out
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+class NoRecord(LookupError):
+    """No record of that run (never recorded, deleted, or expired)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """A recorded run as ``GET /api/runs`` lists it."""
+
+    id: str
+    title: str
+    language: str
+    via: str | None
+    script: str
+    options: dict[str, int]
+    host: str
+    state: str
+    error: str | None
+    started_at: float
+    ended_at: float | None
+    duration: float
+    interval: float
+    elapsed: float
+    parent: str | None
+    drill: dict[str, Any] | None
+    viewer_key: str
+    pinned: bool
+    bytes: int
+    snapshots: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "state": self.state,
+            "language": self.language,
+            "via": self.via,
+            "host": self.host,
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
+            "elapsed": round(self.elapsed, 3),
+            "duration": self.duration,
+            "interval": self.interval,
+            "parent": self.parent,
+            "drill": self.drill,
+            "error": self.error,
+            "recorded": True,
+            "pinned": self.pinned,
+            "bytes": self.bytes,
+            "snapshots": self.snapshots,
+            "options": self.options,
+        }
+
+
+_COLUMNS = (
+    "id, title, language, via, script, options, host, state, error, started_at, ended_at, "
+    "duration, interval, elapsed, parent, drill, viewer_key, pinned, bytes, snapshots"
+)
+
+
+def _record(row: Sequence[Any]) -> Record:
+    return Record(
+        id=row[0],
+        title=row[1],
+        language=row[2],
+        via=row[3],
+        script=row[4],
+        options=_DECODE.decode(row[5]),
+        host=row[6],
+        state=row[7],
+        error=row[8],
+        started_at=row[9],
+        ended_at=row[10],
+        duration=row[11],
+        interval=row[12],
+        elapsed=row[13],
+        parent=row[14],
+        drill=_DECODE.decode(row[15]) if row[15] else None,
+        viewer_key=row[16],
+        pinned=bool(row[17]),
+        bytes=row[18],
+        snapshots=row[19],
+    )
+
+
+class RunArchive:
+    """The records of every run. Thread-safe; the writes are the recorder thread's."""
+
+    def __init__(self, path: Path | str, *, clock: Any = time.time) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has schema version {version}; this dtrace-ide knows up to "
+                    f"{SCHEMA_VERSION} (a newer release wrote it)"
+                )
+            if version == 0:
+                with self._transaction(db):
+                    for statement in _SCHEMA:
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            # What was running when the server last stopped ended with it.
+            with self._transaction(db):
+                db.execute(
+                    "UPDATE runs SET state = 'failed', error = ? WHERE state = 'running'",
+                    (INTERRUPTED,),
+                )
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode = WAL")
+        # A committed interval survives the server's crash (kill -9); only the machine's
+        # crash can take the last commits, which FULL would keep at a sync per interval.
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA busy_timeout = 30000")
+        return db
+
+    @staticmethod
+    @contextmanager
+    def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        with closing(self._connect()) as db:
+            yield db
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        with closing(self._connect()) as db, self._transaction(db):
+            yield db
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> Record:
+        with self.reading() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise NoRecord(run_id)
+        return _record(row)
+
+    def find(
+        self, *, state: str | None = None, q: str | None = None, before: float | None = None,
+        limit: int = 100,
+    ) -> list[Record]:  # fmt: skip
+        """Newest first; ``q`` matches the title or the script (case-insensitive)."""
+        where: list[str] = ["1 = 1"]
+        args: list[Any] = []
+        if state:
+            where.append("state = ?")
+            args.append(state)
+        if before is not None:
+            where.append("started_at < ?")
+            args.append(before)
+        if q:
+            pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append("(title LIKE ? ESCAPE '\\' OR script LIKE ? ESCAPE '\\')")
+            args += [pattern, pattern]
+        sql = (
+            f"SELECT {_COLUMNS} FROM runs WHERE {' AND '.join(where)} "
+            "ORDER BY started_at DESC LIMIT ?"
+        )
+        with self.reading() as db:
+            return [_record(r) for r in db.execute(sql, [*args, limit])]
+
+    def snapshots(
+        self, run_id: str, *, start: float | None = None, end: float | None = None,
+        step: float | None = None, limit: int = 10_000,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """The run's snapshots in time order; with ``step``, at most one per ``step`` s."""
+        self.get(run_id)
+        sql = "SELECT t, data FROM snapshots WHERE run_id = ? AND t >= ? AND t <= ? ORDER BY seq"
+        lo = -1.0 if start is None else start
+        hi = float("inf") if end is None else end
+        out: list[dict[str, Any]] = []
+        last = -float("inf")
+        with self.reading() as db:
+            for t, data in db.execute(sql, (run_id, lo, hi)):
+                if step and t - last < step:
+                    continue
+                last = t
+                out.append(unpack(data))
+                if len(out) >= limit:
+                    break
+        return out
+
+    def snapshot_at(self, run_id: str, t: float) -> dict[str, Any] | None:
+        """The last snapshot taken at or before ``t`` (the first one before it began)."""
+        self.get(run_id)
+        at = "SELECT data FROM snapshots WHERE run_id = ? AND t <= ? ORDER BY t DESC LIMIT 1"
+        first = "SELECT data FROM snapshots WHERE run_id = ? ORDER BY t LIMIT 1"
+        with self.reading() as db:
+            row = db.execute(at, (run_id, t)).fetchone() or db.execute(first, (run_id,)).fetchone()
+        return unpack(row[0]) if row else None
+
+    def messages(self, run_id: str) -> list[tuple[float, dict[str, Any]]]:
+        """(t, message) in the order the run's viewers got them."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT t, data FROM messages WHERE run_id = ? ORDER BY seq", (run_id,)
+            ).fetchall()
+        return [(r[0], _DECODE.decode(r[1])) for r in rows]
+
+    def load(
+        self, run: Record, snapshots: Sequence[tuple[float, bytes]],
+        messages: Sequence[tuple[float, dict[str, Any]]],
+    ) -> Record:  # fmt: skip
+        """A whole run at once (an import): ``snapshots`` as (t, snapshot JSON)."""
+        with self.writing() as db:
+            insert_run(db, run)
+            for seq, (t, data) in enumerate(snapshots, 1):
+                insert_snapshot(db, run.id, seq, t, pack(data))
+            for seq, (t, message) in enumerate(messages, 1):
+                insert_message(db, run.id, seq, t, message)
+        return self.get(run.id)
+
+    def total_bytes(self) -> int:
+        with self.reading() as db:
+            return int(db.execute("SELECT COALESCE(SUM(bytes), 0) FROM runs").fetchone()[0])
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def update(
+        self, run_id: str, *, pinned: bool | None = None, title: str | None = None
+    ) -> Record:
+        with self.writing() as db:
+            if pinned is not None:
+                db.execute("UPDATE runs SET pinned = ? WHERE id = ?", (int(pinned), run_id))
+            if title is not None:
+                db.execute("UPDATE runs SET title = ? WHERE id = ?", (title, run_id))
+        return self.get(run_id)
+
+    def delete(self, run_id: str) -> None:
+        with self.writing() as db:
+            if db.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount == 0:
+                raise NoRecord(run_id)
+
+    def expire(self, max_bytes: int, max_age_s: float) -> list[str]:
+        """Drop unpinned, ended records older than ``max_age_s``, then the oldest until the
+        total is at most ``max_bytes``; returns the ids dropped."""
+        dropped: list[str] = []
+        with self.writing() as db:
+            old = self.clock() - max_age_s
+            rows = db.execute(
+                "SELECT id, bytes, started_at FROM runs WHERE pinned = 0 AND state != 'running' "
+                "ORDER BY started_at"
+            ).fetchall()
+            total = int(db.execute("SELECT COALESCE(SUM(bytes), 0) FROM runs").fetchone()[0])
+            for run_id, size, started in rows:
+                if started >= old and total <= max_bytes:
+                    break
+                db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+                total -= size
+                dropped.append(run_id)
+        return dropped
+
+
+# --- what the recorder writes, in its own transactions -----------------------------------
+
+
+def insert_run(db: sqlite3.Connection, r: Record) -> None:
+    db.execute(
+        f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+        (
+            r.id, r.title, r.language, r.via, r.script, _ENCODE.encode(r.options).decode(),
+            r.host, r.state, r.error, r.started_at, r.ended_at, r.duration, r.interval,
+            r.elapsed, r.parent, _ENCODE.encode(r.drill).decode() if r.drill else None,
+            r.viewer_key, int(r.pinned), r.bytes, r.snapshots,
+        ),
+    )  # fmt: skip
+
+
+def insert_snapshot(db: sqlite3.Connection, run_id: str, seq: int, t: float, data: bytes) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO snapshots (run_id, seq, t, data) VALUES (?, ?, ?, ?)",
+        (run_id, seq, t, data),
+    )
+    db.execute(
+        "UPDATE runs SET bytes = bytes + ?, snapshots = snapshots + 1, elapsed = MAX(elapsed, ?)"
+        " WHERE id = ?",
+        (len(data), t, run_id),
+    )
+
+
+def insert_message(
+    db: sqlite3.Connection, run_id: str, seq: int, t: float, message: dict[str, Any]
+) -> None:
+    data = _ENCODE.encode(message).decode()
+    db.execute(
+        "INSERT OR REPLACE INTO messages (run_id, seq, t, data) VALUES (?, ?, ?, ?)",
+        (run_id, seq, t, data),
+    )
+    db.execute("UPDATE runs SET bytes = bytes + ? WHERE id = ?", (len(data), run_id))
+
+
+def end_run(
+    db: sqlite3.Connection, run_id: str, state: str, error: str | None, elapsed: float,
+    ended_at: float,
+) -> None:  # fmt: skip
+    db.execute(
+        "UPDATE runs SET state = ?, error = ?, elapsed = ?, ended_at = ? WHERE id = ?",
+        (state, error, elapsed, ended_at, run_id),
+    )

@@ -1,0 +1,36 @@
+"""What a run tells whoever records it (``ide.archive.Recorder``): the core knows only this."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .model import Snapshot
+
+
+class RecordedRun(Protocol):
+    """What a recorder reads of a run (``session.Run`` has it)."""
+
+    id: str
+    viewer_key: str
+    language: Any
+    script: str
+    via: str | None
+    options: dict[str, int]
+    duration: float
+    interval: float
+    parent: str | None
+    drill: dict[str, Any] | None
+
+    def elapsed(self) -> float: ...
+
+
+class RunRecorder(Protocol):
+    def started(self, run: RecordedRun) -> None: ...
+
+    def snapshot(self, run: RecordedRun, snapshot: Snapshot, seq: int) -> None: ...
+
+    def message(self, run: RecordedRun, message: dict[str, Any]) -> None: ...
+
+    def forget(self, run_id: str) -> None: ...
+
+    def close(self, timeout: float = 10.0) -> None: ...

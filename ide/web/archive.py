@@ -1,0 +1,299 @@
+"""Runs, live and recorded: the list, one run, its snapshots over time, export and import,
+pin and title, and deleting a record (docs/api.md, "Recorded runs")."""
+
+from __future__ import annotations
+
+import gzip
+import secrets
+import time
+import zlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from flask import Blueprint, Response, jsonify, request
+
+from ..archive.store import NoRecord, Record, RunArchive, iso
+from ..tracing.model import Language, Snapshot
+from ..tracing.session import Run
+from .api import json_body, parse_body, run_body, runs
+from .errors import ApiError
+from .state import state
+
+bp = Blueprint("archive", __name__, url_prefix="/api")
+
+MAX_LISTED = 1000
+MAX_SNAPSHOTS = 10_000  # one answer of /snapshots; ask again with ?from= for more
+EXPORT_VERSION = 1
+_DECODE = msgspec.json.Decoder()
+_ENCODE = msgspec.json.Encoder()
+
+
+def archive() -> RunArchive:
+    found = state().archive
+    if found is None:
+        raise ApiError(404, "not_recorded", "runs are not recorded on this server (record_runs)")
+    return found
+
+
+def record(run_id: str) -> Record:
+    try:
+        return archive().get(run_id)
+    except NoRecord:
+        raise ApiError(
+            404, "no_such_run", f"there is no run {run_id!r} (it may have expired)"
+        ) from None
+
+
+def live_body(run: Run, found: Record | None) -> dict[str, Any]:
+    """A live run's body with what its record adds."""
+    body = run_body(run)
+    started = time.time() - (time.monotonic() - run.created)
+    body.update(
+        recorded=state().archive is not None,
+        title=found.title if found else "",
+        started_at=iso(found.started_at if found else started),
+        bytes=found.bytes if found else 0,
+        pinned=found.pinned if found else False,
+        host=found.host if found else "",
+    )
+    return body
+
+
+def recorded_body(found: Record, *, full: bool) -> dict[str, Any]:
+    """A recorded run that is no longer in memory, as ``GET /api/runs/ID`` shows a run."""
+    body = found.to_dict()
+    body["viewers"] = 0
+    if not full:
+        return body
+    messages = archive().messages(found.id)
+    output: list[str] = []
+    problems: list[dict[str, Any]] = []
+    for _, m in messages:
+        if m.get("type") == "output":
+            output.extend(m.get("lines", []))
+        elif m.get("type") == "error":
+            problems.append({k: m.get(k) for k in ("message", "fix", "count", "severity")})
+    body.update(
+        script=found.script,
+        snapshot=archive().snapshot_at(found.id, float("inf")),
+        output=output[-state().settings.max_output_lines :],
+        problems=problems,
+    )
+    return body
+
+
+def _before(raw: str | None) -> float | None:
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise ApiError(400, "bad_before", "before must be an ISO 8601 time or seconds") from None
+
+
+def _number(name: str, default: float | None = None) -> float | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ApiError(400, f"bad_{name}", f"{name} must be a number of seconds") from None
+
+
+@bp.get("/runs")
+def list_runs() -> Response:
+    """Live runs and recorded ones, newest first; ``state``, ``q``, ``before``, ``limit``."""
+    want = request.args.get("state") or None
+    q = request.args.get("q") or None
+    before = _before(request.args.get("before"))
+    limit = int(min(MAX_LISTED, max(1, _number("limit", 100) or 100)))
+    live = {r.id: r for r in runs().all()}
+    recorded = (
+        archive().find(state=want, q=q, before=before, limit=limit)
+        if state().archive is not None
+        else []
+    )
+    out = []
+    for found in recorded:
+        run = live.pop(found.id, None)
+        out.append(live_body(run, found) if run else recorded_body(found, full=False))
+    for run in live.values():  # not recorded (yet): shown when they pass the filters
+        if (want is None or run.state == want) and (q is None or q.lower() in run.script.lower()):
+            out.append(live_body(run, None))
+    out.sort(key=lambda b: b.get("started_at") or "", reverse=True)
+    for body in out:
+        for k in ("snapshot", "output", "script"):
+            body.pop(k, None)
+    return jsonify({"runs": out[:limit]})
+
+
+@bp.get("/runs/<run_id>")
+def get_run(run_id: str) -> Response:
+    run = runs().get(run_id)
+    found = None
+    if state().archive is not None:
+        try:
+            found = archive().get(run_id)
+        except NoRecord:
+            found = None
+    if run is not None:
+        return jsonify(live_body(run, found))
+    if found is None:
+        raise ApiError(404, "no_such_run", f"there is no run {run_id!r} (it may have expired)")
+    return jsonify(recorded_body(found, full=True))
+
+
+@bp.get("/runs/<run_id>/snapshots")
+def snapshots(run_id: str) -> Response:
+    record(run_id)
+    step = _number("step")
+    found = archive().snapshots(
+        run_id, start=_number("from"), end=_number("to"), step=step, limit=MAX_SNAPSHOTS
+    )
+    return jsonify({"snapshots": found})
+
+
+@bp.get("/runs/<run_id>/snapshots/at")
+def snapshot_at(run_id: str) -> Response:
+    record(run_id)
+    t = _number("t")
+    if t is None:
+        raise ApiError(400, "bad_t", "give t, seconds since the probes attached")
+    found = archive().snapshot_at(run_id, t)
+    if found is None:
+        raise ApiError(404, "no_snapshot", "this run has no snapshot yet")
+    return jsonify(found)
+
+
+class RunPatch(msgspec.Struct, frozen=True):
+    pinned: bool | None = None
+    title: str | None = msgspec.field(default=None)
+
+
+@bp.patch("/runs/<run_id>")
+def patch_run(run_id: str) -> Response:
+    body = parse_body(RunPatch, json_body())
+    if body.title is not None and len(body.title) > 200:
+        raise ApiError(400, "bad_title", "title is longer than 200 characters")
+    record(run_id)
+    return jsonify(archive().update(run_id, pinned=body.pinned, title=body.title).to_dict())
+
+
+@bp.delete("/runs/<run_id>/record")
+def delete_record(run_id: str) -> Response:
+    run = runs().get(run_id)
+    if run is not None and run.active:
+        raise ApiError(409, "run_active", "the run is still going: stop it first")
+    record(run_id)
+    archive().delete(run_id)
+    return Response(status=204)
+
+
+# --- export and import ------------------------------------------------------------------
+
+
+def export_lines(found: Record) -> Iterator[bytes]:
+    head = {**found.to_dict(), "script": found.script}
+    yield _ENCODE.encode({"type": "run", "version": EXPORT_VERSION, "run": head}) + b"\n"
+    for snap in archive().snapshots(found.id, limit=10**9):
+        yield _ENCODE.encode({"type": "snapshot", "snapshot": snap}) + b"\n"
+    for t, message in archive().messages(found.id):
+        yield _ENCODE.encode({"type": "message", "t": t, "message": message}) + b"\n"
+
+
+@bp.get("/runs/<run_id>/export")
+def export(run_id: str) -> Response:
+    found = record(run_id)
+    data = b"".join(export_lines(found))
+    name = f"dtrace-ide-run-{run_id}.ndjson"
+    if request.args.get("gzip") in {"1", "true"}:
+        data, name = gzip.compress(data, mtime=0), name + ".gz"
+        kind = "application/gzip"
+    else:
+        kind = "application/x-ndjson"
+    return Response(
+        data, mimetype=kind, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+class ImportedRun(msgspec.Struct):
+    language: Language
+    script: str
+    state: str
+    title: str = ""
+    via: str | None = None
+    host: str = ""
+    options: dict[str, int] = {}
+    duration: float = 0.0
+    interval: float = 1.0
+    elapsed: float = 0.0
+    error: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+class ExportedSnapshot(msgspec.Struct):
+    snapshot: Snapshot
+
+
+class ExportedMessage(msgspec.Struct):
+    t: float
+    message: dict[str, Any]
+
+
+def read_export(
+    raw: bytes,
+) -> tuple[ImportedRun, list[Snapshot], list[tuple[float, dict[str, Any]]]]:
+    """The run, its snapshots and its messages from an export (NDJSON, maybe gzipped)."""
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error):
+            raise ApiError(400, "bad_export", "the gzip data is damaged") from None
+    lines = [ln for ln in raw.split(b"\n") if ln.strip()]
+    try:
+        head = _DECODE.decode(lines[0]) if lines else None
+        if not isinstance(head, dict) or head.get("type") != "run":
+            raise ApiError(400, "bad_export", 'the first line must be the run ({"type": "run"})')
+        meta = msgspec.convert(head.get("run"), ImportedRun)
+        snaps: list[Snapshot] = []
+        messages: list[tuple[float, dict[str, Any]]] = []
+        for line in lines[1:]:
+            item = _DECODE.decode(line)
+            kind = item.get("type") if isinstance(item, dict) else None
+            if kind == "snapshot":
+                snaps.append(msgspec.convert(item, ExportedSnapshot).snapshot)
+            elif kind == "message":
+                m = msgspec.convert(item, ExportedMessage)
+                messages.append((m.t, m.message))
+            else:
+                raise ApiError(400, "bad_export", f"an export line of unknown type {kind!r}")
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ApiError(400, "bad_export", f"this is not a dtrace-ide run export: {exc}") from None
+    return meta, snaps, messages
+
+
+@bp.post("/runs/import")
+def import_run() -> Response:
+    """A run exported here or on another box, recorded anew under a new id."""
+    meta, snaps, messages = read_export(request.get_data(cache=False))
+    started = _before(meta.started_at) if meta.started_at else time.time()
+    ended = _before(meta.ended_at) if meta.ended_at else None
+    run = Record(
+        id=secrets.token_urlsafe(9), title=meta.title, language=meta.language, via=meta.via,
+        script=meta.script, options=meta.options, host=meta.host,
+        state="stopped" if meta.state == "running" else meta.state, error=meta.error,
+        started_at=started or time.time(), ended_at=ended, duration=meta.duration,
+        interval=meta.interval, elapsed=meta.elapsed, parent=None, drill=None,
+        viewer_key=secrets.token_urlsafe(18), pinned=False, bytes=0, snapshots=0,
+    )  # fmt: skip
+    found = archive().load(run, [(s.t, s.to_json()) for s in snaps], messages)
+    body = recorded_body(found, full=False)
+    return Response(_ENCODE.encode(body), status=201, mimetype="application/json")

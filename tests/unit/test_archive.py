@@ -1,0 +1,175 @@
+"""Every run is recorded: its snapshots and messages come back after a restart, in order;
+export and import give the same run; retention drops the oldest unpinned records by size and
+age; pin, title and delete work through the API. Over a scripted tracer (the real-tracer test
+is tests/integration/test_archive_tracer.py)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from ide import create_app
+from ide.archive.recorder import Recorder, title_of
+from ide.archive.store import Record, RunArchive, insert_run
+from ide.tracing.model import Aggregation, AggregationData, Output, Row, Tick
+from ide.tracing.registry import Backends
+from ide.web.state import state_of
+from tests.unit.scripted import ScriptedBackend
+from tests.unit.test_reaper import attach
+
+HEADERS = {"Authorization": "Bearer t"}
+SCRIPT = (
+    "// title: Syscalls by process\ntracepoint:raw_syscalls:sys_enter { @num[comm] = count(); }\n"
+)
+
+
+class Scripted(ScriptedBackend):
+    name = "bpftrace"
+
+
+def app_in(tmp_path: Path, **config: Any) -> tuple[Flask, Scripted]:
+    app = create_app({"token": "t", "data_dir": str(tmp_path), **config})
+    backend = Scripted()
+    scripted: Any = backend
+    state_of(app).backends.by_language = Backends({"bpftrace": scripted}).by_language
+    return app, backend
+
+
+def call(app: Flask, method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    resp = app.test_client().open(url, method=method, json=body, headers=HEADERS)
+    return resp.status_code, resp.get_json(silent=True)
+
+
+def recorded_run(app: Flask, backend: Scripted, values: list[int]) -> str:
+    """A run whose tracer reports @num[bash] = each of ``values``, one per interval, then
+    prints a line and ends."""
+    status, body = call(app, "POST", "/api/runs", {"language": "bpftrace", "script": SCRIPT})
+    assert status == 201, body
+    run = state_of(app).runs.get(body["id"])
+    assert run is not None
+    attach(run, backend)
+    events = backend.tracers[-1].events_q
+    for v in values:
+        events.put(AggregationData(Aggregation("@num", "count", (Row(("bash",), value=v),))))
+        events.put(Tick())
+    events.put(Output("done\n"))
+    state_of(app).runs.stop(run, "user")
+    recorder = state_of(app).runs.recorder
+    assert isinstance(recorder, Recorder) and recorder.flush()
+    return str(body["id"])
+
+
+def restart(app: Flask, tmp_path: Path) -> tuple[Flask, Scripted]:
+    state_of(app).runs.shutdown()
+    return app_in(tmp_path)
+
+
+def test_a_run_its_snapshots_and_output_come_back_after_a_restart(tmp_path: Path) -> None:
+    app, backend = app_in(tmp_path)
+    run_id = recorded_run(app, backend, [1, 5, 9])
+    app, _ = restart(app, tmp_path)
+    status, listed = call(app, "GET", "/api/runs")
+    assert status == 200
+    [entry] = [r for r in listed["runs"] if r["id"] == run_id]
+    assert entry["recorded"] and entry["title"] == "Syscalls by process"
+    assert entry["state"] == "stopped" and entry["bytes"] > 0 and not entry["pinned"]
+    status, snaps = call(app, "GET", f"/api/runs/{run_id}/snapshots")
+    values = [s["aggregations"][0]["rows"][0]["value"] for s in snaps["snapshots"]]
+    assert values[:3] == [1, 5, 9]
+    ts = [s["t"] for s in snaps["snapshots"]]
+    assert ts == sorted(ts)
+    status, at = call(app, "GET", f"/api/runs/{run_id}/snapshots/at?t={ts[1]}")
+    assert status == 200 and at["aggregations"][0]["rows"][0]["value"] == 5
+    status, body = call(app, "GET", f"/api/runs/{run_id}")
+    assert status == 200 and body["script"] == SCRIPT and "done" in body["output"]
+    assert body["snapshot"]["aggregations"][0]["rows"][0]["value"] == 9
+    state_of(app).runs.shutdown()
+
+
+def test_an_export_imports_as_the_same_run_gzipped_or_not(tmp_path: Path) -> None:
+    app, backend = app_in(tmp_path)
+    run_id = recorded_run(app, backend, [2, 3])
+    client = app.test_client()
+    plain = client.get(f"/api/runs/{run_id}/export", headers=HEADERS)
+    packed = client.get(f"/api/runs/{run_id}/export?gzip=1", headers=HEADERS)
+    assert plain.status_code == 200 and gzip.decompress(packed.data) == plain.data
+    for data in (plain.data, packed.data):
+        resp = client.post("/api/runs/import", data=data, headers=HEADERS)
+        assert resp.status_code == 201, resp.get_json()
+        new_id = resp.get_json()["id"]
+        assert new_id != run_id
+        again = client.get(f"/api/runs/{new_id}/export", headers=HEADERS).data
+        # The same run but for its new id and viewer key.
+        assert again.split(b"\n")[1:] == plain.data.split(b"\n")[1:]
+    resp = client.post("/api/runs/import", data=b'{"type": "nope"}\n', headers=HEADERS)
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "bad_export"
+    state_of(app).runs.shutdown()
+
+
+def test_pin_title_and_delete_a_record(tmp_path: Path) -> None:
+    app, backend = app_in(tmp_path)
+    run_id = recorded_run(app, backend, [1])
+    status, body = call(app, "PATCH", f"/api/runs/{run_id}", {"pinned": True, "title": "before"})
+    assert status == 200 and body["pinned"] and body["title"] == "before"
+    status, listed = call(app, "GET", "/api/runs?q=before")
+    assert [r["id"] for r in listed["runs"]] == [run_id]
+    assert call(app, "DELETE", f"/api/runs/{run_id}/record")[0] == 204
+    assert call(app, "GET", f"/api/runs/{run_id}/snapshots")[0] == 404
+    state_of(app).runs.shutdown()
+
+
+def test_retention_drops_the_oldest_unpinned_by_size_and_age(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    archive = RunArchive(tmp_path / "runs.sqlite", clock=lambda: now[0])
+    recorder = Recorder(archive, (10**9, 10**9))
+
+    def add(run_id: str, started: float, size: int) -> None:
+        with archive.writing() as db:
+            insert_run(db, Record(
+                id=run_id, title="", language="bpftrace", via=None, script="x", options={},
+                host="h", state="finished", error=None, started_at=started, ended_at=started,
+                duration=0, interval=1, elapsed=1, parent=None, drill=None, viewer_key="k",
+                pinned=False, bytes=size, snapshots=0,
+            ))  # fmt: skip
+
+    for n in range(6):
+        add(f"r{n}", now[0] - 100 + n, 100)
+    archive.update("r0", pinned=True)
+    assert archive.expire(max_bytes=350, max_age_s=10**6) == ["r1", "r2", "r3"]
+    assert {r.id for r in archive.find()} == {"r0", "r4", "r5"}  # the pinned one stays
+    now[0] += 10**6
+    assert archive.expire(max_bytes=10**9, max_age_s=60) == ["r4", "r5"]
+    assert [r.id for r in archive.find()] == ["r0"]
+    recorder.close()
+
+
+def test_a_run_that_was_going_when_the_server_died_is_marked_so(tmp_path: Path) -> None:
+    app, _ = app_in(tmp_path)
+    status, body = call(app, "POST", "/api/runs", {"language": "bpftrace", "script": SCRIPT})
+    assert status == 201
+    recorder = state_of(app).runs.recorder
+    assert isinstance(recorder, Recorder) and recorder.flush()
+    # No shutdown: as if the server was killed; the next one finds the record running.
+    archive = RunArchive(tmp_path / "runs.sqlite")
+    found = archive.get(body["id"])
+    assert found.state == "failed" and "server stopped" in (found.error or "")
+    state_of(app).runs.shutdown()
+
+
+def test_a_title_is_the_header_title_or_the_first_line_of_code() -> None:
+    assert title_of(SCRIPT) == "Syscalls by process"
+    assert title_of("/*\n * title: Read sizes\n */\nBEGIN {}\n") == "Read sizes"
+    assert title_of("#!/usr/sbin/dtrace -s\n\nsyscall:::entry { }\n") == "syscall:::entry { }"
+
+
+def test_recording_can_be_turned_off(tmp_path: Path) -> None:
+    app, _ = app_in(tmp_path, record_runs=False)
+    status, body = call(app, "POST", "/api/runs", {"language": "bpftrace", "script": SCRIPT})
+    assert status == 201 and call(app, "GET", "/api/runs")[1]["runs"][0]["recorded"] is False
+    status, err = call(app, "GET", f"/api/runs/{body['id']}/snapshots")
+    assert status == 404 and err["error"]["code"] == "not_recorded"
+    assert not (tmp_path / "runs.sqlite").exists()
+    state_of(app).runs.shutdown()
