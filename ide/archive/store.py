@@ -295,6 +295,15 @@ class RunArchive:
             row = db.execute(at, (run_id, t)).fetchone() or db.execute(first, (run_id,)).fetchone()
         return unpack(row[0]) if row else None
 
+    def last_snapshots(self, run_id: str, n: int) -> list[bytes]:
+        """The JSON of the run's last ``n`` snapshots, in time order."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT data FROM snapshots WHERE run_id = ? ORDER BY seq DESC LIMIT ?",
+                (run_id, n),
+            ).fetchall()
+        return [zlib.decompress(r[0]) for r in reversed(rows)]
+
     def messages(self, run_id: str) -> list[tuple[float, dict[str, Any]]]:
         """(t, message) in the order the run's viewers got them."""
         with self.reading() as db:

@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from ..config import Settings
@@ -209,6 +209,25 @@ class Run:
             v.close()
         if self._on_end is not None:
             self._on_end(self)
+
+    def restore(
+        self, snapshots: Sequence[Snapshot], output: Sequence[str],
+        problems: Sequence[dict[str, Any]], state: State, error: str | None, elapsed: float,
+    ) -> None:  # fmt: skip
+        """Make this the ended run a record describes (a recorded run opened again)."""
+        now = time.monotonic()
+        history = self._chart_history()
+        with self._lock:
+            self.attached_at, self.ended_at = now - elapsed, now
+            self.state, self.error = state, error
+            self.output.extend(output)
+            for p in problems:
+                self.problem_log.record(p["message"], p.get("fix"), p.get("severity", "error"))
+            for snap in snapshots:
+                self.snapshot, self.seq = snap, self.seq + 1
+                if history is not None:
+                    history.add(snap)
+        self.done.set()
 
     # --- data ---------------------------------------------------------------------------
 
@@ -480,6 +499,13 @@ class RunManager:
         finished = [r for r in self._runs.values() if not r.active]
         for r in finished[: max(0, len(finished) - FINISHED_RUNS_KEPT)]:
             self._runs.pop(r.id, None)
+
+    def adopt(self, run: Run) -> Run:
+        """An ended run made elsewhere (a recorded one opened again), kept like the others."""
+        with self._lock:
+            kept = self._runs.setdefault(run.id, run)
+            self._trim()
+        return kept
 
     def get(self, run_id: str) -> Run | None:
         with self._lock:

@@ -13,6 +13,7 @@ import msgspec
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..archive.reopen import reopen
 from ..config import TRACER_OPTIONS, Settings, tracer_option
 from ..tracing.backend import Backend, BackendUnavailable
 from ..tracing.model import LANGUAGE_CHOICES, LANGUAGES, CompileResult, Language
@@ -31,6 +32,8 @@ from .auth import identity, settings
 from .drill_shapes import DrillInfo
 from .errors import ApiError
 from .state import state
+
+MAX_RUN_ID = 64
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_PROBES_RETURNED = 200
@@ -309,7 +312,11 @@ def run_body(run: Run) -> dict[str, Any]:
 
 
 def find_run(run_id: str) -> Run:
+    """The run, live or ended, in memory or opened again from its record."""
     run = runs().get(run_id)
+    archive = state().archive
+    if run is None and archive is not None and len(run_id) <= MAX_RUN_ID:
+        run = reopen(runs(), archive, run_id)
     if run is None:
         raise ApiError(404, "no_such_run", f"there is no run {run_id!r} (it may have expired)")
     return run

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 from flask import Blueprint, Response, jsonify, request
 
+from ..archive.reopen import recorded_output
 from ..archive.store import NoRecord, Record, RunArchive, iso
 from ..tracing.model import Language, Snapshot
 from ..tracing.session import Run
@@ -67,14 +68,7 @@ def recorded_body(found: Record, *, full: bool) -> dict[str, Any]:
     body["viewers"] = 0
     if not full:
         return body
-    messages = archive().messages(found.id)
-    output: list[str] = []
-    problems: list[dict[str, Any]] = []
-    for _, m in messages:
-        if m.get("type") == "output":
-            output.extend(m.get("lines", []))
-        elif m.get("type") == "error":
-            problems.append({k: m.get(k) for k in ("message", "fix", "count", "severity")})
+    output, problems = recorded_output(archive().messages(found.id))
     body.update(
         script=found.script,
         snapshot=archive().snapshot_at(found.id, float("inf")),

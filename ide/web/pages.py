@@ -17,6 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request
 
 from ..snippets.store import data_dir
+from ..tracing.session import Run
 from .auth import (
     authenticated,
     csrf_token,
@@ -67,9 +68,12 @@ def index() -> Response:
 @bp.get("/view/<run_id>")
 @public
 def view(run_id: str) -> Response:
-    from .api import runs
+    from .api import find_run
 
-    run = runs().get(run_id)
+    try:
+        run: Run | None = find_run(run_id)  # after a restart, opened again from its record
+    except ApiError:
+        run = None
     key = request.args.get("key", "")
     if run is None or not hmac.compare_digest(key.encode(), run.viewer_key.encode()):
         return _page("unauthorized.html", 404, reason="This viewer link is unknown or expired.")

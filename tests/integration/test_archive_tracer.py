@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websocket
 
 from tests.conftest import LiveServer, start_server, stop_server, tracer_ready
 
@@ -36,6 +37,36 @@ def start_run(server: LiveServer, duration: float) -> str:
 def raw(server: LiveServer, path: str, data: bytes | None = None) -> bytes:
     req = urllib.request.Request(server.base + path, data=data, headers=server.headers)
     with urllib.request.urlopen(req, timeout=60) as resp:
+        body: bytes = resp.read()
+        return body
+
+
+def replay(server: LiveServer, viewer_url: str) -> list[dict[str, Any]]:
+    """The viewer link's page, then every message its stream sends until it closes."""
+    page = raw_public(server, viewer_url)
+    assert b"viewer" in page
+    run_id, key = viewer_url.split("/view/")[1].split("?key=")
+    ws = websocket.create_connection(
+        server.base.replace("http", "ws", 1) + f"/api/runs/{run_id}/stream?key={key}",
+        origin=server.base,
+        timeout=10,
+    )
+    out = []
+    try:
+        while True:
+            text = ws.recv()
+            if not text:
+                break
+            out.append(json.loads(text))
+    except websocket.WebSocketConnectionClosedException:
+        pass
+    finally:
+        ws.close()
+    return out
+
+
+def raw_public(server: LiveServer, path: str) -> bytes:
+    with urllib.request.urlopen(server.base + path, timeout=60) as resp:
         body: bytes = resp.read()
         return body
 
@@ -71,6 +102,12 @@ def test_a_run_is_kept_across_a_restart_and_exports_the_same(tmp_path: Path) -> 
         new_id = json.loads(imported)["id"]
         _, again = server.request("GET", f"/api/runs/{new_id}/snapshots")
         assert again == after
+        # The viewer link still opens, and its stream replays the run as it ended.
+        messages = replay(server, final["viewer_url"])
+        assert messages[0]["type"] == "state" and messages[0]["state"] == "finished"
+        [shown] = [m for m in messages if m["type"] == "snapshot"]
+        assert shown["snapshot"] == snaps[-1]
+        assert [p["name"] for p in shown["panels"]] == ["@num"]
     finally:
         stop_server(server)
 

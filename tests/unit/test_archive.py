@@ -173,3 +173,20 @@ def test_recording_can_be_turned_off(tmp_path: Path) -> None:
     assert status == 404 and err["error"]["code"] == "not_recorded"
     assert not (tmp_path / "runs.sqlite").exists()
     state_of(app).runs.shutdown()
+
+
+def test_a_viewer_link_opens_the_recorded_run_after_a_restart(tmp_path: Path) -> None:
+    app, backend = app_in(tmp_path)
+    run_id = recorded_run(app, backend, [4])
+    live = state_of(app).runs.get(run_id)
+    assert live is not None
+    key = live.viewer_key
+    app, _ = restart(app, tmp_path)
+    client = app.test_client()
+    assert client.get(f"/view/{run_id}?key=wrong").status_code == 404
+    assert client.get(f"/view/{run_id}?key={key}").status_code == 200
+    run = state_of(app).runs.get(run_id)  # opened again from its record
+    assert run is not None and not run.active and run.state == "stopped"
+    assert run.snapshot is not None and run.snapshot.aggregations[0].rows[0].value == 4
+    assert "done" in run.output and run.panels(False)[0]["name"] == "@num"
+    state_of(app).runs.shutdown()
