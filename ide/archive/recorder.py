@@ -78,7 +78,7 @@ class Recorder:
         self._put(("run", record))
 
     def snapshot(self, run: Run, snapshot: Snapshot, seq: int) -> None:
-        self._put(("snapshot", run.id, seq, snapshot))
+        self._put(("snapshot", run, seq, snapshot))
 
     def message(self, run: Run, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -146,8 +146,8 @@ class Recorder:
         if kind == "run":
             insert_run(db, item[1])
         elif kind == "snapshot":
-            _, run_id, seq, snapshot = item
-            insert_snapshot(db, run_id, seq, snapshot.t, pack(snapshot.to_json()))
+            _, run, seq, snapshot = item
+            insert_snapshot(db, run.id, seq, snapshot.t, pack(snapshot.to_json()), run.cost())
         elif kind == "message":
             _, run_id, t, message = item
             seq = self._seq[run_id] = self._seq.get(run_id, 0) + 1

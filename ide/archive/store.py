@@ -46,7 +46,8 @@ _SCHEMA = [
         viewer_key TEXT NOT NULL DEFAULT '',
         pinned INTEGER NOT NULL DEFAULT 0,
         bytes INTEGER NOT NULL DEFAULT 0,
-        snapshots INTEGER NOT NULL DEFAULT 0
+        snapshots INTEGER NOT NULL DEFAULT 0,
+        cost TEXT
     )
     """,
     "CREATE INDEX runs_started ON runs (started_at)",
@@ -119,6 +120,7 @@ class Record:
     pinned: bool
     bytes: int
     snapshots: int
+    cost: dict[str, Any] | None = None  # the last figures measured while it went
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,12 +143,13 @@ class Record:
             "bytes": self.bytes,
             "snapshots": self.snapshots,
             "options": self.options,
+            "cost": self.cost,
         }
 
 
 _COLUMNS = (
     "id, title, language, via, script, options, host, state, error, started_at, ended_at, "
-    "duration, interval, elapsed, parent, drill, viewer_key, pinned, bytes, snapshots"
+    "duration, interval, elapsed, parent, drill, viewer_key, pinned, bytes, snapshots, cost"
 )
 
 
@@ -172,6 +175,7 @@ def _record(row: Sequence[Any]) -> Record:
         pinned=bool(row[17]),
         bytes=row[18],
         snapshots=row[19],
+        cost=_DECODE.decode(row[20]) if row[20] else None,
     )
 
 
@@ -371,17 +375,21 @@ class RunArchive:
 
 def insert_run(db: sqlite3.Connection, r: Record) -> None:
     db.execute(
-        f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+        f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 21)})",
         (
             r.id, r.title, r.language, r.via, r.script, _ENCODE.encode(r.options).decode(),
             r.host, r.state, r.error, r.started_at, r.ended_at, r.duration, r.interval,
             r.elapsed, r.parent, _ENCODE.encode(r.drill).decode() if r.drill else None,
             r.viewer_key, int(r.pinned), r.bytes, r.snapshots,
+            _ENCODE.encode(r.cost).decode() if r.cost else None,
         ),
     )  # fmt: skip
 
 
-def insert_snapshot(db: sqlite3.Connection, run_id: str, seq: int, t: float, data: bytes) -> None:
+def insert_snapshot(
+    db: sqlite3.Connection, run_id: str, seq: int, t: float, data: bytes,
+    cost: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
     db.execute(
         "INSERT OR REPLACE INTO snapshots (run_id, seq, t, data) VALUES (?, ?, ?, ?)",
         (run_id, seq, t, data),
@@ -391,6 +399,8 @@ def insert_snapshot(db: sqlite3.Connection, run_id: str, seq: int, t: float, dat
         " WHERE id = ?",
         (len(data), t, run_id),
     )
+    if cost is not None:
+        db.execute("UPDATE runs SET cost = ? WHERE id = ?", (_ENCODE.encode(cost).decode(), run_id))
 
 
 def insert_message(

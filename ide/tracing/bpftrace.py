@@ -510,6 +510,7 @@ class BpftraceTracer:
             yield Problem(
                 f"{lost} events were lost",
                 "raise the bufsize option (bpftrace's perf ring buffer) or trace less often",
+                lost=lost if isinstance(lost, int) else 0,
             )
         else:
             yield Output(text_of(data) + "\n")

@@ -471,7 +471,7 @@ class Problems:
     def report(self, emit: Callable[..., None]) -> None:
         for kind, count in sorted(self.drops.items()):
             name = DROP_NAMES.get(kind, f"kind {kind}")
-            emit("problem", message=f"{count} {name} drops", fix=DROP_FIXES.get(kind))
+            emit("problem", message=f"{count} {name} drops", fix=DROP_FIXES.get(kind), lost=count)
         for message, n in self.errors.items():
             emit("problem", message=message + (f" ({n} times)" if n > 1 else ""), fix=None)
         if self.more_errors:

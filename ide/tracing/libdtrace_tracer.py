@@ -291,7 +291,12 @@ def translate(msg: Any) -> TracerEvent | None:
         return Tick()
     if kind == "problem":
         fix = msg.get("fix")
-        return Problem(str(msg.get("message", "")), None if fix is None else str(fix))
+        lost = msg.get("lost", 0)
+        return Problem(
+            str(msg.get("message", "")),
+            None if fix is None else str(fix),
+            lost=lost if isinstance(lost, int) else 0,
+        )
     if kind == "exited":
         code = msg.get("code")
         error = msg.get("error")

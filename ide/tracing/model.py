@@ -198,6 +198,7 @@ class Problem:
     message: str
     fix: str | None = None
     severity: Literal["error", "note"] = "error"
+    lost: int = 0  # events (or drops) it says were lost, for the run's cost figures
 
 
 @dataclass(frozen=True)

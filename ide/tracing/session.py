@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from ..config import Settings
 from .backend import Backend, RunSpec, Tracer
+from .cost import CostMeter
 from .model import (
     Aggregation,
     AggregationData,
@@ -125,6 +126,8 @@ class Run:
         self._history: RunHistory | None = None
         self._on_end = on_end
         self.recorder: RunRecorder | None = None
+        self.events_lost = 0
+        self.meter = CostMeter()
         self.done = threading.Event()
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -132,7 +135,9 @@ class Run:
     def start(self, backend: Backend) -> None:
         spec = RunSpec(interval=self.interval, options=dict(self.options))
         self.tracer = backend.start(self.script, spec)
-        threading.Thread(target=self._consume, name=f"run-{self.id}", daemon=True).start()
+        reader = threading.Thread(target=self._consume, name=f"run-{self.id}", daemon=True)
+        self.meter.reader = reader
+        reader.start()
 
     @property
     def active(self) -> bool:
@@ -186,6 +191,7 @@ class Run:
                 self.probes = event.probes
             self._broadcast(self.state_message())
         elif isinstance(event, Problem):
+            self.events_lost += event.lost
             self._problem(event.message, event.fix, event.severity)
         elif isinstance(event, Exited):
             self._finish(event)
@@ -376,6 +382,11 @@ class Run:
             self.recorder.message(self, msg)
         for v in list(self.viewers):
             v.push(dict(msg, lines=list(msg["lines"])) if "lines" in msg else msg)
+
+    def cost(self) -> dict[str, Any]:
+        """What tracing costs (ide/tracing/cost.py)."""
+        tracer = self.tracer.pid if self.active and self.tracer else None
+        return self.meter.measure(tracer, self.elapsed(), self.snapshot, self.seq, self.events_lost)
 
     # --- JSON ---------------------------------------------------------------------------
 

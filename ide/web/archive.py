@@ -58,6 +58,7 @@ def live_body(run: Run, found: Record | None) -> dict[str, Any]:
         bytes=found.bytes if found else 0,
         pinned=found.pinned if found else False,
         host=found.host if found else "",
+        cost=run.cost(),
     )
     return body
 

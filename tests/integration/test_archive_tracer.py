@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -135,3 +136,29 @@ def test_a_killed_server_loses_at_most_about_one_interval_of_the_record(tmp_path
         assert last >= seen["snapshot"]["t"] - 0.5 - 0.25, (last, seen["snapshot"]["t"])
     finally:
         stop_server(server)
+
+
+def test_the_run_bar_cost_figures_agree_with_ps(tmp_path: Path) -> None:
+    load = subprocess.Popen(
+        ["dd", "if=/dev/zero", "of=/dev/null", "bs=1"], stderr=subprocess.DEVNULL
+    )
+    server = start_server(tmp_path)
+    try:
+        run_id = start_run(server, 0)
+        body = server.wait_run(run_id, lambda b: (b["snapshot"] or {}).get("t", 0) > 3.0, 60)
+        ps = subprocess.run(["ps", "-o", "%cpu=", "-p", str(body["pid"])],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+        _, body = server.request("GET", f"/api/runs/{run_id}")
+        cost = body["cost"]
+        theirs = float(ps.stdout)
+        assert abs(cost["tracer_cpu_pct"] - theirs) <= max(0.2 * theirs, 1.0), (cost, theirs)
+        assert cost["server_cpu_pct"] is not None and 0 <= cost["server_cpu_pct"] < 100
+        sent = len(json.dumps(body["snapshot"], separators=(",", ":")).encode())
+        assert abs(cost["snapshot_bytes"] - sent) <= 0.05 * sent, (cost, sent)
+        server.request("DELETE", f"/api/runs/{run_id}")
+        _, ended = server.request("GET", f"/api/runs/{run_id}")
+        assert ended["cost"]["tracer_cpu_pct"] is not None  # the last figures stay
+    finally:
+        stop_server(server)
+        load.kill()
+        load.wait(10)

@@ -422,9 +422,9 @@ def test_drops_and_probe_errors_are_reported_once_per_snapshot() -> None:
     problems.report(emit)
     assert sent == [
         {"type": "problem", "message": "100 principal buffer drops",
-         "fix": "increase bufsize (or switchrate)"},
+         "fix": "increase bufsize (or switchrate)", "lost": 100},
         {"type": "problem", "message": "12 aggregation drops",
-         "fix": "increase aggsize (or aggrate)"},
+         "fix": "increase aggsize (or aggrate)", "lost": 12},
         {"type": "problem", "message": "invalid address (0x0) in action #1 (3 times)", "fix": None},
     ]  # fmt: skip
     sent.clear()
