@@ -4,7 +4,9 @@ a server killed with SIGKILL mid-run loses at most about one interval of the rec
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import time
@@ -72,6 +74,23 @@ def raw_public(server: LiveServer, path: str) -> bytes:
         return body
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process under ``pid``, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                text = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(text[text.rfind(")") + 2 :].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        up = todo.pop()
+        kids = [c for c, parent in parents.items() if parent == up]
+        found += kids
+        todo += kids
+    return found
+
+
 def totals(snapshots: list[dict[str, Any]]) -> list[int]:
     return [sum(r["value"] for r in s["aggregations"][0]["rows"]) for s in snapshots]
 
@@ -119,7 +138,10 @@ def test_a_killed_server_loses_at_most_about_one_interval_of_the_record(tmp_path
         run_id = start_run(server, 0)
         server.wait_run(run_id, lambda b: (b["snapshot"] or {}).get("t", 0) > 2.0, timeout=60)
         _, seen = server.request("GET", f"/api/runs/{run_id}")
-        server.proc.send_signal(signal.SIGKILL)
+        # The server and its worker process die at once, as in a crash.
+        for pid in [server.proc.pid, *descendants(server.proc.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         server.proc.wait(10)
     finally:
         stop_server(server)

@@ -44,8 +44,20 @@ export class RunBar {
     }
     if (typeof duration === "number") this.duration = duration;
     this.setLabel(state, stateLabel(state));
-    if (this.stopButton) this.stopButton.disabled = !stoppable || TERMINAL.has(state);
+    if (this.stopButton) this.setStoppable(stoppable && !TERMINAL.has(state));
     this.tick();
+  }
+
+  /** A disabled button loses the focus to the page: a keyboard user who was on Stop when
+   * the run ended goes on from the next control (Edit script). */
+  setStoppable(on) {
+    const b = this.stopButton;
+    const had = !on && document.activeElement === b;
+    b.disabled = !on;
+    if (!had) return;
+    let next = b.nextElementSibling;
+    while (next && (next.disabled || next.hidden || next.tagName !== "BUTTON")) next = next.nextElementSibling;
+    next?.focus({ preventScroll: true });
   }
 
   /** A snapshot taken `t` seconds into the run: the clock never shows less. */
@@ -84,7 +96,7 @@ export class RunBar {
   }
 
   stopping() {
-    this.stopButton.disabled = true;
+    this.setStoppable(false);
     this.setLabel("stopping", "Stopping…");
   }
 
