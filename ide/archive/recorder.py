@@ -112,6 +112,7 @@ class Recorder:
     def close(self, timeout: float = 10.0) -> None:
         self._queue.put(None)
         self._thread.join(timeout)
+        self.archive.close()
 
     def _write_forever(self) -> None:
         while True:

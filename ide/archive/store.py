@@ -10,6 +10,7 @@ age.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -21,7 +22,9 @@ from typing import Any
 import msgspec
 
 DB_NAME = "runs.sqlite"
-COMPRESSION = 6  # zlib level: 1k-key snapshots shrink ~8x at a fraction of a millisecond
+COMPRESSION = (
+    1  # zlib level: a 1k-key snapshot shrinks ~5x in 0.2 ms (level 6: 0.8 ms, 15 % smaller)
+)
 INTERRUPTED = "the server stopped while this run was running"
 
 _SCHEMA = [
@@ -186,6 +189,8 @@ class RunArchive:
         self.path = Path(path)
         self.clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer: sqlite3.Connection | None = None
+        self._write_lock = threading.Lock()
         with closing(self._connect()) as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -233,8 +238,19 @@ class RunArchive:
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
-        with closing(self._connect()) as db, self._transaction(db):
-            yield db
+        """One write transaction on the archive's one writer connection (opening one per
+        transaction cost more than the write itself)."""
+        with self._write_lock:
+            if self._writer is None:
+                self._writer = self._connect()
+            with self._transaction(self._writer):
+                yield self._writer
+
+    def close(self) -> None:
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
     # --- reads ----------------------------------------------------------------------------
 
