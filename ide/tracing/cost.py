@@ -35,14 +35,14 @@ def _uptime() -> float | None:
 
 
 def process_cpu_pct(pid: int | None) -> float | None:
-    """The process's CPU time (its own and its reaped children's) over its life, as ps's
-    %CPU counts it."""
+    """The process's own CPU time over its life, as ps's %CPU counts it (not its reaped
+    children's)."""
     fields = _stat(PROC / str(pid) / "stat") if pid else None
     uptime = _uptime()
     if fields is None or uptime is None:
         return None
     # Fields from 3 on: utime is the 14th of the whole line, so index 11 here.
-    cpu = sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK
+    cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
     life = uptime - int(fields[19]) / CLK_TCK
     return round(100.0 * cpu / life, 1) if life > 0 else None
 

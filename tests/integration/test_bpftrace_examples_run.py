@@ -28,6 +28,11 @@ pytestmark = [
 
 BPFTRACE = [e for e in examples.all_examples() if e.language == "bpftrace"]
 DURATION = 10.0
+# Seen in CI, not reproduced by hand (32 runs of 8 at once): bpftrace 0.17 ends a
+# profile:hz ustack run cleanly (exit 0, no error, no output) after ~7 s under this load.
+ENDS_EARLY_UNDER_LOAD = {
+    "bpftrace/profile_user_stacks": "bpftrace 0.17 ended this run by itself before its duration"
+}
 INTERVAL = 0.2
 
 
@@ -61,4 +66,7 @@ def test_every_bpftrace_example_runs_under_load_without_failing(
     if isinstance(outcome, str):
         pytest.skip(outcome)
     assert not outcome.failed, outcome.describe()
-    assert outcome.body["elapsed"] >= DURATION - 0.5, outcome.describe()
+    early = outcome.body["elapsed"] < DURATION - 0.5
+    if early and example.id in ENDS_EARLY_UNDER_LOAD and not outcome.body.get("error"):
+        pytest.xfail(f"{ENDS_EARLY_UNDER_LOAD[example.id]}: {outcome.describe()}")
+    assert not early, outcome.describe()
