@@ -79,7 +79,8 @@ def recorded_body(found: Record, *, full: bool) -> dict[str, Any]:
     return body
 
 
-def _before(raw: str | None) -> float | None:
+def _when(raw: str | None, name: str) -> float | None:
+    """An ISO 8601 time or seconds since the epoch; a bad one is a 400 naming ``name``."""
     if not raw:
         return None
     try:
@@ -89,7 +90,7 @@ def _before(raw: str | None) -> float | None:
     try:
         return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
     except ValueError:
-        raise ApiError(400, "bad_before", "before must be an ISO 8601 time or seconds") from None
+        raise ApiError(400, f"bad_{name}", f"{name} must be an ISO 8601 time or seconds") from None
 
 
 def _number(name: str, default: float | None = None) -> float | None:
@@ -107,7 +108,7 @@ def list_runs() -> Response:
     """Live runs and recorded ones, newest first; ``state``, ``q``, ``before``, ``limit``."""
     want = request.args.get("state") or None
     q = request.args.get("q") or None
-    before = _before(request.args.get("before"))
+    before = _when(request.args.get("before"), "before")
     limit = int(min(MAX_LISTED, max(1, _number("limit", 100) or 100)))
     live = {r.id: r for r in runs().all()}
     recorded = (
@@ -279,13 +280,13 @@ def read_export(
 def import_run() -> Response:
     """A run exported here or on another box, recorded anew under a new id."""
     meta, snaps, messages = read_export(request.get_data(cache=False))
-    started = _before(meta.started_at) if meta.started_at else time.time()
-    ended = _before(meta.ended_at) if meta.ended_at else None
+    started = _when(meta.started_at, "started_at") or time.time()
+    ended = _when(meta.ended_at, "ended_at")
     run = Record(
         id=secrets.token_urlsafe(9), title=meta.title, language=meta.language, via=meta.via,
         script=meta.script, options=meta.options, host=meta.host,
         state="stopped" if meta.state == "running" else meta.state, error=meta.error,
-        started_at=started or time.time(), ended_at=ended, duration=meta.duration,
+        started_at=started, ended_at=ended, duration=meta.duration,
         interval=meta.interval, elapsed=meta.elapsed, parent=None, drill=None,
         viewer_key=secrets.token_urlsafe(18), pinned=False, bytes=0, snapshots=0,
     )  # fmt: skip
