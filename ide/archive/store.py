@@ -14,7 +14,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ COMPRESSION = (
     1  # zlib level: a 1k-key snapshot shrinks ~5x in 0.2 ms (level 6: 0.8 ms, 15 % smaller)
 )
 INTERRUPTED = "the server stopped while this run was running"
+# Reading connections kept open for the next read; more readers at once open their own.
+READERS_KEPT = 4
 
 _SCHEMA = [
     """
@@ -189,26 +191,33 @@ class RunArchive:
         self.path = Path(path)
         self.clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer: sqlite3.Connection | None = None
         self._write_lock = threading.Lock()
-        with closing(self._connect()) as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} has schema version {version}; this dtrace-ide knows up to "
-                    f"{SCHEMA_VERSION} (a newer release wrote it)"
-                )
-            if version == 0:
-                with self._transaction(db):
-                    for statement in _SCHEMA:
-                        db.execute(statement)
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            # What was running when the server last stopped ended with it.
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        # The connections are opened once, here: their descriptors are the archive's from
+        # the start, not a run's.
+        db = self._connect()
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise RuntimeError(
+                f"{self.path} has schema version {version}; this dtrace-ide knows up to "
+                f"{SCHEMA_VERSION} (a newer release wrote it)"
+            )
+        if version == 0:
             with self._transaction(db):
-                db.execute(
-                    "UPDATE runs SET state = 'failed', error = ? WHERE state = 'running'",
-                    (INTERRUPTED,),
-                )
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # What was running when the server last stopped ended with it.
+        with self._transaction(db):
+            db.execute(
+                "UPDATE runs SET state = 'failed', error = ? WHERE state = 'running'",
+                (INTERRUPTED,),
+            )
+        self._writer: sqlite3.Connection | None = db
+        self._readers.append(self._connect())
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -233,8 +242,24 @@ class RunArchive:
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
-        with closing(self._connect()) as db:
+        """A connection to read on, from the few kept open. Closing one per read would not
+        give its descriptor back anyway: SQLite defers closing a file while another
+        connection of the process holds a lock on it, as the writer does in WAL mode."""
+        with self._readers_lock:
+            db = self._readers.pop() if self._readers else None
+        if db is None:
+            db = self._connect()
+        try:
             yield db
+        finally:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            with self._readers_lock:
+                keep = not self._closed and len(self._readers) < READERS_KEPT
+                if keep:
+                    self._readers.append(db)
+            if not keep:
+                db.close()
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
@@ -251,6 +276,11 @@ class RunArchive:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+        with self._readers_lock:
+            self._closed = True
+            readers, self._readers = self._readers, []
+        for db in readers:
+            db.close()
 
     # --- reads ----------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ is tests/integration/test_archive_tracer.py)."""
 from __future__ import annotations
 
 import gzip
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from flask import Flask
 
 from ide import create_app
 from ide.archive.recorder import Recorder, title_of
-from ide.archive.store import Record, RunArchive, insert_run
+from ide.archive.store import Record, RunArchive, insert_run, insert_snapshot, pack
 from ide.tracing.model import Aggregation, AggregationData, Output, Row, Tick
 from ide.tracing.registry import Backends
 from ide.web.state import state_of
@@ -190,3 +192,38 @@ def test_a_viewer_link_opens_the_recorded_run_after_a_restart(tmp_path: Path) ->
     assert run.snapshot is not None and run.snapshot.aggregations[0].rows[0].value == 4
     assert "done" in run.output and run.panels(False)[0]["name"] == "@num"
     state_of(app).runs.shutdown()
+
+
+def test_reading_while_recording_holds_no_more_descriptors_than_the_archive_opened_with(
+    tmp_path: Path,
+) -> None:
+    archive = RunArchive(tmp_path / "runs.sqlite")
+    opened_with = len(os.listdir("/proc/self/fd"))
+    with archive.writing() as db:
+        insert_run(db, Record(
+            id="r", title="", language="bpftrace", via=None, script="x", options={},
+            host="h", state="running", error=None, started_at=1.0, ended_at=None,
+            duration=0, interval=1, elapsed=0, parent=None, drill=None, viewer_key="k",
+            pinned=False, bytes=0, snapshots=0,
+        ))  # fmt: skip
+    done = threading.Event()
+
+    def record() -> None:
+        seq = 0
+        while not done.is_set():
+            with archive.writing() as db:
+                insert_snapshot(db, "r", seq, seq / 10, pack(b'{"aggregations": []}'))
+            seq += 1
+
+    writer = threading.Thread(target=record)
+    writer.start()
+    try:
+        for _ in range(200):
+            assert archive.get("r").id == "r"
+            archive.last_snapshots("r", 1)
+    finally:
+        done.set()
+        writer.join(10)
+    # A run's reads must not leave the server a descriptor more each (or one more at all).
+    assert len(os.listdir("/proc/self/fd")) <= opened_with
+    archive.close()
