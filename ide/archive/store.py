@@ -293,14 +293,15 @@ class RunArchive:
 
     def find(
         self, *, state: str | None = None, q: str | None = None, before: float | None = None,
-        limit: int = 100,
+        limit: int = 100, language: str | None = None,
     ) -> list[Record]:  # fmt: skip
         """Newest first; ``q`` matches the title or the script (case-insensitive)."""
         where: list[str] = ["1 = 1"]
         args: list[Any] = []
-        if state:
-            where.append("state = ?")
-            args.append(state)
+        for column, value in (("state", state), ("language", language)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
         if before is not None:
             where.append("started_at < ?")
             args.append(before)

@@ -103,26 +103,43 @@ def _number(name: str, default: float | None = None) -> float | None:
         raise ApiError(400, f"bad_{name}", f"{name} must be a number of seconds") from None
 
 
+def _unrecorded_shown(run: Run, filters: dict[str, Any]) -> bool:
+    """A run in memory that the record's answer left out, shown when it passes the filters:
+    one whose record is not written yet, or any run on a server that records none. An ended
+    run without its record had it deleted; a recorded one was left out by the filters."""
+    if state().archive is not None:
+        if not run.active:
+            return False
+        try:
+            archive().get(run.id)
+            return False
+        except NoRecord:
+            pass
+    want, q, language, before = (filters[k] for k in ("state", "q", "language", "before"))
+    started = time.time() - (time.monotonic() - run.created)
+    return (
+        (want is None or run.state == want)
+        and (q is None or q.lower() in run.script.lower())
+        and (language is None or run.language == language)
+        and (before is None or started < before)
+    )
+
+
 @bp.get("/runs")
 def list_runs() -> Response:
-    """Live runs and recorded ones, newest first; ``state``, ``q``, ``before``, ``limit``."""
-    want = request.args.get("state") or None
-    q = request.args.get("q") or None
-    before = _when(request.args.get("before"), "before")
+    """Live runs and recorded ones, newest first; ``state``, ``language``, ``q``, ``before``,
+    ``limit``."""
+    filters: dict[str, Any] = {
+        k: request.args.get(k) or None for k in ("state", "language", "q")
+    } | {"before": _when(request.args.get("before"), "before")}
     limit = int(min(MAX_LISTED, max(1, _number("limit", 100) or 100)))
     live = {r.id: r for r in runs().all()}
-    recorded = (
-        archive().find(state=want, q=q, before=before, limit=limit)
-        if state().archive is not None
-        else []
-    )
+    recorded = archive().find(**filters, limit=limit) if state().archive is not None else []
     out = []
     for found in recorded:
         run = live.pop(found.id, None)
         out.append(live_body(run, found) if run else recorded_body(found, full=False))
-    for run in live.values():  # not recorded (yet): shown when they pass the filters
-        if (want is None or run.state == want) and (q is None or q.lower() in run.script.lower()):
-            out.append(live_body(run, None))
+    out += [live_body(run, None) for run in live.values() if _unrecorded_shown(run, filters)]
     out.sort(key=lambda b: b.get("started_at") or "", reverse=True)
     for body in out:
         for k in ("snapshot", "output", "script"):

@@ -123,6 +123,18 @@ def test_pin_title_and_delete_a_record(tmp_path: Path) -> None:
     state_of(app).runs.shutdown()
 
 
+def test_the_list_filters_by_language_and_a_deleted_record_leaves_it(tmp_path: Path) -> None:
+    app, backend = app_in(tmp_path)
+    kept, deleted = recorded_run(app, backend, [1]), recorded_run(app, backend, [2])
+    status, listed = call(app, "GET", "/api/runs?language=bpftrace")
+    assert status == 200 and {r["id"] for r in listed["runs"]} == {kept, deleted}
+    assert call(app, "GET", "/api/runs?language=d")[1]["runs"] == []
+    # Both ended runs are still in the server's memory: the list follows the records.
+    assert call(app, "DELETE", f"/api/runs/{deleted}/record")[0] == 204
+    assert [r["id"] for r in call(app, "GET", "/api/runs")[1]["runs"]] == [kept]
+    state_of(app).runs.shutdown()
+
+
 def test_retention_drops_the_oldest_unpinned_by_size_and_age(tmp_path: Path) -> None:
     now = [1_000_000.0]
     archive = RunArchive(tmp_path / "runs.sqlite", clock=lambda: now[0])
