@@ -226,6 +226,8 @@ def limits() -> Response:
             "max_runs_per_client": s.max_runs_per_client,
             "max_rows_per_aggregation": s.max_rows_per_aggregation,
             "max_unwatched_s": s.max_unwatched_s,
+            "record_runs": s.record_runs,
+            "archive_max_age_s": s.archive_max_age_s,
             "tracer_options": [
                 {
                     "name": o.name,

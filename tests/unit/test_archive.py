@@ -135,6 +135,16 @@ def test_the_list_filters_by_language_and_a_deleted_record_leaves_it(tmp_path: P
     state_of(app).runs.shutdown()
 
 
+def test_the_limits_say_whether_runs_are_recorded_and_for_how_long(tmp_path: Path) -> None:
+    app, _ = app_in(tmp_path, archive_max_age_s=7 * 86400)
+    limits = call(app, "GET", "/api/limits")[1]  # what the Runs page tells its reader
+    assert limits["record_runs"] is True and limits["archive_max_age_s"] == 7 * 86400
+    state_of(app).runs.shutdown()
+    app, _ = app_in(tmp_path / "off", record_runs=False)
+    assert call(app, "GET", "/api/limits")[1]["record_runs"] is False
+    state_of(app).runs.shutdown()
+
+
 def test_retention_drops_the_oldest_unpinned_by_size_and_age(tmp_path: Path) -> None:
     now = [1_000_000.0]
     archive = RunArchive(tmp_path / "runs.sqlite", clock=lambda: now[0])
