@@ -355,6 +355,19 @@ class RunArchive:
             ).fetchall()
         return [zlib.decompress(r[0]) for r in reversed(rows)]
 
+    def snapshots_until(
+        self, run_id: str, t: float, *, after_seq: int = 0, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """(seq, snapshot JSON) of the last ``limit`` snapshots taken at or before ``t`` and
+        after ``after_seq``, in time order: what a replay at ``t`` draws from."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT seq, data FROM snapshots WHERE run_id = ? AND seq > ? AND t <= ?"
+                " ORDER BY seq DESC LIMIT ?",
+                (run_id, after_seq, t, limit),
+            ).fetchall()
+        return [(r[0], zlib.decompress(r[1])) for r in reversed(rows)]
+
     def messages(self, run_id: str) -> list[tuple[float, dict[str, Any]]]:
         """(t, message) in the order the run's viewers got them."""
         with self.reading() as db:

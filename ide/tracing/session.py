@@ -212,7 +212,7 @@ class Run:
             self.done.set()
         self._broadcast(self.state_message())
         for v in list(self.viewers):
-            v.close()
+            v.end()
         if self._on_end is not None:
             self._on_end(self)
 
@@ -353,8 +353,8 @@ class Run:
 
     # --- viewers ------------------------------------------------------------------------
 
-    def add_viewer(self) -> Viewer:
-        viewer = Viewer(self, self.settings.viewer_queue_size)
+    def add_viewer(self, *, keep_open: bool = False) -> Viewer:
+        viewer = Viewer(self, self.settings.viewer_queue_size, keep_open=keep_open)
         with self._lock:
             self.viewers.append(viewer)
             self.ever_watched = True
@@ -366,7 +366,7 @@ class Run:
         if self.snapshot is not None:
             viewer.snapshot_ready()
         if not self.active:
-            viewer.close()  # it gets the final state and snapshot, then the stream ends
+            viewer.end()  # it gets the final state and snapshot, then the stream ends
         return viewer
 
     def remove_viewer(self, viewer: Viewer) -> None:

@@ -36,6 +36,12 @@ class Viewer:
     max_queue: int
     per_interval: bool = False
     charts: bool = True
+    # A viewer that can scrub back stays after the run ends, until its client leaves.
+    keep_open: bool = False
+    # The moment it is shown (seconds since the run attached), or None when it is live.
+    seek_t: float | None = None
+    _seek_pending: bool = False
+    _live_pending: bool = False
     _queue: deque[dict[str, Any]] = field(default_factory=deque)
     _snapshot_pending: bool = False
     _started: bool = False
@@ -46,6 +52,8 @@ class Viewer:
 
     def push(self, msg: dict[str, Any]) -> None:
         with self._cond:
+            if msg["type"] == "output" and self.seek_t is not None:
+                return  # going live again sends the whole output
             if msg["type"] == "output" and self._queue and self._queue[-1]["type"] == "output":
                 self._queue[-1]["lines"].extend(msg["lines"])
                 self._queue[-1]["dropped"] = msg["dropped"]
@@ -65,15 +73,42 @@ class Viewer:
             self._snapshot_pending = True
             self._cond.notify()
 
+    def seek(self, t: float) -> None:
+        """Show moment ``t`` of the run: live snapshots and output wait until ``live()``."""
+        with self._cond:
+            self.seek_t, self._seek_pending = t, True
+            self._queue = deque(m for m in self._queue if m["type"] != "output")
+            self._cond.notify()
+
+    def live(self) -> None:
+        """Show the run as it is now again: its whole output, then its latest snapshot."""
+        with self._cond:
+            if self.seek_t is None:
+                return
+            self.seek_t, self._seek_pending = None, False
+            self._live_pending = self._snapshot_pending = True
+            self._cond.notify()
+
+    def _ready(self) -> bool:
+        live_snapshot = self._snapshot_pending and self.seek_t is None
+        return bool(self._queue) or self._seek_pending or self._live_pending or live_snapshot
+
     def next_message(self, timeout: float) -> dict[str, Any] | None:
         """The next message to send, or None after ``timeout`` with nothing to say."""
         with self._cond:
-            if not self._queue and not self._snapshot_pending and not self.closed:
+            if not self._ready() and not self.closed:
                 self._cond.wait(timeout)
             self._pace_output()
+            # Asked by the client, answered by the stream (ide/archive/replay.py).
+            if self._started and self._seek_pending:
+                self._seek_pending = False
+                return {"type": "seek", "t": self.seek_t}
+            if self._started and self._live_pending:
+                self._live_pending = False
+                return {"type": "live"}
             # The first message is the state; after that the newest snapshot goes first, so
             # the final snapshot arrives before the final state.
-            if self._snapshot_pending and self._started:
+            if self._snapshot_pending and self._started and self.seek_t is None:
                 self._snapshot_pending = False
                 take_snapshot = True
             elif self._queue:
@@ -99,6 +134,12 @@ class Viewer:
             if wait <= 0:
                 return
             self._cond.wait(wait)
+
+    def end(self) -> None:
+        """The run ended: the stream ends once the last messages are sent, unless this
+        viewer can scrub back through the run."""
+        if not self.keep_open:
+            self.close()
 
     def close(self) -> None:
         with self._cond:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 import threading
 from collections.abc import Callable
 from typing import Any, cast
@@ -12,6 +13,7 @@ from flask import Flask, g, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from ..archive.replay import NOT_RECORDED, Replay
 from ..config import Settings
 from ..tracing.session import Run
 from ..tracing.viewer import Viewer
@@ -81,12 +83,13 @@ def register(app: Flask) -> None:
             ws.send(json.dumps({"type": "error", "code": "too_many_streams", "message": refused}))
             ws.close(reason=TRY_AGAIN_LATER, message="too many viewers (see the error message)")
             return
-        _serve(ws, find_run(run_id))
+        _serve(ws, find_run(run_id), keep_open=request.args.get("replay") == "1")
 
 
-def _serve(ws: Any, run: Run) -> None:
+def _serve(ws: Any, run: Run, *, keep_open: bool) -> None:
     """Send the run's messages to one viewer until either side is done."""
-    viewer = run.add_viewer()
+    viewer = run.add_viewer(keep_open=keep_open)
+    answer = _answerer(run, viewer)
     # One thread blocks on the socket for the client's messages (and notices it close);
     # this one blocks until there is something to send. Neither polls.
     threading.Thread(
@@ -96,12 +99,31 @@ def _serve(ws: Any, run: Run) -> None:
         while True:
             msg = viewer.next_message(timeout=IDLE_WAIT_S)
             if msg is not None:
-                ws.send(json.dumps(msg, separators=(",", ":")))
+                ws.send(json.dumps(answer(msg), separators=(",", ":")))
             elif viewer.closed:
                 break
     finally:
         run.remove_viewer(viewer)
         ws.close()
+
+
+def _answerer(run: Run, viewer: Viewer) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What is sent for each of the viewer's messages: the client's seek and live are
+    answered here, from the run's record and the run itself."""
+    archive = state().archive
+    replay = Replay(archive, run, state().runs.renderer, run.settings) if archive else None
+
+    def answer(msg: dict[str, Any]) -> dict[str, Any]:
+        if msg["type"] == "seek":
+            if replay is None:
+                return NOT_RECORDED
+            return replay.message(msg["t"], per_interval=viewer.per_interval, charts=viewer.charts)
+        if msg["type"] == "live":
+            lines = list(run.output)
+            return {"type": "output", "lines": lines, "dropped": run.dropped_output, "reset": True}
+        return msg
+
+    return answer
 
 
 def _receive(ws: Any, viewer: Viewer) -> None:
@@ -124,10 +146,24 @@ def _client_message(viewer: Viewer, raw: str | bytes) -> None:
         msg = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return
-    if not isinstance(msg, dict) or msg.get("type") != "view":
+    if not isinstance(msg, dict):
+        return
+    kind = msg.get("type")
+    if kind == "seek":
+        t = msg.get("t")
+        if isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t):
+            viewer.seek(max(0.0, float(t)))
+        return
+    if kind == "live":
+        viewer.live()
+        return
+    if kind != "view":
         return
     if isinstance(msg.get("per_interval"), bool):
         viewer.per_interval = msg["per_interval"]
     if isinstance(msg.get("charts"), bool):
         viewer.charts = msg["charts"]
-    viewer.snapshot_ready()
+    if viewer.seek_t is not None:
+        viewer.seek(viewer.seek_t)  # the moment shown, in the new view
+    else:
+        viewer.snapshot_ready()

@@ -16,6 +16,7 @@ import { tablePanels } from "./run/format.js";
 import { PanelsGrid } from "./run/panels.js";
 import { LivePause } from "./run/pause.js";
 import { RunBar, TERMINAL, stateLabel } from "./run/run-bar.js";
+import { Scrubber } from "./run/scrubber.js";
 import { StreamClient } from "./run/stream.js";
 
 export { formatClock, tableFromAggregation } from "./run/format.js";
@@ -59,6 +60,8 @@ export class RunView {
       consoleClear: $("console-clear"),
     });
     this.grid = new PanelsGrid(root, { panels: $("panels"), empty: $("panels-empty") }, this);
+    const scrub = { box: $("scrubber"), range: $("scrub-range"), time: $("scrub-time"), play: $("scrub-play"), speed: $("scrub-speed"), live: $("scrub-live") };
+    this.scrubber = new Scrubber(scrub, (msg) => this.sendSeek(msg), () => TERMINAL.has(this.state));
     this.baseTitle = document.title;
     this.stream = null;
     this.timer = null;
@@ -108,6 +111,7 @@ export class RunView {
     this.unrecorded = 0;
     this.grid.reset();
     this.pause.reset();
+    this.scrubber.reset();
     this.pauseButton.disabled = true;
     this.banners.clear();
     this.console.clear();
@@ -208,14 +212,20 @@ export class RunView {
         this.root.dataset.snapshots = String(this.snapshots);
         this.snapshot = msg.snapshot;
         this.bar.reached(msg.snapshot.t);
+        this.scrubber.reached(msg.snapshot.t);
         // Without "panels" (charts switched off) every aggregation is shown as a table.
         this.grid.show(Array.isArray(msg.panels) ? msg.panels : tablePanels(msg.snapshot));
         break;
+      case "replay":
+        this.showMoment(msg);
+        break;
       case "output":
+        if (msg.reset) this.console.clear();
         this.console.append(msg.lines, msg.dropped);
         break;
       case "error":
-        this.banners.show("error", msg.message, msg.fix, msg.count);
+        if (msg.code === "not_recorded") this.scrubber.disable(msg.message);
+        this.banners.show(msg.severity === "note" ? "note" : "error", msg.message, msg.fix, msg.count);
         break;
       case "note":
         this.banners.show("note", msg.message, msg.fix, msg.count);
@@ -223,6 +233,29 @@ export class RunView {
       default:
         break;
     }
+  }
+
+  // --- scrubbing back ------------------------------------------------------------------
+
+  /** A seek or live message from the scrubber: a paused view is let go without its held
+   * messages (the moment asked for replaces them). */
+  sendSeek(msg) {
+    if (this.pause.paused) this.pause.reset();
+    this.send(msg);
+  }
+
+  /** A `replay` message: the run as it was at moment `msg.t`. */
+  showMoment(msg) {
+    this.scrubber.answered(msg);
+    if (!this.scrubber.replaying) return; // answered after the user went live again
+    this.snapshot = msg.snapshot;
+    if (msg.snapshot) {
+      this.grid.show(Array.isArray(msg.panels) ? msg.panels : tablePanels(msg.snapshot));
+    } else {
+      this.grid.showEmpty("Nothing had been reported yet at this moment.", "Drag the slider to the right to see the first snapshot.");
+    }
+    this.console.clear();
+    this.console.append(msg.output, 0);
   }
 
   // --- state ----------------------------------------------------------------------------
@@ -233,6 +266,7 @@ export class RunView {
     this.bar.update(state, msg, !this.readOnly);
     this.root.dataset.state = state;
     this.pauseButton.disabled = state !== "running";
+    this.scrubber.show();
     // The run is over: what it ended with is shown, paused or not.
     if (TERMINAL.has(state)) this.pause.play();
     if (state === "failed") {

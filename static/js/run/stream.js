@@ -26,10 +26,13 @@ export class StreamClient {
     this.closed = false;
   }
 
+  /** The stream's address; `replay=1` keeps it open after the run ends, for scrubbing. */
   address() {
-    if (this.streamUrl) return new URL(this.streamUrl, location.href.replace(/^http/, "ws")).href;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${scheme}//${location.host}/api/runs/${encodeURIComponent(this.runId)}/stream`;
+    const base = `${scheme}//${location.host}/api/runs/${encodeURIComponent(this.runId)}/stream`;
+    const url = new URL(this.streamUrl || base, location.href.replace(/^http/, "ws"));
+    url.searchParams.set("replay", "1");
+    return url.href;
   }
 
   connect() {
