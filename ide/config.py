@@ -117,6 +117,7 @@ class Settings:
     request_threads: int = 32  # threads for whole requests, besides one per websocket
     max_websockets: int = 64  # live streams in all (each holds a thread)
     max_websockets_per_run: int = 8  # viewer links included
+    max_viewer_link_s: float = 30 * 86400.0  # the longest a viewer link may be made to last
     # The archive (ide/archive): every run's record, in runs.sqlite beside the snippets.
     record_runs: bool = True
     archive_max_bytes: int = 512 << 20  # past this, the oldest unpinned records go first

@@ -29,7 +29,7 @@ INTERRUPTED = "the server stopped while this run was running"
 # Reading connections kept open for the next read; more readers at once open their own.
 READERS_KEPT = 4
 
-_SCHEMA = [
+_SCHEMA = [  # the first version's; each later one is a step of _MIGRATIONS
     """
     CREATE TABLE runs (
         id TEXT PRIMARY KEY,
@@ -76,7 +76,15 @@ _SCHEMA = [
     ) WITHOUT ROWID
     """,
 ]
-SCHEMA_VERSION = 1
+# Each version's statements, run on a database of the version before (1: on an empty one).
+_MIGRATIONS: dict[int, list[str]] = {
+    1: _SCHEMA,
+    2: [  # the viewer link can expire and be revoked
+        "ALTER TABLE runs ADD COLUMN viewer_expires_at REAL",
+        "ALTER TABLE runs ADD COLUMN viewer_revoked_at REAL",
+    ],
+}
+SCHEMA_VERSION = max(_MIGRATIONS)
 
 _ENCODE = msgspec.json.Encoder()
 _DECODE = msgspec.json.Decoder()
@@ -126,6 +134,8 @@ class Record:
     bytes: int
     snapshots: int
     cost: dict[str, Any] | None = None  # the last figures measured while it went
+    viewer_expires_at: float | None = None  # the viewer link's (ide/tracing/viewer_link.py)
+    viewer_revoked_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,7 +164,8 @@ class Record:
 
 _COLUMNS = (
     "id, title, language, via, script, options, host, state, error, started_at, ended_at, "
-    "duration, interval, elapsed, parent, drill, viewer_key, pinned, bytes, snapshots, cost"
+    "duration, interval, elapsed, parent, drill, viewer_key, pinned, bytes, snapshots, cost, "
+    "viewer_expires_at, viewer_revoked_at"
 )
 
 
@@ -181,6 +192,8 @@ def _record(row: Sequence[Any]) -> Record:
         bytes=row[18],
         snapshots=row[19],
         cost=_DECODE.decode(row[20]) if row[20] else None,
+        viewer_expires_at=row[21],
+        viewer_revoked_at=row[22],
     )
 
 
@@ -205,11 +218,11 @@ class RunArchive:
                 f"{self.path} has schema version {version}; this dtrace-ide knows up to "
                 f"{SCHEMA_VERSION} (a newer release wrote it)"
             )
-        if version == 0:
+        for step in range(version + 1, SCHEMA_VERSION + 1):  # a new or an older database
             with self._transaction(db):
-                for statement in _SCHEMA:
+                for statement in _MIGRATIONS[step]:
                     db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.execute(f"PRAGMA user_version = {step}")
         # What was running when the server last stopped ended with it.
         with self._transaction(db):
             db.execute(
@@ -405,6 +418,18 @@ class RunArchive:
                 db.execute("UPDATE runs SET title = ? WHERE id = ?", (title, run_id))
         return self.get(run_id)
 
+    def set_viewer_link(
+        self, run_id: str, key: str, expires_at: float | None, revoked_at: float | None
+    ) -> bool:
+        """The run's viewer link as it is now (made anew or revoked); False without a record."""
+        with self.writing() as db:
+            changed = db.execute(
+                "UPDATE runs SET viewer_key = ?, viewer_expires_at = ?, viewer_revoked_at = ?"
+                " WHERE id = ?",
+                (key, expires_at, revoked_at, run_id),
+            ).rowcount
+        return changed > 0
+
     def delete(self, run_id: str) -> None:
         with self.writing() as db:
             if db.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount == 0:
@@ -435,13 +460,14 @@ class RunArchive:
 
 def insert_run(db: sqlite3.Connection, r: Record) -> None:
     db.execute(
-        f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 21)})",
+        f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES ({', '.join('?' * 23)})",
         (
             r.id, r.title, r.language, r.via, r.script, _ENCODE.encode(r.options).decode(),
             r.host, r.state, r.error, r.started_at, r.ended_at, r.duration, r.interval,
             r.elapsed, r.parent, _ENCODE.encode(r.drill).decode() if r.drill else None,
             r.viewer_key, int(r.pinned), r.bytes, r.snapshots,
             _ENCODE.encode(r.cost).decode() if r.cost else None,
+            r.viewer_expires_at, r.viewer_revoked_at,
         ),
     )  # fmt: skip
 

@@ -69,6 +69,10 @@ class LimitExceeded(Exception):
 
 
 class Run:
+    # The viewer link's expiry and revocation, beside its viewer_key (viewer_link.py).
+    viewer_expires_at: float | None = None
+    viewer_revoked_at: float | None = None
+
     def __init__(
         self,
         settings: Settings,

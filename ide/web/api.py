@@ -14,7 +14,9 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..archive.reopen import reopen
+from ..archive.store import iso
 from ..config import TRACER_OPTIONS, Settings, tracer_option
+from ..tracing import viewer_link
 from ..tracing.backend import Backend, BackendUnavailable
 from ..tracing.model import LANGUAGE_CHOICES, LANGUAGES, CompileResult, Language
 from ..tracing.pipeline import (
@@ -27,6 +29,7 @@ from ..tracing.pipeline import (
 )
 from ..tracing.registry import VIAS, Backends, Via
 from ..tracing.session import LimitExceeded, Run, RunManager
+from ..tracing.viewer_link import ViewerLink
 from ..version import __version__
 from .auth import identity, settings
 from .drill_shapes import DrillInfo
@@ -306,11 +309,22 @@ def create_run() -> tuple[Response, int]:
 
 def run_body(run: Run) -> dict[str, Any]:
     body = run.to_dict()
-    body["viewer_url"] = f"/view/{run.id}?key={run.viewer_key}"
+    body.update(viewer_link_fields(run.id, ViewerLink.of(run)))
     # What the page reopens a run with and derives its drilldowns from (not for viewers).
     body["script"] = run.script
     body["options"] = dict(run.options)
     return body
+
+
+def viewer_link_fields(run_id: str, link: ViewerLink) -> dict[str, Any]:
+    """A run's viewer link as runs show it: ``viewer_url`` only while the link works."""
+    now = viewer_link.clock()
+    return {
+        "viewer_url": f"/view/{run_id}?key={link.key}" if link.state(now) == "open" else None,
+        "viewer_expires_at": iso(link.expires_at),
+        "viewer_expires_in": link.expires_in(now),
+        "viewer_revoked": link.revoked_at is not None,
+    }
 
 
 def find_run(run_id: str) -> Run:

@@ -18,7 +18,8 @@ from ..archive.reopen import recorded_output
 from ..archive.store import NoRecord, Record, RunArchive, iso
 from ..tracing.model import Language, Snapshot
 from ..tracing.session import Run
-from .api import json_body, parse_body, run_body, runs
+from ..tracing.viewer_link import ViewerLink
+from .api import json_body, parse_body, run_body, runs, viewer_link_fields
 from .errors import ApiError
 from .state import state
 
@@ -67,6 +68,7 @@ def recorded_body(found: Record, *, full: bool) -> dict[str, Any]:
     """A recorded run that is no longer in memory, as ``GET /api/runs/ID`` shows a run."""
     body = found.to_dict()
     body["viewers"] = 0
+    body.update(viewer_link_fields(found.id, ViewerLink.of(found)))
     if not full:
         return body
     output, problems = recorded_output(archive().messages(found.id))

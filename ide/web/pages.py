@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import hmac
 import importlib
 import os
 import threading
@@ -17,7 +16,9 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request
 
 from ..snippets.store import data_dir
+from ..tracing import viewer_link
 from ..tracing.session import Run
+from ..tracing.viewer_link import ViewerLink
 from .auth import (
     authenticated,
     csrf_token,
@@ -28,6 +29,7 @@ from .auth import (
     token_matches,
 )
 from .errors import ApiError
+from .viewer_links import refusal
 
 bp = Blueprint("pages", __name__)
 
@@ -74,14 +76,15 @@ def view(run_id: str) -> Response:
         run: Run | None = find_run(run_id)  # after a restart, opened again from its record
     except ApiError:
         run = None
-    key = request.args.get("key", "")
-    if run is None or not hmac.compare_digest(key.encode(), run.viewer_key.encode()):
-        return _page("unauthorized.html", 404, reason="This viewer link is unknown or expired.")
+    refused = refusal(run, request.args.get("key", ""))
+    if run is None or refused:
+        return _page("unauthorized.html", 404, reason=refused)
     return _page(
         "viewer.html",
         csrf_token="",
         run_id=run.id,
         stream_url=f"/api/runs/{run.id}/stream?key={run.viewer_key}",
+        link_expires_in=ViewerLink.of(run).expires_in(viewer_link.clock()),
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 import math
 import threading
@@ -22,6 +21,7 @@ from .auth import authenticated, origin_allowed, public
 from .errors import ApiError
 from .limits import StreamSlots
 from .state import state
+from .viewer_links import refusal
 from .worker import socket_handed_over
 
 IDLE_WAIT_S = 30.0
@@ -46,10 +46,9 @@ def _guard_stream() -> None:
     if not origin_allowed():
         raise ApiError(403, "bad_origin", "websockets must come from this server's own page")
     key = request.args.get("key", "")
-    if not authenticated() and not (
-        key and hmac.compare_digest(key.encode(), run.viewer_key.encode())
-    ):
-        raise ApiError(401, "unauthorized", "open the page from the URL dtrace-ide printed")
+    if not authenticated() and (refused := refusal(run, key)):
+        why = refused if key else "open the page from the URL dtrace-ide printed"
+        raise ApiError(401, "unauthorized", why)
     # Taken before the handshake so that two at once cannot both get the last slot;
     # a full run is told so over the socket, where the page can show it.
     g.stream_refused = slots().take(run.id)

@@ -101,3 +101,9 @@ def test_state_changing_routes_with_the_cookie_need_the_csrf_header(app: Flask) 
             assert resp.get_json()["error"]["code"] == "csrf"
             changed += 1
     assert changed >= 8
+
+
+def test_the_viewer_link_routes_are_the_owners_not_a_link_holders(app: Flask) -> None:
+    """Reading, making and revoking a run's viewer link need the token (walked above)."""
+    links = {"viewer_links.get_link", "viewer_links.new_link", "viewer_links.revoke_link"}
+    assert links <= {r.endpoint for r in rules(app)} - set(PUBLIC)
