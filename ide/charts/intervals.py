@@ -226,6 +226,22 @@ class History:
         self._previous = self._latest
         self._latest = snapshot
 
+    def copy(self) -> History:
+        """An independent copy, as cheap as a list of references: the points already taken
+        and the values last seen are never changed in place (each ``add`` makes new ones),
+        so the copy shares them. A replay keeps copies to go back to."""
+        out = History(self.max_points, self.max_series_keys, self.reset_by_script)
+        for name, keyed in self._keyed.items():
+            k = out._keyed[name] = KeyedSeries(self.max_points)
+            k.last, k.keys, k.deltas = keyed.last, keyed.keys, keyed.deltas
+            k.points.extend(keyed.points)
+        for name, dist in self._buckets.items():
+            d = out._buckets[name] = BucketSeries(self.max_points)
+            d.spans, d.last = dict(dist.spans), dist.last
+            d.points.extend(dist.points)
+        out._latest, out._previous = self._latest, self._previous
+        return out
+
     def latest(self) -> Snapshot | None:
         return self._latest
 

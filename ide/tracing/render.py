@@ -19,6 +19,10 @@ class RunHistory(Protocol):
 
     def add(self, snapshot: Snapshot) -> None: ...
 
+    def copy(self) -> RunHistory:
+        """An independent copy (cheap: what is kept is shared until either changes)."""
+        ...
+
 
 class Renderer(Protocol):
     def history(self, *, max_points: int, reset_by_script: frozenset[str]) -> RunHistory:

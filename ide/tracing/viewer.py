@@ -89,6 +89,11 @@ class Viewer:
             self._live_pending = self._snapshot_pending = True
             self._cond.notify()
 
+    @property
+    def asked_again(self) -> bool:
+        """Whether the client asked for another moment (or left) since the last answer."""
+        return self._seek_pending or self._live_pending or self.closed
+
     def _ready(self) -> bool:
         live_snapshot = self._snapshot_pending and self.seek_t is None
         return bool(self._queue) or self._seek_pending or self._live_pending or live_snapshot

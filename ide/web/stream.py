@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from flask import Flask, g, request
@@ -98,7 +98,8 @@ def _serve(ws: Any, run: Run, *, keep_open: bool) -> None:
         while True:
             msg = viewer.next_message(timeout=IDLE_WAIT_S)
             if msg is not None:
-                ws.send(json.dumps(answer(msg), separators=(",", ":")))
+                for out in answer(msg):
+                    ws.send(json.dumps(out, separators=(",", ":")))
             elif viewer.closed:
                 break
     finally:
@@ -106,21 +107,29 @@ def _serve(ws: Any, run: Run, *, keep_open: bool) -> None:
         ws.close()
 
 
-def _answerer(run: Run, viewer: Viewer) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _answerer(run: Run, viewer: Viewer) -> Callable[[dict[str, Any]], Iterator[dict[str, Any]]]:
     """What is sent for each of the viewer's messages: the client's seek and live are
     answered here, from the run's record and the run itself."""
     archive = state().archive
     replay = Replay(archive, run, state().runs.renderer, run.settings) if archive else None
 
-    def answer(msg: dict[str, Any]) -> dict[str, Any]:
+    def answer(msg: dict[str, Any]) -> Iterator[dict[str, Any]]:
         if msg["type"] == "seek":
             if replay is None:
-                return NOT_RECORDED
-            return replay.message(msg["t"], per_interval=viewer.per_interval, charts=viewer.charts)
-        if msg["type"] == "live":
+                yield NOT_RECORDED
+                return
+            view = {"per_interval": viewer.per_interval, "charts": viewer.charts}
+            quick = replay.message(msg["t"], **view)
+            yield quick
+            if quick.get("partial"):  # then in full, unless the viewer moved on meanwhile
+                full = replay.complete(**view, moved_on=lambda: viewer.asked_again)
+                if full is not None:
+                    yield full
+        elif msg["type"] == "live":
             lines = list(run.output)
-            return {"type": "output", "lines": lines, "dropped": run.dropped_output, "reset": True}
-        return msg
+            yield {"type": "output", "lines": lines, "dropped": run.dropped_output, "reset": True}
+        else:
+            yield msg
 
     return answer
 

@@ -246,8 +246,8 @@ export class RunView {
 
   /** A `replay` message: the run as it was at moment `msg.t`. */
   showMoment(msg) {
-    this.scrubber.answered(msg);
-    if (!this.scrubber.replaying) return; // answered after the user went live again
+    // Not shown: answers to a moment left behind, or that came after the user went live.
+    if (!this.scrubber.answered(msg)) return;
     this.snapshot = msg.snapshot;
     if (msg.snapshot) {
       this.grid.show(Array.isArray(msg.panels) ? msg.panels : tablePanels(msg.snapshot));

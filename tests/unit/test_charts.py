@@ -736,6 +736,9 @@ def test_the_plotly_renderer_builds_the_panels_of_its_own_history() -> None:
         def add(self, snapshot: Snapshot) -> None:
             pass
 
+        def copy(self) -> Foreign:
+            return self
+
     with pytest.raises(TypeError, match="not a history this renderer made"):
         renderer.panels(snaps[-1], Foreign(), per_interval=False)
 
@@ -787,3 +790,23 @@ def test_a_latency_distribution_per_key_also_has_a_key_by_bucket_heatmap() -> No
     assert (
         one(Aggregation("@us", "hist", (Row((), buckets=(Bucket(1, 1, 4),)),)))["heatmap"] is None
     )
+
+
+def test_a_copied_history_goes_on_apart_from_the_one_it_was_copied_from() -> None:
+    history = History(max_points=4)
+    snaps = [Snapshot(float(t), (counts({"a": t, "b": 3 * t}),)) for t in range(1, 8)]
+    for snap in snaps[:3]:
+        history.add(snap)
+    copy = history.copy()
+    for snap in snaps[3:]:
+        copy.add(snap)
+    assert history.points("@c") == 3 and history.latest() is snaps[2]
+    assert copy.points("@c") == 4 and copy.latest() is snaps[-1]
+    # The copy draws what a history fed every snapshot draws.
+    whole = History(max_points=4)
+    for snap in snaps:
+        whole.add(snap)
+    assert build_panels(snaps[-1], copy, per_interval=True) == build_panels(
+        snaps[-1], whole, per_interval=True
+    )
+    assert build_panels(snaps[2], history) != build_panels(snaps[2], copy)

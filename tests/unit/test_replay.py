@@ -12,7 +12,7 @@ from flask import Flask
 from ide.archive.reopen import reopen
 from ide.archive.replay import Replay
 from ide.archive.store import Record, RunArchive
-from ide.tracing.model import Aggregation, Row, Snapshot
+from ide.tracing.model import Aggregation, Bucket, Row, Snapshot
 from ide.tracing.session import Run
 from ide.tracing.viewer import Viewer
 from ide.web.state import state_of
@@ -23,7 +23,13 @@ SERIES_SCRIPT = "tracepoint:raw_syscalls:sys_enter { @num[comm] = count(); }"
 
 
 def snapshot(t: float, value: int) -> Snapshot:
-    return Snapshot(t, (Aggregation("@num", "count", (Row(("bash",), value=value),)),))
+    """@num[bash] = value, and @us: a distribution whose buckets come one by one (for its
+    heatmap over time)."""
+    aggs = [Aggregation("@num", "count", (Row(("bash",), value=value),))]
+    buckets = tuple(Bucket(lo, lo + 9, value // (lo + 10)) for lo in range(0, value // 20, 10))
+    if buckets:
+        aggs.append(Aggregation("@us", "lhist", (Row((), buckets=buckets),)))
+    return Snapshot(t, tuple(aggs))
 
 
 def recorded(app: Flask, n: int, *, interval: float = 0.5) -> Run:
@@ -110,6 +116,39 @@ def test_going_back_gives_the_history_a_live_view_had_then(tmp_path: Path) -> No
     state_of(app).runs.shutdown()
 
 
+def test_a_far_jump_is_answered_quickly_then_in_full_unless_the_viewer_moved_on(
+    tmp_path: Path,
+) -> None:
+    app, _ = app_in(tmp_path, max_history_snapshots=100)
+    run = recorded(app, 150, interval=1.0)
+    replay = replay_of(app, run)
+    quick = replay.message(120.0, per_interval=False, charts=True)
+    assert quick["partial"] and value(quick) == 1200  # the moment's own values are exact
+    full = replay.complete(per_interval=False, charts=True, moved_on=lambda: False)
+    assert full is not None and "partial" not in full and value(full) == 1200
+    # The same as a replay that went there step by step.
+    stepwise = replay_of(app, run)
+    for t in range(1, 121):
+        last = stepwise.message(float(t), per_interval=False, charts=True)
+    assert "partial" not in last and last["panels"] == full["panels"]
+    assert quick["panels"] != full["panels"]  # the quick one's time series are shorter
+    assert {p["name"] for p in full["panels"]} >= {"@num", "@us"}
+    # Moved on before it was ready: no full answer.
+    other = replay_of(app, run)
+    assert other.message(140.0, per_interval=False, charts=True)["partial"]
+    assert other.complete(per_interval=False, charts=True, moved_on=lambda: True) is None
+    assert other.complete(per_interval=False, charts=True, moved_on=lambda: False) is None
+    # Near where it has been, back and forth, it answers in full at once, as it was.
+    for moment in (115.0, 118.0, 30.0, 96.0, 119.5, 121.0, 70.5):
+        near = replay.message(moment, per_interval=True, charts=True)
+        fresh = replay_of(app, run)
+        fresh.message(moment, per_interval=True, charts=True)
+        ref = fresh.complete(per_interval=True, charts=True, moved_on=lambda: False)
+        assert ref is not None and near["panels"] == ref["panels"], moment
+        assert "partial" not in near, moment
+    state_of(app).runs.shutdown()
+
+
 def test_a_seeking_viewer_gets_no_live_data_until_it_goes_live(tmp_path: Path) -> None:
     app, _ = app_in(tmp_path)
     run = recorded(app, 3)
@@ -125,10 +164,10 @@ def test_a_seeking_viewer_gets_no_live_data_until_it_goes_live(tmp_path: Path) -
     assert viewer.next_message(0) is None  # neither the live snapshot nor the output
     answer = _answerer_for(app, run, viewer)
     _client_message(viewer, '{"type": "view", "per_interval": true}')
-    replayed = answer(viewer.next_message(0))
+    [replayed] = answer(viewer.next_message(0))
     assert replayed["type"] == "replay" and value(replayed) == 10
     _client_message(viewer, '{"type": "live"}')
-    reset = answer(viewer.next_message(0))
+    [reset] = answer(viewer.next_message(0))
     assert reset["type"] == "output" and reset["reset"] and reset["lines"][-1] == "line 3"
     latest = viewer.next_message(0)
     assert latest is not None and latest["type"] == "snapshot" and value(latest) == 30
@@ -153,7 +192,7 @@ def test_without_a_record_a_seek_says_recording_is_off(tmp_path: Path) -> None:
     viewer = run.add_viewer(keep_open=True)
     state_of(app).archive = None
     answer = _answerer_for(app, run, viewer)
-    msg = answer({"type": "seek", "t": 1.0})
+    [msg] = answer({"type": "seek", "t": 1.0})
     assert msg["type"] == "error" and msg["code"] == "not_recorded" and msg["fix"]
     state_of(app).runs.shutdown()
 

@@ -267,6 +267,9 @@ class RecordedHistory:
     def add(self, snapshot: Snapshot) -> None:
         self.added.append(snapshot)
 
+    def copy(self) -> RecordedHistory:
+        return RecordedHistory(self.max_points, self.reset_by_script, list(self.added))
+
 
 class RecordingRenderer:
     """Records what a run hands its renderer; a panel says which snapshot and mode it is of."""

@@ -37,6 +37,7 @@ export class Scrubber {
     this.t = null; // the moment shown, or null when live
     this.inFlight = false;
     this.wanted = null;
+    this.sent = null;
     this.disabledReason = "";
     this.els.box.hidden = true;
     this.show();
@@ -77,16 +78,22 @@ export class Scrubber {
   flush() {
     if (this.inFlight || this.wanted === null) return;
     this.inFlight = true;
+    this.sent = this.wanted;
     this.send({ type: "seek", t: this.wanted });
     this.wanted = null;
   }
 
-  /** The stream answered a seek. */
+  /** The stream answered a seek: true when it is the answer to show.  A quick answer
+   * (`partial`) frees the way for the next seek; its full answer may follow. */
   answered(msg) {
-    this.inFlight = false;
+    if (msg.t !== this.sent) return false; // the full answer to a moment left behind
     if (typeof msg.end === "number") this.end = Math.max(this.end, msg.end);
-    this.flush();
+    if (this.inFlight) {
+      this.inFlight = false;
+      this.flush();
+    }
     this.show();
+    return this.replaying;
   }
 
   /** Back to the run as it is now (an ended run: as it ended). */
