@@ -37,6 +37,7 @@ def reopen(manager: RunManager, archive: RunArchive, run_id: str) -> Run | None:
     )  # fmt: skip
     run.id, run.viewer_key, run.via = found.id, found.viewer_key, found.via
     run.parent, run.drill = found.parent, found.drill
+    run.meter.seen.update(found.cost or {})  # the figures last measured while it went
     run.viewer_expires_at, run.viewer_revoked_at = found.viewer_expires_at, found.viewer_revoked_at
     snapshots = [
         snapshot_from_json(data)

@@ -287,7 +287,7 @@ class Run:
         snap = self.snapshot
         if snap is None:
             return None
-        msg: dict[str, Any] = {"type": "snapshot", "snapshot": snap.to_dict()}
+        msg: dict[str, Any] = {"type": "snapshot", "snapshot": snap.to_dict(), "cost": self.cost()}
         if with_charts and self._renderer is not None:
             msg["panels"] = self.panels(per_interval)
         return msg

@@ -16,6 +16,7 @@ import { tablePanels } from "./run/format.js";
 import { PanelsGrid } from "./run/panels.js";
 import { LivePause } from "./run/pause.js";
 import { RunBar, TERMINAL, stateLabel } from "./run/run-bar.js";
+import { showCost } from "./run/cost.js";
 import { Scrubber } from "./run/scrubber.js";
 import { StreamClient } from "./run/stream.js";
 
@@ -61,6 +62,7 @@ export class RunView {
     });
     this.grid = new PanelsGrid(root, { panels: $("panels"), empty: $("panels-empty") }, this);
     const scrub = { box: $("scrubber"), range: $("scrub-range"), time: $("scrub-time"), play: $("scrub-play"), speed: $("scrub-speed"), live: $("scrub-live") };
+    this.costEl = $("run-cost");
     this.scrubber = new Scrubber(scrub, (msg) => this.sendSeek(msg), () => TERMINAL.has(this.state));
     this.baseTitle = document.title;
     this.stream = null;
@@ -112,6 +114,7 @@ export class RunView {
     this.grid.reset();
     this.pause.reset();
     this.scrubber.reset();
+    showCost(this.costEl, null);
     this.pauseButton.disabled = true;
     this.banners.clear();
     this.console.clear();
@@ -187,6 +190,7 @@ export class RunView {
       this.grid.show(tablePanels(run.snapshot));
     }
     if (!this.console.lines && run.output.length) this.console.append(run.output, 0);
+    if (run.cost) showCost(this.costEl, run.cost);
     this.applyState(run);
   }
 
@@ -213,6 +217,7 @@ export class RunView {
         this.snapshot = msg.snapshot;
         this.bar.reached(msg.snapshot.t);
         this.scrubber.reached(msg.snapshot.t);
+        showCost(this.costEl, msg.cost);
         // Without "panels" (charts switched off) every aggregation is shown as a table.
         this.grid.show(Array.isArray(msg.panels) ? msg.panels : tablePanels(msg.snapshot));
         break;
