@@ -67,6 +67,15 @@ def index() -> Response:
     return _page("index.html", csrf_token=csrf_token())
 
 
+@bp.get("/compare")
+@public
+def compare() -> Response:
+    """Two runs as a difference (static/js/compare.js reads ``?a=&b=`` and asks the API)."""
+    if not authenticated():
+        return _page("unauthorized.html", 401, reason=None)
+    return _page("compare.html", csrf_token=csrf_token())
+
+
 @bp.get("/view/<run_id>")
 @public
 def view(run_id: str) -> Response:

@@ -284,3 +284,20 @@ def test_compare_errors_say_what_to_do(tmp_path: Path) -> None:
     _, body = call(app, "GET", f"/api/compare?a={a}&b={empty}")
     assert "has no data yet" in body["error"]["message"]
     state_of(app).runs.shutdown()
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
+def test_the_compare_page_needs_the_sign_in_and_loads_its_module(tmp_path: Path) -> None:
+    app, _ = app_in(tmp_path)
+    client = app.test_client()
+    resp = client.get("/compare?a=x&b=y")
+    assert resp.status_code == 401 and "?token=" in resp.get_data(as_text=True)
+    client.get("/?token=t")
+    html = client.get("/compare?a=x&b=y").get_data(as_text=True)
+    assert "js/compare.js" in html and "css/compare.css" in html
+    assert 'id="compare-aggs"' in html
+    for tag in html.split("<script")[1:]:
+        assert 'src="' in tag.split(">")[0], "inline scripts are refused by the page's CSP"
+    state_of(app).runs.shutdown()

@@ -14,6 +14,7 @@ from ide import create_app
 PUBLIC = {
     "pages.index": "trades ?token= for the cookie, else shows how to sign in",
     "pages.view": "a read-only viewer page; needs the run's own viewer key",
+    "pages.compare": "as index: without the cookie it shows how to sign in, no data",
     "pages.vendor": "the vendored plotly.js, the same for everyone",
     "static": "the page's own JS and CSS, no secrets",
     "stream": "guarded before the handshake: token, cookie or viewer key, and Origin",
