@@ -15,8 +15,10 @@ import { renderBackends } from "./wizard/backends.js";
 import { TranslationPane } from "./wizard/translation.js";
 import { reattachRun, rememberRun } from "./wizard/last-run.js";
 import { RunForm } from "./wizard/run-form.js";
+import { mountRuns } from "./runs/page.js";
 
 const STEPS = ["write", "run", "output"];
+const PLACES = ["runs", ...STEPS]; // the Runs place (runs/page.js) sits before the steps
 const LANGUAGE_NAME = { d: "D", bpftrace: "bpftrace" };
 const STARTERS = {
   bpftrace: "// Count system calls by process name.\ntracepoint:raw_syscalls:sys_enter\n{\n    @calls[comm] = count();\n}\n",
@@ -56,20 +58,20 @@ function appBanner(message, fix, kind = "error") {
 // --- steps ---------------------------------------------------------------------------------
 
 function stepAllowed(step) {
-  if (step === "write") return true;
+  if (step === "write" || step === "runs") return true;
   if (step === "run") return compiler.ok;
   return Boolean(state.runId);
 }
 
 function refreshTabs() {
-  for (const step of STEPS) {
+  for (const step of PLACES) {
     const tab = $("tab-" + step);
     const selected = step === state.step;
     const allowed = stepAllowed(step);
     tab.setAttribute("aria-selected", String(selected));
     tab.setAttribute("aria-disabled", String(!allowed && !selected));
     tab.tabIndex = selected ? 0 : -1;
-    tab.classList.toggle("done", STEPS.indexOf(step) < STEPS.indexOf(state.step));
+    tab.classList.toggle("done", STEPS.includes(step) && STEPS.indexOf(step) < STEPS.indexOf(state.step));
   }
   const live = state.runState === "running" || state.runState === "starting";
   $("tab-output").classList.toggle("live", live);
@@ -78,7 +80,7 @@ function refreshTabs() {
 function showStep(step, { focus = false } = {}) {
   if (!stepAllowed(step)) return;
   state.step = step;
-  for (const s of STEPS) $("step-" + s).hidden = s !== step;
+  for (const s of PLACES) $("step-" + s).hidden = s !== step;
   document.body.dataset.step = step;
   refreshTabs();
   if (focus) $("tab-" + step).focus();
@@ -93,19 +95,20 @@ function showStep(step, { focus = false } = {}) {
 
 /** After a step change, focus goes to the step's main control, not to the page body. */
 function focusMainControl(step) {
-  const control = step === "run" ? $("start-run") : [$("stop-run"), $("edit-script")].find((b) => b && !b.disabled);
+  const first = { run: "start-run", runs: "runs-q" }[step];
+  const control = first ? $(first) : [$("stop-run"), $("edit-script")].find((b) => b && !b.disabled);
   control?.focus({ preventScroll: true });
 }
 
 function bindTabs() {
-  const tabs = STEPS.map((s) => $("tab-" + s));
+  const tabs = PLACES.map((s) => $("tab-" + s));
   tabs.forEach((tab, i) => {
-    tab.addEventListener("click", () => showStep(STEPS[i]));
+    tab.addEventListener("click", () => showStep(PLACES[i]));
     tab.addEventListener("keydown", (ev) => {
       if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft" && ev.key !== "Home" && ev.key !== "End") return;
       ev.preventDefault();
-      const order = ev.key === "ArrowLeft" || ev.key === "End" ? [...STEPS].reverse() : STEPS;
-      const from = ev.key === "Home" || ev.key === "End" ? -1 : order.indexOf(STEPS[i]);
+      const order = ev.key === "ArrowLeft" || ev.key === "End" ? [...PLACES].reverse() : PLACES;
+      const from = ev.key === "Home" || ev.key === "End" ? -1 : order.indexOf(PLACES[i]);
       const next = order.slice(from + 1).find(stepAllowed);
       if (next) showStep(next, { focus: true });
     });
@@ -281,6 +284,7 @@ const lastRunHost = {
     refreshTabs();
   },
   openOutput: () => showStep("output"),
+  current: () => ({ id: state.runId, state: state.runState }),
 };
 
 function bindOutput() {
@@ -387,6 +391,7 @@ async function main() {
   compiler.now();
   showStep("write");
   mountLibrarySidebar();
+  mountRuns($("step-runs"), { ...lastRunHost, limits });
   reattachRun(lastRunHost);
 }
 
