@@ -263,6 +263,19 @@ def test_distributions_come_with_bucket_ranges_and_with_charts_an_overlay(
     state_of(app).runs.shutdown()
 
 
+def test_the_server_row_cap_bounds_the_rows_and_marks_cut_snapshots(tmp_path: Path) -> None:
+    app, backend = app_in(tmp_path, max_rows_per_aggregation=2)
+    # each run keeps its 2 heaviest keys: A has y and z, B has x and z
+    a = traced(app, backend, [[counts("@num", {"x": 1, "y": 2, "z": 3})]])
+    b = traced(app, backend, [[counts("@num", {"x": 10, "y": 2, "z": 3})]])
+    status, body = call(app, "GET", f"/api/compare?a={a}&b={b}")
+    assert status == 200, body
+    [agg] = body["aggregations"]
+    assert [(r["key"], r["delta"]) for r in agg["rows"]] == [(["x"], 10), (["y"], -2)]
+    assert agg["total_rows"] == 3 and agg["left_out"] == 1 and agg["partial"]
+    state_of(app).runs.shutdown()
+
+
 def test_compare_errors_say_what_to_do(tmp_path: Path) -> None:
     app, backend = app_in(tmp_path)
     a = traced(app, backend, [[counts("@num", {"bash": 1})]])
