@@ -19,6 +19,7 @@ import { RunBar, TERMINAL, stateLabel } from "./run/run-bar.js";
 import { showCost } from "./run/cost.js";
 import { Scrubber } from "./run/scrubber.js";
 import { StreamClient } from "./run/stream.js";
+import { ViewerLinkRow } from "./run/viewer-link.js";
 
 export { formatClock, tableFromAggregation } from "./run/format.js";
 
@@ -41,13 +42,11 @@ export class RunView {
     const $ = (id) => byId(id, root);
     this.els = {
       stop: $("stop-run"),
-      link: $("viewer-link"),
-      linkRow: $("viewer-link-row"),
-      copyLink: $("copy-viewer-link"),
       exportMenu: $("export-menu"),
     };
     this.bar = new RunBar({ state: $("run-state"), progress: $("run-progress"), clock: $("run-clock"), stop: $("stop-run") });
     this.banners = new Banners($("banners"));
+    this.viewerLink = new ViewerLinkRow(root, { readOnly, onError: (message) => this.banners.show("error", message, null) });
     this.pauseButton = $("pause-view");
     this.pause = new LivePause(this.pauseButton, $("pause-note"), (held) => {
       if (held.snapshot) this.handle(held.snapshot);
@@ -74,7 +73,6 @@ export class RunView {
   bind() {
     const e = this.els;
     e.stop?.addEventListener("click", () => this.stop());
-    e.copyLink.addEventListener("click", () => this.copyLink());
     for (const radio of this.root.querySelectorAll('input[name="view-mode"]')) {
       radio.addEventListener("change", () => this.setPerInterval(radio.value === "interval" && radio.checked));
     }
@@ -120,15 +118,16 @@ export class RunView {
     this.console.clear();
     this.grid.showEmpty("Waiting for the first snapshot…", "Charts appear here once the tracer reports its aggregations.");
     this.bar.reset();
-    this.els.linkRow.hidden = true;
+    this.viewerLink.hide();
     this.root.dataset.runId = "";
     this.root.dataset.state = "";
     this.root.dataset.snapshots = "0";
     document.title = this.baseTitle;
   }
 
-  /** Follow run `id`.  `viewerUrl` is shown for copying; `drawCharts` false keeps tables. */
-  start({ id, viewerUrl = null, streamUrl = null, drawCharts = true, duration = 0 }) {
+  /** Follow run `id`.  `viewerUrl` is shown for copying (`viewerLink`: the link's fields,
+   * docs/api.md); `drawCharts` false keeps tables. */
+  start({ id, viewerUrl = null, viewerLink = null, streamUrl = null, drawCharts = true, duration = 0 }) {
     this.reset();
     this.runId = id;
     this.root.dataset.runId = id;
@@ -136,10 +135,8 @@ export class RunView {
     this.drawCharts = drawCharts;
     this.perInterval = this.root.querySelector('input[name="view-mode"][value="interval"]')?.checked || false;
     this.applyState({ state: "starting", elapsed: 0, duration, error: null });
-    if (viewerUrl) {
-      this.els.link.value = new URL(viewerUrl, location.href).href;
-      this.els.linkRow.hidden = false;
-    }
+    // The signed-in page shows the row even without a working link: it can make a new one.
+    if (viewerUrl || viewerLink || !this.readOnly) this.viewerLink.show(id, viewerLink || { viewer_url: viewerUrl });
     if (drawCharts) {
       loadPlotly().then(
         () => this.grid.scheduleRender(),
@@ -312,7 +309,7 @@ export class RunView {
     this.send({ type: "view", per_interval: on, charts: this.drawCharts });
   }
 
-  // --- exports and the viewer link ------------------------------------------------------
+  // --- exports (the viewer link's row is run/viewer-link.js) ----------------------------
 
   export(kind) {
     if (kind === "ndjson") {
@@ -331,19 +328,6 @@ export class RunView {
     } else if (kind === "csv") {
       download(exportName(this.runId, "snapshot.csv"), snapshotCsv(this.snapshot), "text/csv");
     }
-  }
-
-  async copyLink() {
-    const input = this.els.link;
-    try {
-      await navigator.clipboard.writeText(input.value);
-    } catch {
-      input.select();
-      document.execCommand("copy");
-    }
-    const b = this.els.copyLink;
-    b.textContent = "Copied";
-    setTimeout(() => (b.textContent = "Copy"), 1500);
   }
 
   /** Leave the run: close the stream (a run that is not kept running stops soon after). */
