@@ -1,7 +1,8 @@
 """Two real bpftrace runs compared in the page: one while a dd makes system calls as fast as
 it can, one without; /compare?a=&b= shows the difference table sorted by the largest change
 (dd first, new in B, B-A up) and the two runs' syscall distributions overlaid; runs with no
-aggregation in common, and an unknown run, say what to do."""
+aggregation in common, and an unknown run, say what to do; file names crafted as markup show
+as text."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser.test_drilldown_page import dd, doc_shot  # noqa: F401 (dd: a fixture)
+from tests.browser.test_traced_text import NAMES, Opener
 from tests.conftest import LiveServer, screenshot, tracer_ready
 
 pytest.importorskip("playwright.sync_api")
@@ -115,3 +117,33 @@ def test_runs_with_nothing_in_common_and_unknown_runs_say_what_to_do(
     page.click("#pick-go")
     page.wait_for_selector(f"{TABLE} tr.compare-row", timeout=TIMEOUT_MS)
     assert f"a={a}" in page.url
+
+
+def test_crafted_keys_show_as_text_in_the_tables_and_the_chart(
+    page: Any, live_server: LiveServer
+) -> None:
+    with Opener() as opener:
+        name = "str(args->filename)"
+        script = (
+            f"tracepoint:syscalls:sys_enter_openat /tid == {opener.tid}/ {{\n"
+            f"    @opens[{name}] = count();\n    @flags[{name}] = hist(args->flags);\n}}\n"
+        )
+        a = traced(live_server, script, 1)
+        b = traced(live_server, script, 1)
+    page.goto(f"{live_server.base}/compare?a={a}&b={b}")
+    opens = 'article.compare-agg[data-name="@opens"] table.compare-table'
+    page.wait_for_selector(f"{opens} tr.compare-row", timeout=TIMEOUT_MS)
+    keys = page.eval_on_selector_all(
+        f"{opens} tr.compare-row td.compare-key", "(tds) => tds.map((td) => td.textContent)"
+    )
+    assert sorted(keys) == sorted(NAMES)
+    chart = 'article.compare-agg[data-name="@flags"] .compare-chart'
+    page.wait_for_selector(f"{chart}[data-drawn]", timeout=TIMEOUT_MS)
+    options = page.eval_on_selector_all(
+        f"{chart} select option", "(os) => os.map((o) => o.textContent)"
+    )
+    assert sorted(options) == sorted(NAMES)
+    assert page.eval_on_selector_all(".compare-main a, .compare-main b", "(n) => n.length") == 0
+    title = page.inner_text('article.compare-agg[data-name="@flags"] .compare-buckets-title')
+    assert title.removeprefix("Buckets of ") in NAMES
+    screenshot(page, "compare-crafted-keys")

@@ -10,8 +10,9 @@ import { differenceTable, markPicked } from "./table.js";
 function summary(agg) {
   const keys = agg.total_rows.toLocaleString("en-US");
   const changed = agg.rows.filter((r) => typeof r.delta === "number" && (r.delta !== 0 || r.change)).length;
-  let text = `${keys} ${agg.total_rows === 1 ? "key" : "keys"} · ${changed.toLocaleString("en-US")} changed`;
-  if (agg.total_rows > 1) text += " · largest change first";
+  let text = `${keys} ${agg.total_rows === 1 ? "key" : "keys"} · `;
+  text += changed ? `${changed.toLocaleString("en-US")} changed` : "none changed";
+  if (changed && agg.total_rows > 1) text += " · largest change first";
   if (agg.left_out) text += ` · the ${agg.left_out.toLocaleString("en-US")} that changed least are left out`;
   return text;
 }
