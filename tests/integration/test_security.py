@@ -367,6 +367,24 @@ def test_a_websocket_without_token_or_viewer_key_is_refused(server: LiveServer) 
         call(server, "DELETE", f"/api/runs/{run_id}")
 
 
+def test_a_revoked_viewer_key_opens_no_websocket_and_a_new_one_does(server: LiveServer) -> None:
+    run_id = start_run(server)
+    try:
+        old = get_run(server, run_id)["viewer_url"].split("key=")[1]
+        assert call(server, "DELETE", f"/api/runs/{run_id}/viewer-link")[0] == 200
+        with pytest.raises(websocket.WebSocketBadStatusException) as err:
+            websocket.create_connection(ws_url(server, run_id) + f"?key={old}", origin=server.base)
+        assert err.value.status_code == 401
+        status, _, body = call(server, "POST", f"/api/runs/{run_id}/viewer-link", {})
+        assert status == 200
+        key = body["viewer_url"].split("key=")[1]
+        ws = websocket.create_connection(ws_url(server, run_id) + f"?key={key}", origin=server.base)
+        assert json.loads(ws.recv())["type"] == "state"
+        ws.close()
+    finally:
+        call(server, "DELETE", f"/api/runs/{run_id}")
+
+
 def test_repeated_wrong_tokens_from_one_address_are_answered_429(server: LiveServer) -> None:
     cookie, _ = signed_in(server)
     me = "127.0.0.7"
