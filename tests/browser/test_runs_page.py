@@ -45,6 +45,8 @@ BY_PID = (
     "// title: Syscalls of bash, by pid\n"
     'tracepoint:raw_syscalls:sys_enter /comm == "bash"/ { @num[pid] = count(); }\n'
 )
+# A typo in the function's name: the probe does not attach, and the run fails.
+TYPO = "// title: Opens by process\nkprobe:do_sys_opn { @opens[comm] = count(); }\n"
 ROWS = "#runs-body tr.runs-row"
 
 
@@ -189,6 +191,11 @@ def test_the_runs_place_lists_searches_pins_deletes_compares_and_opens_runs(
     page.wait_for_selector(f"{row(child)} .runs-drill:not([hidden])", timeout=RUN_TIMEOUT_MS)
     assert page.inner_text(f"{row(child)} .runs-drill") == "↳ drilldown of Syscalls by process"
     ended(server, child)
+    typo = run(server, TYPO, duration=1.0)
+    assert ended(server, typo)["state"] == "failed"
+    pill = page.locator(f"{row(typo)} .runs-state")
+    page.wait_for_selector(f'{row(typo)}[data-state="failed"]', timeout=RUN_TIMEOUT_MS)
+    assert pill.inner_text() == "Failed" and "do_sys_opn" in (pill.get_attribute("title") or "")
     elsewhere = from_another_box(server, syscalls, "db-02", days_ago=2.1)
     page.wait_for_selector(row(elsewhere), timeout=RUN_TIMEOUT_MS)
     assert page.inner_text(f"{row(elsewhere)} .runs-started") == "2 days ago"
@@ -229,6 +236,15 @@ def test_the_runs_place_lists_searches_pins_deletes_compares_and_opens_runs(
     assert wait_state(page, "finished") == "finished"
     page.wait_for_selector(PIE, timeout=RUN_TIMEOUT_MS)
     assert page.get_attribute("#tab-runs", "aria-selected") == "false"
+
+    # One the server never ran (imported) is opened from its record, with its chart too.
+    page.click("#tab-runs")
+    page.click(f'{row(elsewhere)} button[data-action="open"]')
+    page.wait_for_function(
+        f"() => document.querySelector('#step-output').dataset.runId === '{elsewhere}'"
+    )
+    assert wait_state(page, "finished") == "finished"
+    page.wait_for_selector(PIE, timeout=RUN_TIMEOUT_MS)
 
 
 def test_a_run_is_renamed_in_its_row_and_escape_leaves_the_title_as_it_was(
