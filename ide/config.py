@@ -74,6 +74,9 @@ class Settings:
     # Limits.
     max_script_bytes: int = 256 * 1024
     max_request_bytes: int = 512 * 1024
+    # An exported run being imported (POST /api/runs/import): its body, and what it expands
+    # to when gzipped (then no more than archive_max_bytes).
+    max_import_bytes: int = 48 << 20
     max_runs_total: int = 8
     max_runs_per_client: int = 4
     max_duration_s: float = 24 * 3600.0

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -390,10 +390,11 @@ class RunArchive:
         return [(r[0], _DECODE.decode(r[1])) for r in rows]
 
     def load(
-        self, run: Record, snapshots: Sequence[tuple[float, bytes]],
-        messages: Sequence[tuple[float, dict[str, Any]]],
+        self, run: Record, snapshots: Iterable[tuple[float, bytes]],
+        messages: Iterable[tuple[float, dict[str, Any]]],
     ) -> Record:  # fmt: skip
-        """A whole run at once (an import): ``snapshots`` as (t, snapshot JSON)."""
+        """A whole run at once (an import), in one transaction: ``snapshots`` as (t, snapshot
+        JSON), taken before ``messages``."""
         with self.writing() as db:
             insert_run(db, run)
             for seq, (t, data) in enumerate(snapshots, 1):

@@ -4,6 +4,7 @@ pin and title, and deleting a record (docs/api.md, "Recorded runs")."""
 from __future__ import annotations
 
 import gzip
+import io
 import secrets
 import time
 import zlib
@@ -263,42 +264,68 @@ class ExportedMessage(msgspec.Struct):
     message: dict[str, Any]
 
 
-def read_export(
-    raw: bytes,
-) -> tuple[ImportedRun, list[Snapshot], list[tuple[float, dict[str, Any]]]]:
-    """The run, its snapshots and its messages from an export (NDJSON, maybe gzipped)."""
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error):
-            raise ApiError(400, "bad_export", "the gzip data is damaged") from None
-    lines = [ln for ln in raw.split(b"\n") if ln.strip()]
+def _expanded(raw: bytes, cap: int) -> bytes:
+    """The export as NDJSON: gunzipped when it is gzip, to at most ``cap`` bytes."""
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        head = _DECODE.decode(lines[0]) if lines else None
+        data = inflate.decompress(raw, cap + 1)
+    except zlib.error:
+        raise ApiError(400, "bad_export", "the gzip data is damaged") from None
+    if len(data) > cap:
+        raise ApiError(
+            413, "export_too_large", f"the export expands to more than {cap} bytes "
+            "(archive_max_bytes)",
+        )  # fmt: skip
+    if not inflate.eof:
+        raise ApiError(400, "bad_export", "the gzip data is cut short")
+    return data
+
+
+def read_export(
+    raw: bytes, cap: int
+) -> tuple[ImportedRun, Iterator[tuple[float, bytes]], list[tuple[float, dict[str, Any]]]]:
+    """The run, its snapshots (t, snapshot JSON) and its messages from an export (NDJSON,
+    maybe gzipped). The snapshots are read as they are asked for, the messages meanwhile:
+    the list is whole once the snapshots have all been taken."""
+    lines = (ln for ln in io.BytesIO(_expanded(raw, cap)) if ln.strip())
+    try:
+        head = _DECODE.decode(next(lines, b"null"))
         if not isinstance(head, dict) or head.get("type") != "run":
             raise ApiError(400, "bad_export", 'the first line must be the run ({"type": "run"})')
         meta = msgspec.convert(head.get("run"), ImportedRun)
-        snaps: list[Snapshot] = []
-        messages: list[tuple[float, dict[str, Any]]] = []
-        for line in lines[1:]:
-            item = _DECODE.decode(line)
-            kind = item.get("type") if isinstance(item, dict) else None
-            if kind == "snapshot":
-                snaps.append(msgspec.convert(item, ExportedSnapshot).snapshot)
-            elif kind == "message":
-                m = msgspec.convert(item, ExportedMessage)
-                messages.append((m.t, m.message))
-            else:
-                raise ApiError(400, "bad_export", f"an export line of unknown type {kind!r}")
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise ApiError(400, "bad_export", f"this is not a dtrace-ide run export: {exc}") from None
-    return meta, snaps, messages
+    messages: list[tuple[float, dict[str, Any]]] = []
+
+    def snapshots() -> Iterator[tuple[float, bytes]]:
+        try:
+            for line in lines:
+                item = _DECODE.decode(line)
+                kind = item.get("type") if isinstance(item, dict) else None
+                if kind == "snapshot":
+                    snap = msgspec.convert(item, ExportedSnapshot).snapshot
+                    yield snap.t, snap.to_json()
+                elif kind == "message":
+                    m = msgspec.convert(item, ExportedMessage)
+                    messages.append((m.t, m.message))
+                else:
+                    raise ApiError(400, "bad_export", f"an export line of unknown type {kind!r}")
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ApiError(
+                400, "bad_export", f"this is not a dtrace-ide run export: {exc}"
+            ) from None
+
+    return meta, snapshots(), messages
 
 
 @bp.post("/runs/import")
 def import_run() -> Response:
     """A run exported here or on another box, recorded anew under a new id."""
-    meta, snaps, messages = read_export(request.get_data(cache=False))
+    settings = state().settings
+    request.max_content_length = settings.max_import_bytes  # an export is a large request
+    meta, snaps, messages = read_export(request.get_data(cache=False), settings.archive_max_bytes)
     started = _when(meta.started_at, "started_at") or time.time()
     ended = _when(meta.ended_at, "ended_at")
     run = Record(
@@ -309,6 +336,6 @@ def import_run() -> Response:
         interval=meta.interval, elapsed=meta.elapsed, parent=None, drill=None,
         viewer_key=secrets.token_urlsafe(18), pinned=False, bytes=0, snapshots=0,
     )  # fmt: skip
-    found = archive().load(run, [(s.t, s.to_json()) for s in snaps], messages)
+    found = archive().load(run, snaps, messages)  # all or nothing: a bad line undoes it
     body = recorded_body(found, full=False)
     return Response(_ENCODE.encode(body), status=201, mimetype="application/json")

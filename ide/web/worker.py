@@ -373,12 +373,10 @@ class GuardedWorker(ThreadWorker):  # type: ignore[misc]
             self._answer_and_close(conn, 400, "bad Content-Length header")
             return None
         length = int(lengths[0])
-        if length > self.settings.max_request_bytes:
+        cap, limit = body_cap(self.settings, _target(head))
+        if length > cap:
             self._answer_and_close(
-                conn,
-                413,
-                f"the request body is larger than {self.settings.max_request_bytes} bytes "
-                "(max_request_bytes)",
+                conn, 413, f"the request body is larger than {cap} bytes ({limit})"
             )
             return None
         if expect and length:
@@ -505,6 +503,17 @@ def _parse_gunicorn_error(page: bytes) -> tuple[int, str]:
     body = text.split("</h1>", 1)[1] if "</h1>" in text else ""
     detail = html.unescape(body.replace("</body>", "").replace("</html>", "")).strip()
     return status, (f"{reason}: {detail}" if detail else reason)[:500]
+
+
+IMPORT_PATH = "/api/runs/import"
+
+
+def body_cap(settings: Settings, target: str) -> tuple[int, str]:
+    """The largest body a request for ``target`` may have, and the limit's name: an exported
+    run is larger than any other request."""
+    if target.partition("?")[0] == IMPORT_PATH:
+        return settings.max_import_bytes, "max_import_bytes"
+    return settings.max_request_bytes, "max_request_bytes"
 
 
 def _target(buf: bytes | bytearray) -> str:

@@ -16,9 +16,11 @@ from flask import Flask
 from ide import create_app
 from ide.archive.recorder import Recorder, title_of
 from ide.archive.store import Record, RunArchive, insert_run, insert_snapshot, pack
+from ide.config import Settings
 from ide.tracing.model import Aggregation, AggregationData, Output, Row, Tick
 from ide.tracing.registry import Backends
 from ide.web.state import state_of
+from ide.web.worker import body_cap
 from tests.unit.scripted import ScriptedBackend
 from tests.unit.test_reaper import attach
 
@@ -249,3 +251,46 @@ def test_reading_while_recording_holds_no_more_descriptors_than_the_archive_open
     # A run's reads must not leave the server a descriptor more each (or one more at all).
     assert len(os.listdir("/proc/self/fd")) <= opened_with
     archive.close()
+
+
+def test_an_export_larger_than_other_requests_imports_and_a_bomb_or_a_bad_line_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    app, backend = app_in(
+        tmp_path, max_request_bytes=2048, max_import_bytes=1 << 20, archive_max_bytes=1 << 20
+    )
+    run_id = recorded_run(app, backend, list(range(1, 40)))
+    client = app.test_client()
+    data = client.get(f"/api/runs/{run_id}/export", headers=HEADERS).data
+    assert len(data) > 2048
+    resp = client.post("/api/runs/import", data=data, headers=HEADERS)
+    assert resp.status_code == 201, resp.get_json()
+    # Other requests keep their own cap.
+    snippet = {"title": "big", "language": "bpftrace", "code": "// " + "x" * 4096}
+    resp = client.post("/api/snippets", json=snippet, headers=HEADERS)
+    assert resp.status_code == 413, resp.get_json()
+    listed = {r["id"] for r in call(app, "GET", "/api/runs")[1]["runs"]}
+    # Expanding past archive_max_bytes: refused before it is all inflated.
+    bomb = gzip.compress(data.split(b"\n")[0] + b"\n" + b" " * (2 << 20))
+    resp = client.post("/api/runs/import", data=bomb, headers=HEADERS)
+    assert resp.status_code == 413 and resp.get_json()["error"]["code"] == "export_too_large"
+    # A damaged line after good ones: nothing of that run is kept.
+    broken = data.rstrip(b"\n") + b'\n{"type": "snapshot", "snapshot": {"t": "x"}}\n'
+    resp = client.post("/api/runs/import", data=broken, headers=HEADERS)
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "bad_export"
+    cut = gzip.compress(data)[:-20]
+    resp = client.post("/api/runs/import", data=cut, headers=HEADERS)
+    assert resp.status_code == 400, resp.get_json()
+    assert {r["id"] for r in call(app, "GET", "/api/runs")[1]["runs"]} == listed
+    state_of(app).runs.shutdown()
+
+
+def test_only_the_import_route_takes_an_export_sized_body() -> None:
+    settings = Settings()
+    assert body_cap(settings, "/api/runs/import") == (settings.max_import_bytes, "max_import_bytes")
+    assert body_cap(settings, "/api/runs/import?x=1")[1] == "max_import_bytes"
+    assert body_cap(settings, "/api/runs/importx") == (
+        settings.max_request_bytes,
+        "max_request_bytes",
+    )
+    assert settings.max_import_bytes < settings.max_buffered_request_bytes
