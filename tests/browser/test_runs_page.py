@@ -315,6 +315,38 @@ def test_with_no_runs_the_place_says_what_to_do(
         assert "No runs yet: write a script and press Run" in text
         assert "every run is kept here for 30 days" in text
         assert page.evaluate("document.activeElement.id") == "runs-q"
+        stop_server(server)  # the next refresh cannot reach it: the place says what to check
+        page.wait_for_selector(".runs-banners .banner-error", timeout=RUN_TIMEOUT_MS)
+        banner = page.inner_text(".runs-banners .banner-error")
+        assert "The server cannot be reached" in banner and "still running" in banner
+    finally:
+        context.close()
+        stop_server(server)
+
+
+def test_a_server_that_records_no_runs_says_so_and_blocks_what_needs_a_record(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    server = start_server(
+        tmp_path_factory.mktemp("unrecorded"), env={"DTRACE_IDE_RECORD_RUNS": "0"}
+    )
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        made = run(server, SYSCALLS, duration=0.5)
+        ended(server, made)
+        page = context.new_page()
+        page.goto(server.url)
+        open_runs(page)
+        page.wait_for_selector(row(made), timeout=RUN_TIMEOUT_MS)
+        assert "does not record runs" in page.inner_text("#step-runs .runs-note")
+        for action in ("pin", "rename", "export", "delete"):
+            tool = page.locator(f'{row(made)} [data-action="{action}"]')
+            assert tool.get_attribute("aria-disabled") == "true", action
+            assert "not recorded on this server (record_runs)" in (
+                tool.get_attribute("title") or ""
+            )
+        page.click(f'{row(made)} button[data-action="open"]')  # what is in memory still opens
+        assert wait_state(page, "finished") == "finished"
     finally:
         context.close()
         stop_server(server)
