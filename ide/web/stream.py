@@ -24,7 +24,9 @@ from .state import state
 from .viewer_links import refusal
 from .worker import socket_handed_over
 
-IDLE_WAIT_S = 30.0
+# How often a stream opened with a viewer link looks whether the link still opens the run
+# when it has nothing else to send.
+LINK_CHECK_S = 5.0
 MAX_CLIENT_MESSAGE = 4096
 # The server pings this often; a client that does not answer two in a row is dropped.  It
 # also makes the socket's reader wait in select(), so the socket can carry a send timeout.
@@ -82,11 +84,21 @@ def register(app: Flask) -> None:
             ws.send(json.dumps({"type": "error", "code": "too_many_streams", "message": refused}))
             ws.close(reason=TRY_AGAIN_LATER, message="too many viewers (see the error message)")
             return
-        _serve(ws, find_run(run_id), keep_open=request.args.get("replay") == "1")
+        run = find_run(run_id)
+        # A viewer that came with a link is let go when the link is revoked or expires.
+        key = None if authenticated() else request.args.get("key", "")
+        keep_open = request.args.get("replay") == "1"
+        _serve(
+            ws,
+            run,
+            keep_open=keep_open,
+            link_refused=lambda: None if key is None else refusal(run, key),
+        )
 
 
-def _serve(ws: Any, run: Run, *, keep_open: bool) -> None:
-    """Send the run's messages to one viewer until either side is done."""
+def _serve(ws: Any, run: Run, *, keep_open: bool, link_refused: Callable[[], str | None]) -> None:
+    """Send the run's messages to one viewer until either side is done, or its link stops
+    opening the run."""
     viewer = run.add_viewer(keep_open=keep_open)
     answer = _answerer(run, viewer)
     # One thread blocks on the socket for the client's messages (and notices it close);
@@ -96,7 +108,10 @@ def _serve(ws: Any, run: Run, *, keep_open: bool) -> None:
     ).start()
     try:
         while True:
-            msg = viewer.next_message(timeout=IDLE_WAIT_S)
+            msg = viewer.next_message(timeout=LINK_CHECK_S)
+            if refused := link_refused():
+                ws.send(json.dumps({"type": "error", "code": "link_refused", "message": refused}))
+                break
             if msg is not None:
                 for out in answer(msg):
                     ws.send(json.dumps(out, separators=(",", ":")))

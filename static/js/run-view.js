@@ -227,6 +227,7 @@ export class RunView {
         break;
       case "error":
         if (msg.code === "not_recorded") this.scrubber.disable(msg.message);
+        if (msg.code === "link_refused") this.stream?.close(); // revoked or expired: no retrying
         this.banners.show(msg.severity === "note" ? "note" : "error", msg.message, msg.fix, msg.count);
         break;
       case "note":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import http.client
 import json
@@ -381,6 +382,41 @@ def test_a_revoked_viewer_key_opens_no_websocket_and_a_new_one_does(server: Live
         ws = websocket.create_connection(ws_url(server, run_id) + f"?key={key}", origin=server.base)
         assert json.loads(ws.recv())["type"] == "state"
         ws.close()
+    finally:
+        call(server, "DELETE", f"/api/runs/{run_id}")
+
+
+def test_a_stream_opened_with_a_viewer_link_ends_when_the_link_is_revoked(
+    server: LiveServer,
+) -> None:
+    run_id = start_run(server)
+    try:
+        key = get_run(server, run_id)["viewer_url"].split("key=")[1]
+        ws = websocket.create_connection(
+            ws_url(server, run_id) + f"?key={key}&replay=1", origin=server.base, timeout=30
+        )
+        token_ws = websocket.create_connection(
+            ws_url(server, run_id) + "?replay=1",
+            header=[f"Authorization: Bearer {server.token}"],
+            origin=server.base,
+            timeout=30,
+        )
+        assert json.loads(ws.recv())["type"] == "state"
+        revoked = time.monotonic()
+        assert call(server, "DELETE", f"/api/runs/{run_id}/viewer-link")[0] == 200
+        said = None
+        with contextlib.suppress(websocket.WebSocketConnectionClosedException):
+            while raw := ws.recv():
+                msg = json.loads(raw)
+                if msg["type"] == "error":
+                    said = msg
+        assert said is not None and said["code"] == "link_refused", said
+        assert "revoked" in said["message"]
+        assert time.monotonic() - revoked < 15
+        # The signed-in page's own stream goes on.
+        token_ws.settimeout(10)
+        assert json.loads(token_ws.recv())["type"] in {"state", "snapshot", "output"}
+        token_ws.close()
     finally:
         call(server, "DELETE", f"/api/runs/{run_id}")
 
