@@ -7,7 +7,7 @@ from typing import Any
 
 from .labels import span_label
 from .text import plotly_text
-from .theme import COLORWAY, Figure, axis, base_layout
+from .theme import COLORWAY, Figure, axis, base_layout, bucket_axis
 
 SIDE_COLOURS = {"A": COLORWAY[0], "B": COLORWAY[1]}
 
@@ -40,13 +40,7 @@ def overlay_figure(buckets: list[dict[str, Any]], function: str, uirevision: str
         showlegend=True,
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "font": {"size": 11}},
         margin={"l": 8, "r": 8, "t": 28, "b": 8, "pad": 2},
-        xaxis=axis(
-            "",
-            type="category",
-            categoryorder="array",
-            categoryarray=labels,
-            **({"tickangle": -45} if len(labels) > 12 else {}),
-        ),
+        xaxis=bucket_axis(labels),
         yaxis=axis("count", rangemode="tozero"),
         hovermode="x unified",
     )

@@ -63,6 +63,13 @@ def base_layout(uirevision: str, **extra: Any) -> dict[str, Any]:
     return layout
 
 
+def bucket_axis(labels: list[str]) -> dict[str, Any]:
+    """The x axis of a distribution's buckets, in their order; up to a dozen labels plotly
+    tilts only when they would overlap."""
+    tilt = {"tickangle": -45} if len(labels) > 12 else {}
+    return axis("", type="category", categoryorder="array", categoryarray=labels, **tilt)
+
+
 def axis(title: str = "", **extra: Any) -> dict[str, Any]:
     axis: dict[str, Any] = {
         "automargin": True,

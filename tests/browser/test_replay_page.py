@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_drilldown_page import doc_shot
+from tests.browser.test_drilldown_page import SCRIPT, doc_shot
 from tests.browser.test_wizard import PIE, RUN_TIMEOUT_MS, wait_compiles, wait_state
 from tests.conftest import LiveServer, set_script, tracer_ready
 
@@ -20,10 +20,6 @@ pytestmark = [
     pytest.mark.skipif(tracer_ready() is not None, reason=str(tracer_ready())),
 ]
 
-SCRIPT = (
-    "// title: Syscalls by process\n"
-    "tracepoint:raw_syscalls:sys_enter\n{\n    @num[comm] = count();\n}\n"
-)
 RANGE = "#scrub-range"
 LATE_S = 2.0  # dd starts this long after the run
 

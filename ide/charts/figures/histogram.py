@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..buckets import Columns
 from ..labels import span_label
 from ..text import plotly_text
-from ..theme import COLORWAY, OTHER_COLOR, Figure, axis, base_layout
+from ..theme import COLORWAY, OTHER_COLOR, Figure, axis, base_layout, bucket_axis
 from ..view import View, name_of, showing
 
 HISTOGRAM_KEYS = 8  # stacked traces; the rest become "other keys"
@@ -52,14 +52,7 @@ def histogram_figure(view: View, uirevision: str) -> tuple[Figure, str | None]:
         bargap=0.08,
         showlegend=len(traces) > 1,
         legend={"orientation": "h", "y": -0.25, "font": {"size": 11}},
-        # Up to a dozen labels plotly tilts only when they would overlap.
-        xaxis=axis(
-            "",
-            type="category",
-            categoryorder="array",
-            categoryarray=labels,
-            **({"tickangle": -45} if len(labels) > 12 else {}),
-        ),
+        xaxis=bucket_axis(labels),
         yaxis=axis("count", rangemode="tozero"),
     )
     return {"data": traces, "layout": layout}, showing(len(top), view.total_keys)
