@@ -1,4 +1,4 @@
-"""``dtrace-ide serve | check | run | translate | drill``."""
+"""``dtrace-ide serve | check | run | translate | drill | fleet-key``."""
 
 from __future__ import annotations
 
@@ -60,8 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     translate.add_argument("--allow-destructive", action="store_true", help="as for serve")
 
     _drill_parser(sub)
+    _fleet_key_parser(sub)
 
     args = parser.parse_args(argv)
+    if args.command == "fleet-key":
+        return cmd_fleet_key(args)
     if args.command == "drill":
         return cmd_drill(args)
     if args.command == "translate":
@@ -88,6 +91,20 @@ def _drill_parser(sub: Any) -> None:
     drill.add_argument("--diff", action="store_true", help="print the diff, not the script")
     drill.add_argument("--via", choices=list(VIAS), default="auto", help=VIA_HELP)
     drill.add_argument("--allow-destructive", action="store_true", help="as for serve")
+
+
+def _fleet_key_parser(sub: Any) -> None:
+    fleet_key = sub.add_parser(
+        "fleet-key",
+        help="make the key that signs fleet commands: FILE and FILE.pub, or one shared secret",
+    )
+    fleet_key.add_argument("file", help="where to write the key (mode 0600)")
+    fleet_key.add_argument(
+        "--shared-secret",
+        action="store_true",
+        help="one secret for the server and every agent, instead of an Ed25519 pair",
+    )
+    fleet_key.add_argument("--force", action="store_true", help="replace existing files")
 
 
 # --- serve ---------------------------------------------------------------------------------
@@ -256,6 +273,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     if run.state == "failed":
         print(f"dtrace-ide: the tracer failed: {run.error}", file=sys.stderr)
         return 1
+    return 0
+
+
+# --- fleet-key -------------------------------------------------------------------------------
+
+
+def cmd_fleet_key(args: argparse.Namespace) -> int:
+    """Write the key, then say which file goes where; the key itself is never printed."""
+    try:
+        from .fleet.keys import KeyFileError, key_id, read_key, write_key_pair, write_shared_secret
+    except ImportError as exc:
+        print(f"dtrace-ide: {exc}: pip install 'dtrace-ide[fleet]'", file=sys.stderr)
+        return 2
+    path = Path(args.file)
+    try:
+        if args.shared_secret:
+            secret = write_shared_secret(path, force=args.force)
+            print(f"wrote {path}: a shared secret (mode 0600), key id {key_id(secret)}")
+            server, agent = path, path
+            print("copy it to each agent's host (mode 0600 there too); keep it secret everywhere")
+        else:
+            _, pub = write_key_pair(path, force=args.force)
+            ident = key_id(read_key(pub))
+            print(f"wrote {path}: an Ed25519 private key (mode 0600), key id {ident}")
+            print(f"wrote {pub}: its public key, to copy to each agent's host")
+            server, agent = path, pub
+    except KeyFileError as exc:
+        print(f"dtrace-ide: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"dtrace-ide: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"the server:  dtrace-ide serve --fleet-key {server} ...")
+    print(f"each agent:  dtrace-ide agent --fleet-key {agent} ...")
     return 0
 
 

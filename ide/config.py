@@ -125,6 +125,21 @@ class Settings:
     record_runs: bool = True
     archive_max_bytes: int = 512 << 20  # past this, the oldest unpinned records go first
     archive_max_age_s: float = 30 * 86400.0  # unpinned records older than this go
+    # The fleet (ide/fleet, docs/fleet.md).  fleet_key is the server's FILE (private key or
+    # shared secret) or an agent's FILE.pub (or the same secret), from `dtrace-ide fleet-key`.
+    fleet_key: str = ""
+    # A signed run or stop command is carried out only this long after the server signed it:
+    # one that waited longer in a queue (a host that was down) is refused, never run late.
+    fleet_command_ttl_s: float = 30.0
+    # How far an agent's clock may be from the server's, either way, before a command is
+    # taken as expired or as not valid yet.
+    fleet_clock_skew_s: float = 10.0
+    # A signed command as it arrives, refused before it is parsed when larger: a script of
+    # max_script_bytes, JSON-escaped (up to 6x) and base64-encoded, still fits.
+    fleet_max_command_bytes: int = 4 << 20
+    # Commands an agent remembers (their nonces, until they expire) to refuse replays; when
+    # that many are still valid, further ones are refused rather than forgotten.
+    fleet_max_nonces: int = 4096
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, Any] | None = None) -> Settings:
