@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import chain, repeat
 from operator import add
 from typing import Any
@@ -36,6 +36,34 @@ Combined = tuple[Aggregation, list[str]]  # the aggregation and its notes
 EXTREMES = frozenset({"min", "max"})
 COUNTED = frozenset({"avg", "stats"})
 TOTALLED = frozenset({"count", "sum"}) | EXTREMES | COUNTED | DISTRIBUTION_FUNCTIONS
+
+
+class Columns:
+    """Each row's bucket bounds and counts of a host's distribution, read from its
+    ``Bucket`` objects once (the dearest part of a merge) and shared by both views; kept
+    for as long as the host sends nothing newer (a lost host's last data)."""
+
+    def __init__(self) -> None:
+        self._made: dict[int, tuple[Aggregation, _RowColumns]] = {}
+
+    def of(self, agg: Aggregation) -> _RowColumns:
+        made = self._made.get(id(agg))
+        if made is None or made[0] is not agg:
+            rows = agg.rows
+            counts = [[b.count for b in r.buckets or ()] for r in rows]
+            los = [[b.lo for b in r.buckets or ()] for r in rows]
+            made = self._made[id(agg)] = (agg, (los, counts, list(map(sum, counts))))
+        return made[1]
+
+    def keep(self, aggs: Iterable[Aggregation]) -> None:
+        """Forget the aggregations no host holds any more."""
+        made = self._made
+        kept = {id(a): m for a in aggs if (m := made.get(id(a))) is not None and m[0] is a}
+        self._made = kept
+
+
+# Per row of one aggregation: its buckets' lower bounds, their counts, and their sum.
+_RowColumns = tuple[list[list[int | None]], list[list[int]], list[int]]
 
 
 def row_weights(rows: Sequence[Row]) -> list[float]:
@@ -51,6 +79,13 @@ def row_weights(rows: Sequence[Row]) -> list[float]:
         except TypeError:  # None or text among the values
             pass
     return [r.weight for r in rows]
+
+
+def weights(agg: Aggregation, columns: Columns) -> Sequence[float]:
+    """What ``Aggregation.capped`` ranks ``agg``'s rows by (a distribution's from ``columns``)."""
+    if agg.is_distribution and all(r.buckets is not None for r in agg.rows):
+        return columns.of(agg)[2]
+    return row_weights(agg.rows)
 
 
 def heaviest(weights: Sequence[float], n: int) -> list[int]:
@@ -72,7 +107,9 @@ def capped_notes(parts: Sequence[Part]) -> list[str]:
     ]
 
 
-def by_host(name: str, parts: Sequence[Part], max_rows: int) -> Aggregation:
+def by_host(
+    name: str, parts: Sequence[Part], max_rows: int, columns: Columns | None = None
+) -> Aggregation:
     """Every host's rows, the host prepended to each key: ``("web-1", "nginx")``."""
     first = parts[0][1]
     rows: list[Row] = list(chain.from_iterable(agg.rows for _, agg in parts))
@@ -80,8 +117,8 @@ def by_host(name: str, parts: Sequence[Part], max_rows: int) -> Aggregation:
     known = _known_rows(parts)
     total_rows = known if known > len(rows) else None
     if len(rows) > max_rows:
-        weights = list(chain.from_iterable(row_weights(a.rows) for _, a in parts))
-        picked = heaviest(weights, max_rows)
+        cols = columns or Columns()
+        picked = heaviest(list(chain.from_iterable(weights(a, cols) for _, a in parts)), max_rows)
         rows, hosts = [rows[i] for i in picked], [hosts[i] for i in picked]
         total_rows = known
     out = tuple(
@@ -91,7 +128,9 @@ def by_host(name: str, parts: Sequence[Part], max_rows: int) -> Aggregation:
     return Aggregation(name, first.function, out, first.params, total_rows)
 
 
-def total(name: str, parts: Sequence[Part], max_rows: int) -> Combined:
+def total(
+    name: str, parts: Sequence[Part], max_rows: int, columns: Columns | None = None
+) -> Combined:
     """The hosts' rows summed per key (see the module's docstring for each function)."""
     first = parts[0][1]
     function = first.function
@@ -104,12 +143,12 @@ def total(name: str, parts: Sequence[Part], max_rows: int) -> Combined:
     else:
         reason = f"{function}() rows without a count and total have no exact total"
         try:
-            rows = _total_rows(function, parts)
+            rows = _total_rows(function, parts, columns or Columns())
         except (TypeError, ValueError, KeyError):  # text or None, rows without stats
             rows = None
     if rows is None:
         notes.insert(0, f"{reason}: shown by host")
-        return by_host(name, parts, max_rows), notes
+        return by_host(name, parts, max_rows, columns), notes
     known, total_rows = len(rows), None
     if any(a.total_rows is not None for _, a in parts):
         # Marked cut even when no row is left out here: a host's share of some keys is
@@ -121,9 +160,9 @@ def total(name: str, parts: Sequence[Part], max_rows: int) -> Combined:
     return Aggregation(name, function, tuple(rows), first.params, total_rows), notes
 
 
-def _total_rows(function: str, parts: Sequence[Part]) -> list[Row]:
+def _total_rows(function: str, parts: Sequence[Part], columns: Columns) -> list[Row]:
     if function in DISTRIBUTION_FUNCTIONS:
-        return _total_buckets(parts)
+        return _total_buckets(parts, columns)
     if function in COUNTED:
         return _total_counted(parts)
     acc: dict[Key, Any] = {}
@@ -164,35 +203,36 @@ def _total_counted(parts: Sequence[Part]) -> list[Row]:
     return rows
 
 
-def _total_buckets(parts: Sequence[Part]) -> list[Row]:
+def _total_buckets(parts: Sequence[Part], columns: Columns) -> list[Row]:
     """Counts added bucket by bucket (a bucket is known by its lower bound, unique within
-    an aggregation); a key seen on one host only keeps that host's buckets as they are."""
-    first: dict[Key, Row] = {}
-    sums: dict[Key, _Columns] = {}
+    an aggregation); a key seen on one host only keeps that host's row as it is."""
+    first: dict[Key, tuple[Row, list[int | None], list[int]]] = {}
+    sums: dict[Key, _Columns] = {}  # keys on several hosts: new lists, never the cached
     for _, agg in parts:
-        for r in agg.rows:
+        los_rows, counts_rows, _ = columns.of(agg)
+        for r, los, counts in zip(agg.rows, los_rows, counts_rows, strict=True):
             key = r.key
+            acc = sums.get(key)
+            if acc is not None:
+                if los == acc[0]:  # the usual case: the same buckets
+                    acc[2][:] = map(add, acc[2], counts)
+                else:
+                    sums[key] = _union(acc, r.buckets or ())
+                continue
             seen = first.get(key)
             if seen is None:
-                first[key] = r
+                first[key] = (r, los, counts)
                 continue
-            both = sums.get(key)
-            if both is None:
-                b0 = seen.buckets or ()
-                both = sums[key] = ([b.lo for b in b0], [b.hi for b in b0], [b.count for b in b0])
-            buckets = r.buckets or ()
-            los, _, counts = both
-            if [b.lo for b in buckets] == los:  # the usual case: the same buckets
-                counts[:] = map(add, counts, [b.count for b in buckets])
+            row0, los0, counts0 = seen
+            his0 = [b.hi for b in row0.buckets or ()]
+            if los == los0:
+                sums[key] = (los0, his0, list(map(add, counts0, counts)))
             else:
-                sums[key] = _union(both, buckets)
+                sums[key] = _union((los0, his0, counts0), r.buckets or ())
     rows = []
-    for key, row in first.items():
+    for key, (row, _, _) in first.items():
         both = sums.get(key)
-        if both is None:
-            rows.append(row)
-        else:
-            rows.append(Row(key, None, tuple(map(Bucket, *both))))
+        rows.append(row if both is None else Row(key, None, tuple(map(Bucket, *both))))
     return rows
 
 

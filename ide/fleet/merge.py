@@ -31,7 +31,8 @@ import msgspec
 
 from ide.tracing.model import Aggregation, Snapshot
 
-from .combine import Part, by_host, capped_notes, total
+from .combine import Columns, Part, capped_notes, total
+from .combine import by_host as by_host_view
 
 HostState = Literal["waiting", "online", "lost", "returned", "finished", "failed"]
 ENDED: frozenset[HostState] = frozenset({"finished", "failed"})
@@ -95,6 +96,7 @@ class FleetMerge:
         self._version = 0  # bumped by every accepted snapshot
         self._views: Views = {}
         self._views_version = -1
+        self._columns = Columns()
 
     # --- what the hosts say -----------------------------------------------------------
 
@@ -180,7 +182,8 @@ class FleetMerge:
             latest = [(n, h.snapshot) for n, h in self._hosts.items() if h.snapshot is not None]
             hosts = {name: h.status() for name, h in self._hosts.items()}
         if cached is None:  # merged outside the lock: offers go on meanwhile
-            cached = merge_snapshots(latest, self.max_rows, by_host=by_host)
+            cached = merge_snapshots(latest, self.max_rows, by_host=by_host, columns=self._columns)
+            self._columns.keep(a for _, snap in latest for a in snap.aggregations)
             with self._lock:
                 if self._views_version != version:
                     self._views, self._views_version = {}, version
@@ -191,7 +194,11 @@ class FleetMerge:
 
 
 def merge_snapshots(
-    latest: Iterable[tuple[str, Snapshot]], max_rows: int, *, by_host: bool
+    latest: Iterable[tuple[str, Snapshot]],
+    max_rows: int,
+    *,
+    by_host: bool,
+    columns: Columns | None = None,
 ) -> tuple[Snapshot, dict[str, str]]:
     """One snapshot of the hosts' snapshots, and the notes of its aggregations.
 
@@ -199,6 +206,7 @@ def merge_snapshots(
     largest of the hosts'.
     """
     parts: dict[str, list[Part]] = {}
+    columns = columns or Columns()
     t = 0.0
     for host, snap in latest:
         t = max(t, snap.t)
@@ -208,14 +216,10 @@ def merge_snapshots(
     notes: dict[str, str] = {}
     for name, of_name in parts.items():
         if by_host:
-            agg, why = _by_host_view(name, of_name, max_rows)
+            agg, why = by_host_view(name, of_name, max_rows, columns), capped_notes(of_name)
         else:
-            agg, why = total(name, of_name, max_rows)
+            agg, why = total(name, of_name, max_rows, columns)
         aggs.append(agg)
         if why:
             notes[name] = "; ".join(why)
     return Snapshot(t, tuple(aggs)), notes
-
-
-def _by_host_view(name: str, parts: list[Part], max_rows: int) -> tuple[Aggregation, list[str]]:
-    return by_host(name, parts, max_rows), capped_notes(parts)

@@ -322,3 +322,44 @@ def test_the_weights_the_caps_rank_by_are_those_of_row_weight() -> None:
     ]
     for rows in cases:
         assert row_weights(rows) == [r.weight for r in rows]
+
+
+SPANS = [(None, -1), (0, 0), (1, 1), (2, 3), (4, 7), (8, None)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from(["r", "w"]),
+            st.dictionaries(st.sampled_from(range(len(SPANS))), st.integers(0, 1000), min_size=1),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_every_bucket_of_the_total_is_the_sum_of_the_hosts(
+    hosts: list[dict[str, dict[int, int]]],
+) -> None:
+    names = [f"h{i}" for i in range(len(hosts))]
+    m = merge(*names)
+    expected: dict[Key, dict[int | None, int]] = {}
+    for name, keys in zip(names, hosts, strict=True):
+        rows: dict[Key, list[tuple[int | None, int | None, int]]] = {
+            (k,): [(*SPANS[i], n) for i, n in sorted(b.items())] for k, b in keys.items()
+        }
+        m.offer(name, Snapshot(1.0, (dist("@lat", rows),)))
+        for k, b in keys.items():
+            for i, n in b.items():
+                by_lo = expected.setdefault((k,), {})
+                by_lo[SPANS[i][0]] = by_lo.get(SPANS[i][0], 0) + n
+    if not expected:
+        return
+    got = {
+        key: {b.lo: b.count for b in row.buckets or ()}
+        for key, row in rows_of(m.total(), "@lat").items()
+    }
+    assert got == expected
+    for row in rows_of(m.total(), "@lat").values():
+        spans = [(b.lo, b.hi) for b in row.buckets or ()]
+        assert spans == sorted(spans, key=SPANS.index)  # in order, each bucket once
