@@ -61,11 +61,14 @@ class Command(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return {f: getattr(self, f) for f in self.__struct_fields__}
 
 
-class SignedMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    v: int
-    key_id: str
-    payload: str
-    sig: str
+class SignedMessage(msgspec.Struct, frozen=True):
+    """The envelope.  Decoded straight into this shape (never into arbitrary JSON, which a
+    deeply nested message would make costly); a missing field is empty, and refused."""
+
+    v: int = 0
+    key_id: str = ""
+    payload: str = ""
+    sig: str = ""
 
 
 class Refused(Exception):
@@ -207,19 +210,15 @@ class Verifier:
 
     def _envelope(self, data: bytes) -> SignedMessage:
         try:
-            raw = msgspec.json.decode(data)
-        except msgspec.DecodeError:
-            raise Refused("malformed", "the message is not JSON") from None
-        if not isinstance(raw, dict):
-            raise Refused("malformed", "the message is not a JSON object")
-        if not raw.get("sig"):
+            message = msgspec.json.decode(data, type=SignedMessage, strict=True)
+        except (msgspec.DecodeError, RecursionError) as exc:
+            raise Refused("malformed", f"the message is not a signed command: {exc}") from None
+        if not message.sig:
             raise Refused("unsigned", "the message carries no signature")
-        try:
-            message = msgspec.convert(raw, SignedMessage, strict=True)
-        except msgspec.ValidationError as exc:
-            raise Refused("malformed", f"the signed message is malformed: {exc}") from None
         if message.v != VERSION:
             raise Refused("malformed", f"signed message version {message.v}; this agent reads 1")
+        if not (message.key_id and message.payload):
+            raise Refused("malformed", "the signed message has no key id or no payload")
         return message
 
     def _check_signature(self, message: SignedMessage) -> bytes:

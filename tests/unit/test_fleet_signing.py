@@ -116,7 +116,16 @@ def test_an_unsigned_command_is_refused(make: Any) -> None:
 
 @pytest.mark.parametrize(
     "message",
-    [b"not json", b"[1, 2]", b'{"sig": "x"}', b'{"v":1,"key_id":"k","payload":"","sig":"x","y":0}'],
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"sig": "x"}',
+        b'{"v":1,"key_id":"k","payload":"","sig":"x"}',
+        b'{"v":"1","key_id":"k","payload":"e30=","sig":"x"}',
+        b"[" * 100_000,  # nested too deep to read: refused, not a crash
+        b'{"sig":"x","a":' * 100_000,
+    ],
+    ids=["text", "array", "sig-only", "no-payload", "v-as-text", "deep-array", "deep-object"],
 )
 def test_a_message_that_is_not_a_signed_command_is_malformed(message: bytes) -> None:
     assert refused(verifier(ed25519_pair()[1]), message).reason == "malformed"
