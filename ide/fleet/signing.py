@@ -143,7 +143,8 @@ class Signer:
         return self.sign_command(command)
 
     def sign_command(self, command: Command) -> bytes:
-        payload = canonical_bytes(command.to_dict())
+        # The agent's own check, made here: what it would refuse is never signed.
+        payload = canonical_bytes(msgspec.convert(command.to_dict(), Command).to_dict())
         if isinstance(self._key, SharedSecret):
             sig = _mac(self._key, payload)
         else:
@@ -198,7 +199,7 @@ class Verifier:
         payload = self._check_signature(message)
         try:
             command = msgspec.json.decode(payload, type=Command, strict=True)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             raise Refused("malformed", f"the signed command is not one: {exc}") from None
         if command.agent not in ("*", agent):
             raise Refused(

@@ -102,6 +102,14 @@ def test_the_default_ttl_is_the_named_setting(monkeypatch: pytest.MonkeyPatch) -
         Signer(private).sign("run", "r", BODY, ttl=0)
 
 
+def test_the_server_does_not_sign_what_an_agent_would_refuse_as_malformed() -> None:
+    signer = Signer(ed25519_pair()[0])
+    with pytest.raises(ValueError, match=r"run_id"):
+        signer.sign("run", "", BODY)
+    with pytest.raises(ValueError, match=r"agent"):
+        signer.sign("run", "r", BODY, agent="x" * 300)
+
+
 # --- forgeries -----------------------------------------------------------------------------
 
 
