@@ -719,17 +719,21 @@ def test_the_pie_hover_label_shows_the_new_value_after_an_update(page: Any) -> N
         f"() => +document.querySelector('#step-output').dataset.snapshots >= {seen + 2}",
         timeout=RUN_TIMEOUT_MS,
     )
-    page.wait_for_timeout(400)
     # The slice under the pointer may now be another process (the slices are ordered by
-    # value): the label shows the new value of whichever it is.
-    now = page.evaluate(lines)
-    label, shown = now[0], " ".join(now)
-    value = plotted(
-        page,
-        "@num",
-        f"gd.data[0].values[Array.from(gd.data[0].labels).indexOf({label!r})]",
-    )
-    assert f"{value:,}" in shown, (label, value, shown)
+    # value): the label comes to show the new value of whichever it is, once the redraw
+    # that follows the update (later on a loaded machine) is done.
+    consistent = """() => {
+      const lines = Array.from(document.querySelectorAll('.hoverlayer .hovertext tspan.line'),
+                               (t) => t.textContent);
+      const gd = document.querySelector('article.panel[data-name="@num"] .chart');
+      const i = Array.from(gd.data[0].labels).indexOf(lines[0]);
+      const value = i < 0 ? null : Number(gd.data[0].values[i]).toLocaleString('en-US');
+      return value !== null && lines.join(' ').includes(value) ? [lines, value] : false;
+    }"""
+    try:
+        page.wait_for_function(consistent, timeout=5000)
+    except Exception:
+        pytest.fail(f"the hover label kept an old value: {page.evaluate(lines)}")
     page.click("#stop-run")
     wait_state(page, "stopped")
 
