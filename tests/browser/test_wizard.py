@@ -707,8 +707,20 @@ def test_the_pie_hover_label_shows_the_new_value_after_an_update(page: Any) -> N
     wait_state(page, "running")
     page.wait_for_selector(PIE, timeout=RUN_TIMEOUT_MS)
     page.wait_for_timeout(1500)
-    slice_ = page.locator(f"{PIE} .slice").first
-    slice_.hover()
+    # Into the biggest slice, well inside it: the middle of its box may be the pie's hole.
+    at = plotted(
+        page,
+        "@num",
+        """(() => {
+          const cd = gd.calcdata[0];
+          const box = gd.querySelector('.main-svg').getBoundingClientRect();
+          const size = gd._fullLayout._size;
+          const cx = cd[0].cx ?? size.l + size.w / 2, cy = cd[0].cy ?? size.t + size.h / 2;
+          const [dx, dy] = cd[0].pxmid;
+          return { x: box.left + cx + 0.8 * dx, y: box.top + cy + 0.8 * dy };
+        })()""",
+    )
+    page.mouse.move(at["x"], at["y"])
     page.wait_for_selector(".hoverlayer .hovertext", timeout=RUN_TIMEOUT_MS)
     lines = (
         "() => Array.from(document.querySelectorAll('.hoverlayer .hovertext tspan.line'),"
