@@ -294,3 +294,25 @@ def test_only_the_import_route_takes_an_export_sized_body() -> None:
         "max_request_bytes",
     )
     assert settings.max_import_bytes < settings.max_buffered_request_bytes
+
+
+def test_snapshots_kept_with_zlib_by_earlier_releases_still_read(tmp_path: Path) -> None:
+    import zlib
+
+    archive = RunArchive(tmp_path / "runs.sqlite")
+    with archive.writing() as db:
+        insert_run(db, Record(
+            id="old", title="", language="bpftrace", via=None, script="x", options={},
+            host="h", state="finished", error=None, started_at=1.0, ended_at=2.0,
+            duration=0, interval=1, elapsed=2, parent=None, drill=None, viewer_key="k",
+            pinned=False, bytes=0, snapshots=0,
+        ))  # fmt: skip
+        first = b'{"t": 1.0, "aggregations": []}'
+        second = b'{"t": 2.0, "aggregations": []}'
+        insert_snapshot(db, "old", 1, 1.0, zlib.compress(first, 1))
+        insert_snapshot(db, "old", 2, 2.0, pack(second))
+    assert pack(second)[:4] == b"\x28\xb5\x2f\xfd"  # what is written now: zstd
+    assert [s["t"] for s in archive.snapshots("old")] == [1.0, 2.0]
+    assert archive.snapshots_until("old", 9.0, limit=5) == [(1, first), (2, second)]
+    assert archive.snapshot_at("old", 1.5) == {"t": 1.0, "aggregations": []}
+    archive.close()
