@@ -32,7 +32,7 @@ NOT_RECORDED = {
 }
 CHECKPOINT_EVERY = 8
 MAX_CHECKPOINTS = 128
-QUICK_SNAPSHOTS = 24  # more to add than this, and a moment is answered quickly first
+QUICK_SNAPSHOTS = 12  # more to add than this, and a moment is answered quickly first
 CHUNK = 50  # snapshots added between two looks at whether the viewer moved on
 
 
