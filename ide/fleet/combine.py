@@ -22,48 +22,19 @@ made only for what is kept.
 from __future__ import annotations
 
 import heapq
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from itertools import chain, repeat
-from operator import add
 from typing import Any
 
-from ide.tracing.model import DISTRIBUTION_FUNCTIONS, Aggregation, Bucket, Key, Row
+from ide.tracing.model import DISTRIBUTION_FUNCTIONS, Aggregation, Key, Row
 
-Part = tuple[str, Aggregation]
+from .buckets import Columns, Part, total_buckets
+
 Combined = tuple[Aggregation, list[str]]  # the aggregation and its notes
 
 EXTREMES = frozenset({"min", "max"})
 COUNTED = frozenset({"avg", "stats"})
 TOTALLED = frozenset({"count", "sum"}) | EXTREMES | COUNTED | DISTRIBUTION_FUNCTIONS
-
-
-class Columns:
-    """Each row's bucket bounds and counts of a host's distribution, read from its
-    ``Bucket`` objects once (the dearest part of a merge) and shared by both views; kept
-    for as long as the host sends nothing newer (a lost host's last data)."""
-
-    def __init__(self) -> None:
-        self._made: dict[int, tuple[Aggregation, _RowColumns]] = {}
-
-    def of(self, agg: Aggregation) -> _RowColumns:
-        made = self._made.get(id(agg))
-        if made is None or made[0] is not agg:
-            rows = agg.rows
-            counts = [[b.count for b in r.buckets or ()] for r in rows]
-            los = [[b.lo for b in r.buckets or ()] for r in rows]
-            made = self._made[id(agg)] = (agg, (los, counts, list(map(sum, counts))))
-        return made[1]
-
-    def keep(self, aggs: Iterable[Aggregation]) -> None:
-        """Forget the aggregations no host holds any more."""
-        made = self._made
-        kept = {id(a): m for a in aggs if (m := made.get(id(a))) is not None and m[0] is a}
-        self._made = kept
-
-
-# Per row of one aggregation: its buckets' lower bounds, their counts, and their sum.
-_RowColumns = tuple[list[list[int | None]], list[list[int]], list[int]]
 
 
 def row_weights(rows: Sequence[Row]) -> list[float]:
@@ -84,7 +55,7 @@ def row_weights(rows: Sequence[Row]) -> list[float]:
 def weights(agg: Aggregation, columns: Columns) -> Sequence[float]:
     """What ``Aggregation.capped`` ranks ``agg``'s rows by (a distribution's from ``columns``)."""
     if agg.is_distribution and all(r.buckets is not None for r in agg.rows):
-        return columns.of(agg)[2]
+        return columns.of(agg).weights
     return row_weights(agg.rows)
 
 
@@ -162,7 +133,7 @@ def total(
 
 def _total_rows(function: str, parts: Sequence[Part], columns: Columns) -> list[Row]:
     if function in DISTRIBUTION_FUNCTIONS:
-        return _total_buckets(parts, columns)
+        return total_buckets(parts, columns)
     if function in COUNTED:
         return _total_counted(parts)
     acc: dict[Key, Any] = {}
@@ -201,54 +172,3 @@ def _total_counted(parts: Sequence[Part]) -> list[Row]:
         average = sum_ / count if count else 0
         rows.append(Row(key, average, None, {"count": count, "average": average, "total": sum_}))
     return rows
-
-
-def _total_buckets(parts: Sequence[Part], columns: Columns) -> list[Row]:
-    """Counts added bucket by bucket (a bucket is known by its lower bound, unique within
-    an aggregation); a key seen on one host only keeps that host's row as it is."""
-    first: dict[Key, tuple[Row, list[int | None], list[int]]] = {}
-    sums: dict[Key, _Columns] = {}  # keys on several hosts: new lists, never the cached
-    for _, agg in parts:
-        los_rows, counts_rows, _ = columns.of(agg)
-        for r, los, counts in zip(agg.rows, los_rows, counts_rows, strict=True):
-            key = r.key
-            acc = sums.get(key)
-            if acc is not None:
-                if los == acc[0]:  # the usual case: the same buckets
-                    acc[2][:] = map(add, acc[2], counts)
-                else:
-                    sums[key] = _union(acc, r.buckets or ())
-                continue
-            seen = first.get(key)
-            if seen is None:
-                first[key] = (r, los, counts)
-                continue
-            row0, los0, counts0 = seen
-            his0 = [b.hi for b in row0.buckets or ()]
-            if los == los0:
-                sums[key] = (los0, his0, list(map(add, counts0, counts)))
-            else:
-                sums[key] = _union((los0, his0, counts0), r.buckets or ())
-    rows = []
-    for key, (row, _, _) in first.items():
-        both = sums.get(key)
-        rows.append(row if both is None else Row(key, None, tuple(map(Bucket, *both))))
-    return rows
-
-
-_Columns = tuple[list[int | None], list[int | None], list[int]]  # los, his, counts
-
-
-def _union(columns: _Columns, buckets: Sequence[Bucket]) -> _Columns:
-    """Both sets of buckets, in order, a bucket's counts added where both have it."""
-    spans: dict[int | None, list[Any]] = {
-        lo: [hi, count] for lo, hi, count in zip(*columns, strict=True)
-    }
-    for b in buckets:
-        span = spans.get(b.lo)
-        if span is None:
-            spans[b.lo] = [b.hi, b.count]
-        else:
-            span[1] += b.count
-    los = sorted(spans, key=lambda lo: -math.inf if lo is None else lo)
-    return los, [spans[lo][0] for lo in los], [spans[lo][1] for lo in los]

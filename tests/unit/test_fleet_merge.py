@@ -363,3 +363,13 @@ def test_every_bucket_of_the_total_is_the_sum_of_the_hosts(
     for row in rows_of(m.total(), "@lat").values():
         spans = [(b.lo, b.hi) for b in row.buckets or ()]
         assert spans == sorted(spans, key=SPANS.index)  # in order, each bucket once
+
+
+def test_counts_too_large_or_negative_to_pack_are_added_one_by_one() -> None:
+    huge = 1 << 60
+    m = merge()
+    m.offer("web-1", Snapshot(1.0, (dist("@lat", {("r",): [(0, 0, huge), (1, 1, 1)]}),)))
+    m.offer("web-2", Snapshot(1.0, (dist("@lat", {("r",): [(0, 0, huge), (1, 1, 2)]}),)))
+    m.offer("web-3", Snapshot(1.0, (dist("@lat", {("r",): [(0, 0, -1), (1, 1, 3)]}),)))
+    (row,) = rows_of(m.total(), "@lat").values()
+    assert row.buckets == (Bucket(0, 0, 2 * huge - 1), Bucket(1, 1, 6))
