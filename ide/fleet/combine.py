@@ -10,7 +10,7 @@ How a total is made, per aggregating function:
 - avg, stats: by count and total, when every row carries them (``Row.stats``); the average
   is then the total over the count.  bpftrace's avg() and libdtrace's come without a count.
 - distributions: added bucket by bucket; a key whose hosts hold different buckets gets the
-  union of them.
+  union of them (``buckets``, which reads each host's buckets once, when offered).
 - stddev and plain values (a map of numbers or strings that the script sets): no total is
   exact, so their rows stay by host, with a note, rather than numbers that were never seen.
 
@@ -112,7 +112,11 @@ def total(
     elif function not in TOTALLED:
         reason = f"{function}() has no exact total across hosts"
     else:
-        reason = f"{function}() rows without a count and total have no exact total"
+        reason = (
+            f"{function}() rows without a count and total have no exact total"
+            if function in COUNTED
+            else f"{function}() rows with values that are not numbers have no total"
+        )
         try:
             rows = _total_rows(function, parts, columns or Columns())
         except (TypeError, ValueError, KeyError):  # text or None, rows without stats

@@ -373,3 +373,15 @@ def test_counts_too_large_or_negative_to_pack_are_added_one_by_one() -> None:
     m.offer("web-3", Snapshot(1.0, (dist("@lat", {("r",): [(0, 0, -1), (1, 1, 3)]}),)))
     (row,) = rows_of(m.total(), "@lat").values()
     assert row.buckets == (Bucket(0, 0, 2 * huge - 1), Bucket(1, 1, 6))
+
+
+def test_a_sum_holding_text_stays_by_host_and_says_why() -> None:
+    m = merge()
+    m.offer("web-1", Snapshot(1.0, (scalars("@s", "sum", {("a",): 1}),)))
+    m.offer("web-2", Snapshot(1.0, (scalars("@s", "sum", {("a",): "n/a"}),)))
+    view = m.total()
+    assert values_of(view, "@s") == {("web-1", "a"): 1, ("web-2", "a"): "n/a"}
+    assert (
+        view.notes["@s"]
+        == "sum() rows with values that are not numbers have no total: shown by host"
+    )
