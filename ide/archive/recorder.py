@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_QUEUED = 10_000  # items waiting for the disk; past this the newest are dropped, counted
+COST_EVERY = 10  # snapshots between two readings of the cost figures kept in the record
 RECORDED_MESSAGES = frozenset({"output", "error", "state"})
 TERMINAL = frozenset({"finished", "stopped", "failed"})
 HEAD_LINES = 30  # where a title: line is looked for
@@ -87,7 +88,7 @@ class Recorder:
         self._put(("message", run.id, run.elapsed(), message))
         if kind == "state" and message.get("state") in TERMINAL:
             self._put(
-                ("end", run.id, message["state"], message.get("error"), run.elapsed(), time.time())
+                ("end", run, message["state"], message.get("error"), run.elapsed(), time.time())
             )
             self._put(("expire",))
 
@@ -148,13 +149,17 @@ class Recorder:
             insert_run(db, item[1])
         elif kind == "snapshot":
             _, run, seq, snapshot = item
-            insert_snapshot(db, run.id, seq, snapshot.t, pack(snapshot.to_json()), run.cost())
+            # The cost figures read /proc: half of what recording a snapshot costs, so they
+            # are kept every COST_EVERY snapshots, and when the run ends.
+            cost = run.cost() if seq % COST_EVERY == 1 else None
+            insert_snapshot(db, run.id, seq, snapshot.t, pack(snapshot.to_json()), cost)
         elif kind == "message":
             _, run_id, t, message = item
             seq = self._seq[run_id] = self._seq.get(run_id, 0) + 1
             insert_message(db, run_id, seq, t, message)
         elif kind == "end":
-            end_run(db, *item[1:])
-            self._seq.pop(item[1], None)
+            _, run, state, error, elapsed, ended_at = item
+            end_run(db, run.id, state, error, elapsed, ended_at, run.cost())  # its last figures
+            self._seq.pop(run.id, None)
         elif kind == "forget":
             db.execute("DELETE FROM runs WHERE id = ?", (item[1],))

@@ -520,9 +520,11 @@ def insert_message(
 
 def end_run(
     db: sqlite3.Connection, run_id: str, state: str, error: str | None, elapsed: float,
-    ended_at: float,
+    ended_at: float, cost: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     db.execute(
         "UPDATE runs SET state = ?, error = ?, elapsed = ?, ended_at = ? WHERE id = ?",
         (state, error, elapsed, ended_at, run_id),
     )
+    if cost is not None:
+        db.execute("UPDATE runs SET cost = ? WHERE id = ?", (_ENCODE.encode(cost).decode(), run_id))

@@ -316,3 +316,12 @@ def test_snapshots_kept_with_zlib_by_earlier_releases_still_read(tmp_path: Path)
     assert archive.snapshots_until("old", 9.0, limit=5) == [(1, first), (2, second)]
     assert archive.snapshot_at("old", 1.5) == {"t": 1.0, "aggregations": []}
     archive.close()
+
+
+def test_the_record_keeps_the_cost_figures_the_run_ended_with(tmp_path: Path) -> None:
+    app, backend = app_in(tmp_path)
+    run_id = recorded_run(app, backend, list(range(1, 13)))  # more than COST_EVERY snapshots
+    found = RunArchive(tmp_path / "runs.sqlite").get(run_id)
+    assert found.cost is not None and set(found.cost) >= {"events_lost", "snapshot_bytes"}
+    assert found.cost["snapshot_bytes"] > 0
+    state_of(app).runs.shutdown()
