@@ -21,6 +21,7 @@ from .store import (
     insert_run,
     insert_snapshot,
     pack,
+    tally_run,
 )
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class Recorder:
         self.dropped = 0
         self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(MAX_QUEUED)
         self._seq: dict[str, int] = {}
+        self._untallied: dict[str, tuple[int, int, float]] = {}  # run: bytes, snapshots, t
         self._idle = threading.Event()
         self._thread = threading.Thread(target=self._write_forever, name="recorder", daemon=True)
         self._thread.start()
@@ -152,13 +154,22 @@ class Recorder:
             # The cost figures read /proc: half of what recording a snapshot costs, so they
             # are kept every COST_EVERY snapshots, and when the run ends.
             cost = run.cost() if seq % COST_EVERY == 1 else None
-            insert_snapshot(db, run.id, seq, snapshot.t, pack(snapshot.to_json()), cost)
+            data = pack(snapshot.to_json())
+            insert_snapshot(db, run.id, seq, snapshot.t, data, cost, tally=False)
+            # The run's size and count too every COST_EVERY: a row fewer written per
+            # snapshot (opening the archive tallies what a crash left untallied).
+            size, count, _ = self._untallied.get(run.id, (0, 0, 0.0))
+            self._untallied[run.id] = (size + len(data), count + 1, snapshot.t)
+            if count + 1 >= COST_EVERY:
+                tally_run(db, run.id, *self._untallied.pop(run.id))
         elif kind == "message":
             _, run_id, t, message = item
             seq = self._seq[run_id] = self._seq.get(run_id, 0) + 1
             insert_message(db, run_id, seq, t, message)
         elif kind == "end":
             _, run, state, error, elapsed, ended_at = item
+            if run.id in self._untallied:
+                tally_run(db, run.id, *self._untallied.pop(run.id))
             end_run(db, run.id, state, error, elapsed, ended_at, run.cost())  # its last figures
             self._seq.pop(run.id, None)
         elif kind == "forget":

@@ -240,8 +240,14 @@ class RunArchive:
                 for statement in _MIGRATIONS[step]:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {step}")
-        # What was running when the server last stopped ended with it.
+        # What was running when the server last stopped ended with it, its last few
+        # snapshots not yet tallied.
         with self._transaction(db):
+            db.execute(
+                "UPDATE runs SET (bytes, snapshots, elapsed) = (SELECT"
+                " COALESCE(SUM(length(data)), 0), COUNT(*), MAX(runs.elapsed, COALESCE(MAX(t), 0))"
+                " FROM snapshots WHERE run_id = runs.id) WHERE state = 'running'"
+            )
             db.execute(
                 "UPDATE runs SET state = 'failed', error = ? WHERE state = 'running'",
                 (INTERRUPTED,),
@@ -492,19 +498,27 @@ def insert_run(db: sqlite3.Connection, r: Record) -> None:
 
 def insert_snapshot(
     db: sqlite3.Connection, run_id: str, seq: int, t: float, data: bytes,
-    cost: dict[str, Any] | None = None,
+    cost: dict[str, Any] | None = None, *, tally: bool = True,
 ) -> None:  # fmt: skip
+    """One snapshot; with ``tally`` the run's size, count and elapsed time follow (the
+    recorder tallies every few snapshots instead, see ``tally_run``)."""
     db.execute(
         "INSERT OR REPLACE INTO snapshots (run_id, seq, t, data) VALUES (?, ?, ?, ?)",
         (run_id, seq, t, data),
     )
-    db.execute(
-        "UPDATE runs SET bytes = bytes + ?, snapshots = snapshots + 1, elapsed = MAX(elapsed, ?)"
-        " WHERE id = ?",
-        (len(data), t, run_id),
-    )
+    if tally:
+        tally_run(db, run_id, len(data), 1, t)
     if cost is not None:
         db.execute("UPDATE runs SET cost = ? WHERE id = ?", (_ENCODE.encode(cost).decode(), run_id))
+
+
+def tally_run(db: sqlite3.Connection, run_id: str, size: int, count: int, t: float) -> None:
+    """``count`` more snapshots of ``size`` bytes in all, the last at ``t``."""
+    db.execute(
+        "UPDATE runs SET bytes = bytes + ?, snapshots = snapshots + ?, elapsed = MAX(elapsed, ?)"
+        " WHERE id = ?",
+        (size, count, t, run_id),
+    )
 
 
 def insert_message(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -324,4 +325,26 @@ def test_the_record_keeps_the_cost_figures_the_run_ended_with(tmp_path: Path) ->
     found = RunArchive(tmp_path / "runs.sqlite").get(run_id)
     assert found.cost is not None and set(found.cost) >= {"events_lost", "snapshot_bytes"}
     assert found.cost["snapshot_bytes"] > 0
+    state_of(app).runs.shutdown()
+
+
+def test_a_crashed_run_s_size_and_count_are_tallied_from_its_snapshots(tmp_path: Path) -> None:
+    app, backend = app_in(tmp_path)
+    status, body = call(app, "POST", "/api/runs", {"language": "bpftrace", "script": SCRIPT})
+    run = state_of(app).runs.get(body["id"])
+    assert status == 201 and run is not None
+    attach(run, backend)
+    events = backend.tracers[-1].events_q
+    for v in range(1, 5):  # fewer than the recorder tallies at a time
+        events.put(AggregationData(Aggregation("@num", "count", (Row(("bash",), value=v),))))
+        events.put(Tick())
+    recorder = state_of(app).runs.recorder
+    deadline = time.monotonic() + 10
+    while run.seq < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert isinstance(recorder, Recorder) and recorder.flush()
+    # As if the server was killed here: the next one finds 4 snapshots untallied.
+    found = RunArchive(tmp_path / "runs.sqlite").get(run.id)
+    assert found.state == "failed" and found.snapshots == 4 and found.bytes > 0
+    assert found.elapsed >= 0
     state_of(app).runs.shutdown()
