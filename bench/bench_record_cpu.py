@@ -1,0 +1,101 @@
+"""What recording a run costs the whole server: its CPU with recording on beside off.
+
+    .venv/bin/python bench/bench_record_cpu.py [--trials 8] [--window 20] [--keys 1000]
+
+A real server runs a real bpftrace script whose map holds ``--keys`` keys, at a 1 s
+interval, watched by a websocket client as a page would (charts included).  Over the same
+window the CPU time of the server's processes (the server and its worker; bpftrace left
+out: recording does not change it) is read from /proc/PID/task/TID/schedstat, once with
+``record_runs`` on and once off (``DTRACE_IDE_RECORD_RUNS=0``), the two alternating
+``--trials`` times, each pair in a fresh data directory.  Printed: the median ratio
+on/off and its spread; target <= 1.05.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import Server, Viewer, descendants, run_seconds, spread, tracer_problem
+
+WARMUP_S = 8.0
+
+
+def script(keys: int) -> str:
+    # Fires on every CPU about a thousand times a second: all the keys fill in seconds.
+    return f"profile:hz:997 {{ @num[nsecs % {keys}] = count(); }}"
+
+
+def server_cpu(server: Server) -> float:
+    total = 0.0
+    for pid in descendants(server.pid):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if "bpftrace" in f.read():
+                    continue
+            total += run_seconds(pid)  # to the nanosecond (schedstat)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def one(record: bool, keys: int, window: float) -> float:
+    """Server CPU seconds per wall second over ``window`` seconds of a watched run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"DTRACE_IDE_RECORD_RUNS": "1" if record else "0"}
+        with Server(Path(tmp), env=env) as server:
+            run_id = server.start_run(script(keys), interval=1.0)
+            server.wait_attached(run_id)
+            viewer = Viewer(server, run_id)
+            try:
+                time.sleep(WARMUP_S)
+                c0, t0 = server_cpu(server), time.monotonic()
+                time.sleep(window)
+                c1, t1 = server_cpu(server), time.monotonic()
+                _, body = server.request("GET", f"/api/runs/{run_id}")
+                rows = body["snapshot"]["aggregations"][0]["rows"]
+                if len(rows) < keys * 0.9:
+                    raise RuntimeError(f"the map held {len(rows)} keys, not {keys}")
+            finally:
+                viewer.close()
+                server.stop_run(run_id)
+        return (c1 - c0) / (t1 - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=8)
+    ap.add_argument("--window", type=float, default=20.0)
+    ap.add_argument("--keys", type=int, default=1000)
+    args = ap.parse_args()
+    problem = tracer_problem()
+    if problem:
+        sys.exit(f"cannot run: {problem}")
+    on, off, ratios = [], [], []
+    for trial in range(args.trials):
+        order = (True, False) if trial % 2 == 0 else (False, True)
+        got = {rec: one(rec, args.keys, args.window) for rec in order}
+        on.append(got[True])
+        off.append(got[False])
+        ratios.append(got[True] / got[False])
+        print(
+            f"trial {trial + 1}: recording {100 * got[True]:.2f} % of a core, "
+            f"not recording {100 * got[False]:.2f} %",
+            flush=True,
+        )
+    print(
+        f"server CPU at 1 Hz and {args.keys} keys, watched: recording "
+        f"{100 * statistics.median(on):.2f} % of a core, not recording "
+        f"{100 * statistics.median(off):.2f} % (baseline); ratio median "
+        f"{statistics.median(ratios):.3f} (spread {spread(ratios):.2f}, target <= 1.05)"
+    )
+
+
+if __name__ == "__main__":
+    main()
