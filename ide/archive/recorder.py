@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_QUEUED = 10_000  # items waiting for the disk; past this the newest are dropped, counted
-COST_EVERY = 10  # snapshots between two readings of the cost figures kept in the record
+# Snapshots between two updates of a run's row in the record (its size, count and cost
+# figures): reading /proc for the figures was half of what recording a snapshot cost.
+TALLY_EVERY = 10
 RECORDED_MESSAGES = frozenset({"output", "error", "state"})
 TERMINAL = frozenset({"finished", "stopped", "failed"})
 HEAD_LINES = 30  # where a title: line is looked for
@@ -151,17 +153,14 @@ class Recorder:
             insert_run(db, item[1])
         elif kind == "snapshot":
             _, run, seq, snapshot = item
-            # The cost figures read /proc: half of what recording a snapshot costs, so they
-            # are kept every COST_EVERY snapshots, and when the run ends.
-            cost = run.cost() if seq % COST_EVERY == 1 else None
             data = pack(snapshot.to_json())
-            insert_snapshot(db, run.id, seq, snapshot.t, data, cost, tally=False)
-            # The run's size and count too every COST_EVERY: a row fewer written per
-            # snapshot (opening the archive tallies what a crash left untallied).
+            insert_snapshot(db, run.id, seq, snapshot.t, data, tally=False)
+            # The run's row follows with the first snapshot, then every TALLY_EVERY and at
+            # the end (opening the archive tallies what a crash left untallied).
             size, count, _ = self._untallied.get(run.id, (0, 0, 0.0))
             self._untallied[run.id] = (size + len(data), count + 1, snapshot.t)
-            if count + 1 >= COST_EVERY:
-                tally_run(db, run.id, *self._untallied.pop(run.id))
+            if seq == 1 or count + 1 >= TALLY_EVERY:
+                tally_run(db, run.id, *self._untallied.pop(run.id), run.cost())
         elif kind == "message":
             _, run_id, t, message = item
             seq = self._seq[run_id] = self._seq.get(run_id, 0) + 1

@@ -497,9 +497,8 @@ def insert_run(db: sqlite3.Connection, r: Record) -> None:
 
 
 def insert_snapshot(
-    db: sqlite3.Connection, run_id: str, seq: int, t: float, data: bytes,
-    cost: dict[str, Any] | None = None, *, tally: bool = True,
-) -> None:  # fmt: skip
+    db: sqlite3.Connection, run_id: str, seq: int, t: float, data: bytes, *, tally: bool = True
+) -> None:
     """One snapshot; with ``tally`` the run's size, count and elapsed time follow (the
     recorder tallies every few snapshots instead, see ``tally_run``)."""
     db.execute(
@@ -508,16 +507,23 @@ def insert_snapshot(
     )
     if tally:
         tally_run(db, run_id, len(data), 1, t)
-    if cost is not None:
-        db.execute("UPDATE runs SET cost = ? WHERE id = ?", (_ENCODE.encode(cost).decode(), run_id))
 
 
-def tally_run(db: sqlite3.Connection, run_id: str, size: int, count: int, t: float) -> None:
-    """``count`` more snapshots of ``size`` bytes in all, the last at ``t``."""
+def _cost_json(cost: dict[str, Any] | None) -> str | None:
+    """The cost figures as the runs table keeps them (None keeps those kept before)."""
+    return _ENCODE.encode(cost).decode() if cost is not None else None
+
+
+def tally_run(
+    db: sqlite3.Connection, run_id: str, size: int, count: int, t: float,
+    cost: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
+    """``count`` more snapshots of ``size`` bytes in all, the last at ``t``; and the cost
+    figures measured meanwhile, when given."""
     db.execute(
-        "UPDATE runs SET bytes = bytes + ?, snapshots = snapshots + ?, elapsed = MAX(elapsed, ?)"
-        " WHERE id = ?",
-        (size, count, t, run_id),
+        "UPDATE runs SET bytes = bytes + ?, snapshots = snapshots + ?, elapsed = MAX(elapsed, ?),"
+        " cost = COALESCE(?, cost) WHERE id = ?",
+        (size, count, t, _cost_json(cost), run_id),
     )
 
 
@@ -537,8 +543,7 @@ def end_run(
     ended_at: float, cost: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     db.execute(
-        "UPDATE runs SET state = ?, error = ?, elapsed = ?, ended_at = ? WHERE id = ?",
-        (state, error, elapsed, ended_at, run_id),
+        "UPDATE runs SET state = ?, error = ?, elapsed = ?, ended_at = ?,"
+        " cost = COALESCE(?, cost) WHERE id = ?",
+        (state, error, elapsed, ended_at, _cost_json(cost), run_id),
     )
-    if cost is not None:
-        db.execute("UPDATE runs SET cost = ? WHERE id = ?", (_ENCODE.encode(cost).decode(), run_id))
