@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..config import Settings
@@ -63,7 +64,7 @@ class Replay:
         self.run = run
         self.renderer = renderer
         self.settings = settings
-        self._at = _Point(None, None, 0)
+        self._at = _Point(None)
         self._checkpoints: OrderedDict[int, _Point] = OrderedDict()
         self._pending: float | None = None  # the moment answered quickly, not yet in full
         self._output: list[tuple[float, list[str]]] | None = None
@@ -128,9 +129,14 @@ class Replay:
         if self.renderer is not None:
             history = self.renderer.history(
                 max_points=self.settings.max_history_snapshots,
-                reset_by_script=maps_reset_by_script(self.run.script, self.run.language),
+                reset_by_script=self._reset_by_script,
             )
         return _Point(history)
+
+    @cached_property
+    def _reset_by_script(self) -> frozenset[str]:
+        """Read once from the script (lexed), not with every fresh history."""
+        return maps_reset_by_script(self.run.script, self.run.language)
 
     def _add(self, at: _Point, rows: list[tuple[int, bytes]], *, checkpoints: bool = True) -> None:
         for seq, data in rows:
