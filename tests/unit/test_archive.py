@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import queue
 import threading
 import time
 from pathlib import Path
@@ -18,8 +19,9 @@ from ide import create_app
 from ide.archive.recorder import Recorder, title_of
 from ide.archive.store import Record, RunArchive, insert_run, insert_snapshot, pack
 from ide.config import Settings
-from ide.tracing.model import Aggregation, AggregationData, Output, Row, Tick
+from ide.tracing.model import Aggregation, AggregationData, Output, Row, Tick, TracerEvent
 from ide.tracing.registry import Backends
+from ide.tracing.session import Run
 from ide.web.state import state_of
 from ide.web.worker import body_cap
 from tests.unit.scripted import ScriptedBackend
@@ -48,15 +50,21 @@ def call(app: Flask, method: str, url: str, body: Any = None) -> tuple[int, Any]
     return resp.status_code, resp.get_json(silent=True)
 
 
-def recorded_run(app: Flask, backend: Scripted, values: list[int]) -> str:
-    """A run whose tracer reports @num[bash] = each of ``values``, one per interval, then
-    prints a line and ends."""
+def scripted_run(app: Flask, backend: Scripted) -> tuple[Run, queue.Queue[TracerEvent]]:
+    """A run of SCRIPT started through the API on the scripted tracer: the run, and the
+    queue its tracer's events are put in."""
     status, body = call(app, "POST", "/api/runs", {"language": "bpftrace", "script": SCRIPT})
     assert status == 201, body
     run = state_of(app).runs.get(body["id"])
     assert run is not None
     attach(run, backend)
-    events = backend.tracers[-1].events_q
+    return run, backend.tracers[-1].events_q
+
+
+def recorded_run(app: Flask, backend: Scripted, values: list[int]) -> str:
+    """A run whose tracer reports @num[bash] = each of ``values``, one per interval, then
+    prints a line and ends."""
+    run, events = scripted_run(app, backend)
     for v in values:
         events.put(AggregationData(Aggregation("@num", "count", (Row(("bash",), value=v),))))
         events.put(Tick())
@@ -64,7 +72,7 @@ def recorded_run(app: Flask, backend: Scripted, values: list[int]) -> str:
     state_of(app).runs.stop(run, "user")
     recorder = state_of(app).runs.recorder
     assert isinstance(recorder, Recorder) and recorder.flush()
-    return str(body["id"])
+    return run.id
 
 
 def restart(app: Flask, tmp_path: Path) -> tuple[Flask, Scripted]:
@@ -321,7 +329,7 @@ def test_snapshots_kept_with_zlib_by_earlier_releases_still_read(tmp_path: Path)
 
 def test_the_record_keeps_the_cost_figures_the_run_ended_with(tmp_path: Path) -> None:
     app, backend = app_in(tmp_path)
-    run_id = recorded_run(app, backend, list(range(1, 13)))  # more than COST_EVERY snapshots
+    run_id = recorded_run(app, backend, list(range(1, 13)))  # more than TALLY_EVERY snapshots
     found = RunArchive(tmp_path / "runs.sqlite").get(run_id)
     assert found.cost is not None and set(found.cost) >= {"events_lost", "snapshot_bytes"}
     assert found.cost["snapshot_bytes"] > 0
@@ -330,11 +338,7 @@ def test_the_record_keeps_the_cost_figures_the_run_ended_with(tmp_path: Path) ->
 
 def test_a_crashed_run_s_size_and_count_are_tallied_from_its_snapshots(tmp_path: Path) -> None:
     app, backend = app_in(tmp_path)
-    status, body = call(app, "POST", "/api/runs", {"language": "bpftrace", "script": SCRIPT})
-    run = state_of(app).runs.get(body["id"])
-    assert status == 201 and run is not None
-    attach(run, backend)
-    events = backend.tracers[-1].events_q
+    run, events = scripted_run(app, backend)
     for v in range(1, 5):  # fewer than the recorder tallies at a time
         events.put(AggregationData(Aggregation("@num", "count", (Row(("bash",), value=v),))))
         events.put(Tick())

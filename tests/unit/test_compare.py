@@ -15,9 +15,8 @@ from ide.archive.recorder import Recorder
 from ide.charts.compare import overlay_figure
 from ide.tracing.model import Aggregation, AggregationData, Bucket, Row, Snapshot, Tick
 from ide.web.state import state_of
-from tests.unit.test_archive import SCRIPT, Scripted, app_in, call
+from tests.unit.test_archive import Scripted, app_in, call, scripted_run
 from tests.unit.test_plotly_text import HOSTILE, shown_by_plotly, strings
-from tests.unit.test_reaper import attach
 
 
 def snap(*aggs: Aggregation, t: float = 1.0) -> dict[str, Any]:
@@ -180,12 +179,7 @@ def traced(
 ) -> str:
     """A run whose tracer reports each of ``snapshots`` in turn, then (with ``stop``) ends
     and is recorded."""
-    status, body = call(app, "POST", "/api/runs", {"language": "bpftrace", "script": SCRIPT})
-    assert status == 201, body
-    run = state_of(app).runs.get(body["id"])
-    assert run is not None
-    attach(run, backend)
-    events = backend.tracers[-1].events_q
+    run, events = scripted_run(app, backend)
     for aggs in snapshots:
         for agg in aggs:
             events.put(AggregationData(agg))
@@ -198,7 +192,7 @@ def traced(
         state_of(app).runs.stop(run, "user")
         recorder = state_of(app).runs.recorder
         assert isinstance(recorder, Recorder) and recorder.flush()
-    return str(body["id"])
+    return run.id
 
 
 def test_two_recorded_runs_compare_at_their_last_snapshots(tmp_path: Path) -> None:
