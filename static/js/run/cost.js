@@ -1,13 +1,7 @@
 // What the tracing costs, in the run bar: the tracer's CPU, the server's CPU for this run,
 // events lost and the snapshot's size (the `cost` of snapshot messages and Runs).
 
-const KB = 1024;
-
-function size(bytes) {
-  if (bytes >= KB * KB) return `${(bytes / KB / KB).toFixed(1)} MB`;
-  if (bytes >= KB) return `${Math.round(bytes / KB)} KB`;
-  return `${bytes} B`;
-}
+import { formatBytes } from "../runs/format.js";
 
 function pct(v) {
   return typeof v === "number" ? `${v.toFixed(1)} %` : "–";
@@ -26,7 +20,7 @@ export function showCost(el, cost) {
     ["Tracer CPU", pct(cost.tracer_cpu_pct), "The tracer's CPU over its life, in % of one core (as ps counts it)"],
     ["Server", pct(cost.server_cpu_pct), "The CPU of dtrace-ide's thread that reads this run's tracer, in % of one core"],
     ["Lost", lost.toLocaleString("en-US"), "Events the tracer reported lost or dropped (a larger buffer option keeps them)"],
-    ["Snapshot", size(Number(cost.snapshot_bytes) || 0), "The size of the latest snapshot"],
+    ["Snapshot", formatBytes(cost.snapshot_bytes), "The size of the latest snapshot"],
   ];
   for (const [label, value, title] of parts) {
     const item = document.createElement("span");
