@@ -140,6 +140,29 @@ class Settings:
     # Commands an agent remembers (their nonces, until they expire) to refuse replays; when
     # that many are still valid, further ones are refused rather than forgotten.
     fleet_max_nonces: int = 4096
+    # The broker (AMQP 0-9-1 URL, amqp:// or amqps://); empty: no fleet, nothing changes.
+    broker: str = ""
+    # An agent's name on the broker (its --name; the host name when empty) and its tags.
+    fleet_name: str = ""
+    fleet_tags: tuple[str, ...] = ()
+    # Agents say they are there this often; the server lists a host as offline, and marks it
+    # lost in a run, when nothing was heard from it for fleet_host_lost_s.
+    fleet_heartbeat_s: float = 2.0
+    fleet_host_lost_s: float = 10.0
+    # The server tells the agents of each of its fleet runs that the run goes on this often;
+    # an agent that hears nothing of a run for fleet_run_timeout_s stops its tracer (no
+    # orphans when the server or the broker is gone).
+    fleet_keepalive_s: float = 5.0
+    fleet_run_timeout_s: float = 30.0
+    # A message from an agent larger than this is dropped unread (a 1k-key snapshot is
+    # about 40 KB; max_rows_per_aggregation rows of every map fit).
+    fleet_max_message_bytes: int = 16 << 20
+    # Hosts the server keeps track of, and hosts one fleet run may take.
+    fleet_max_hosts: int = 1000
+    # Reconnecting to a broker that went away waits 0.5 s, then twice as long each time, up
+    # to this; messages to send meanwhile are kept up to fleet_max_pending (newest kept).
+    fleet_reconnect_max_s: float = 10.0
+    fleet_max_pending: int = 256
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, Any] | None = None) -> Settings:

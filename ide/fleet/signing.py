@@ -29,7 +29,7 @@ from ..config import Settings
 from .keys import SharedSecret, SigningKey, VerifyKey, key_id
 
 VERSION = 1
-CommandKind = Literal["run", "stop"]
+CommandKind = Literal["run", "stop", "alive"]  # alive: the run goes on (keepalive)
 Reason = Literal[
     "too_large",
     "unsigned",
