@@ -31,7 +31,7 @@ packages=(bpftrace ca-certificates)
 command -v python3 >/dev/null || packages+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
 if [ "$what" = test ]; then
-  packages+=(chromium fonts-dejavu-core)
+  packages+=(chromium fonts-dejavu-core rabbitmq-server)
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 apt_install "${packages[@]}"
