@@ -73,12 +73,14 @@ class SignedMessage(msgspec.Struct, frozen=True):
 
 class Refused(Exception):
     """A command the agent will not carry out: ``reason`` is one of ``Reason``, ``message``
-    says why in words an operator can act on."""
+    says why in words an operator can act on.  ``run_id`` is the command's run once its
+    signature held (then it is the server's word, worth telling it), else None."""
 
-    def __init__(self, reason: Reason, message: str) -> None:
+    def __init__(self, reason: Reason, message: str, run_id: str | None = None) -> None:
         super().__init__(message)
         self.reason: Reason = reason
         self.message = message
+        self.run_id = run_id
 
 
 def canonical_bytes(value: Mapping[str, Any]) -> bytes:
@@ -201,12 +203,17 @@ class Verifier:
             command = msgspec.json.decode(payload, type=Command, strict=True)
         except (msgspec.DecodeError, RecursionError) as exc:
             raise Refused("malformed", f"the signed command is not one: {exc}") from None
-        if command.agent not in ("*", agent):
-            raise Refused(
-                "not_for_this_agent", f"the command is for agent {command.agent!r}, not {agent!r}"
-            )
-        self._check_time(command, now)
-        self._remember(command, now)
+        try:
+            if command.agent not in ("*", agent):
+                raise Refused(
+                    "not_for_this_agent",
+                    f"the command is for agent {command.agent!r}, not {agent!r}",
+                )
+            self._check_time(command, now)
+            self._remember(command, now)
+        except Refused as exc:
+            exc.run_id = command.run_id
+            raise
         return command
 
     def _envelope(self, data: bytes) -> SignedMessage:

@@ -89,7 +89,7 @@ def test_a_command_for_one_agent_is_carried_out_by_that_agent_only() -> None:
     signed = Signer(private, SETTINGS).sign("stop", "run-1", {}, agent="web2", now=NOW)
     assert verifier(public).verify(signed, NOW, "web2").kind == "stop"
     why = refused(verifier(public), signed, agent="web1")
-    assert why.reason == "not_for_this_agent"
+    assert why.reason == "not_for_this_agent" and why.run_id == "run-1"
     assert "'web2'" in why.message and "'web1'" in why.message
 
 
@@ -148,6 +148,7 @@ def test_a_tampered_body_is_refused_as_a_bad_signature(make: Any) -> None:
     forged = rewrap(signed, payload=b64(canonical_bytes(payload)))
     why = refused(verifier(public), forged)
     assert why.reason == "bad_signature"
+    assert why.run_id is None  # a forger's claim of which run it is, not passed on
 
 
 def test_a_command_signed_with_another_key_is_refused_naming_both_keys() -> None:
@@ -199,7 +200,8 @@ def test_a_replayed_command_is_refused_while_valid_and_as_expired_after(make: An
     v = verifier(public)
     signed = Signer(private, SETTINGS).sign("run", "run-1", BODY, now=NOW)
     v.verify(signed, NOW, "a")
-    assert refused(v, signed, now=NOW + 1, agent="a").reason == "replayed"
+    again = refused(v, signed, now=NOW + 1, agent="a")
+    assert again.reason == "replayed" and again.run_id == "run-1"
     late = NOW + TTL + SKEW + 1
     assert refused(v, signed, now=late, agent="a").reason == "expired"
 
