@@ -21,6 +21,9 @@ EXTENSIONS: dict[str, Language] = {".d": "d", ".bt": "bpftrace"}
 VIA_HELP = "D: libdtrace, or translated to bpftrace (auto: libdtrace where it works)"
 
 
+FLEET_EXTRA = "pip install 'dtrace-ide[fleet]'"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dtrace-ide", description=__doc__)
     parser.add_argument("--version", action="version", version=f"dtrace-ide {__version__}")
@@ -38,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--certfile", help="TLS certificate (PEM)")
     serve.add_argument("--keyfile", help="TLS private key (PEM)")
+    serve.add_argument("--broker", default=None, help="a fleet: amqp(s)://USER:PASS@HOST/VHOST")
+    serve.add_argument("--fleet-key", default=None, help="the key fleet commands are signed with")
 
     check = sub.add_parser("check", help="compile a script and print its diagnostics")
     check.add_argument("file")
@@ -114,7 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .web.server import serve
 
     overrides: dict[str, Any] = {}
-    for name in ("host", "port", "backend", "allow_destructive"):
+    for name in ("host", "port", "backend", "allow_destructive", "broker", "fleet_key"):
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
@@ -124,7 +129,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         overrides["tls"] = True
     settings = Settings.from_env(overrides)
+    if settings.broker and (why := _fleet_refusal(settings)):
+        print(f"dtrace-ide: {why}", file=sys.stderr)
+        return 2
     return serve(settings, certfile=args.certfile, keyfile=args.keyfile)
+
+
+def _fleet_refusal(settings: Settings) -> str | None:
+    """Why the server cannot drive a fleet with these settings, before it starts."""
+    try:
+        from .fleet.hub import FleetHub
+        from .fleet.keys import KeyFileError
+    except ImportError as exc:
+        return f"--broker needs the fleet extra ({exc.name} is missing): {FLEET_EXTRA}"
+    try:
+        FleetHub.for_settings(settings, start=False)
+    except (KeyFileError, ValueError, OSError) as exc:
+        return str(exc)
+    return None
 
 
 # --- check / run -----------------------------------------------------------------------------
@@ -284,7 +306,7 @@ def cmd_fleet_key(args: argparse.Namespace) -> int:
     try:
         from .fleet.keys import KeyFileError, key_id, read_key, write_key_pair, write_shared_secret
     except ImportError as exc:
-        print(f"dtrace-ide: {exc}: pip install 'dtrace-ide[fleet]'", file=sys.stderr)
+        print(f"dtrace-ide: {exc}: {FLEET_EXTRA}", file=sys.stderr)
         return 2
     path = Path(args.file)
     try:

@@ -73,9 +73,10 @@ class Recorder:
     # --- what a run tells it (from the run's threads) --------------------------------------
 
     def started(self, run: Run) -> None:
+        host = run.host_label or self.host
         record = Record(
             id=run.id, title=title_of(run.script), language=run.language, via=run.via,
-            script=run.script, options=dict(run.options), host=self.host, state="running",
+            script=run.script, options=dict(run.options), host=host, state="running",
             error=None, started_at=time.time(), ended_at=None, duration=run.duration,
             interval=run.interval, elapsed=0.0, parent=run.parent, drill=run.drill,
             viewer_key=run.viewer_key, pinned=False, bytes=0, snapshots=0,

@@ -162,6 +162,11 @@ class FleetMerge:
 
     # --- what the page is shown -------------------------------------------------------
 
+    @property
+    def version(self) -> int:
+        """Bumped by every accepted snapshot: unchanged, the merged views are too."""
+        return self._version
+
     def hosts(self) -> dict[str, HostStatus]:
         with self._lock:
             return {name: h.status() for name, h in self._hosts.items()}

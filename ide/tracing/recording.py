@@ -20,6 +20,7 @@ class RecordedRun(Protocol):
     interval: float
     parent: str | None
     drill: dict[str, Any] | None
+    host_label: str | None  # where it ran, when not this server
 
     def elapsed(self) -> float: ...
 

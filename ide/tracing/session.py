@@ -72,6 +72,7 @@ class Run:
     # The viewer link's expiry and revocation, beside its viewer_key (viewer_link.py).
     viewer_expires_at: float | None = None
     viewer_revoked_at: float | None = None
+    host_label: str | None = None  # where it ran, when not this server (a fleet run's hosts)
 
     def __init__(
         self,
@@ -256,10 +257,13 @@ class Run:
         history = self._chart_history()
         if history is not None:
             with self._charts_lock:
-                history.add(snap)
+                self._chart(history, snap)
                 self._panels.clear()
         for v in list(self.viewers):
             v.snapshot_ready()
+
+    def _chart(self, history: RunHistory, snap: Snapshot) -> None:
+        history.add(snap)
 
     def _chart_history(self) -> RunHistory | None:
         if self._history is None and self._renderer is not None:
@@ -283,7 +287,9 @@ class Run:
                 self._panels[cache_key] = cached
             return cached
 
-    def snapshot_message(self, per_interval: bool, with_charts: bool) -> dict[str, Any] | None:
+    def snapshot_message(
+        self, per_interval: bool, with_charts: bool, by_host: bool = False
+    ) -> dict[str, Any] | None:
         snap = self.snapshot
         if snap is None:
             return None
@@ -466,6 +472,7 @@ class RunManager:
         via: str | None = None,
         parent: str | None = None,
         drill: dict[str, Any] | None = None,
+        run_type: Callable[..., Run] = Run,
     ) -> Run:
         with self._lock:
             active = [r for r in self._runs.values() if r.active]
@@ -480,7 +487,7 @@ class RunManager:
                     f"you have {len(mine)} active runs, the cap per client "
                     "(max_runs_per_client); stop one first"
                 )
-            run = Run(
+            run = run_type(
                 self.settings,
                 language,
                 script,

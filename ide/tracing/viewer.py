@@ -18,8 +18,11 @@ class ViewedRun(Protocol):
 
     settings: Settings
 
-    def snapshot_message(self, per_interval: bool, with_charts: bool) -> dict[str, Any] | None:
-        """The latest snapshot as the stream sends it."""
+    def snapshot_message(
+        self, per_interval: bool, with_charts: bool, by_host: bool = False
+    ) -> dict[str, Any] | None:
+        """The latest snapshot as the stream sends it (``by_host``: a fleet run's panels
+        by host instead of totalled)."""
 
 
 # Output goes to a viewer at most this often, the lines in between merged into one message:
@@ -36,6 +39,7 @@ class Viewer:
     max_queue: int
     per_interval: bool = False
     charts: bool = True
+    by_host: bool = False
     # A viewer that can scrub back stays after the run ends, until its client leaves.
     keep_open: bool = False
     # The moment it is shown (seconds since the run attached), or None when it is live.
@@ -124,7 +128,9 @@ class Viewer:
                 return msg
             else:
                 return None
-        return self.run.snapshot_message(self.per_interval, self.charts) if take_snapshot else None
+        if not take_snapshot:
+            return None
+        return self.run.snapshot_message(self.per_interval, self.charts, self.by_host)
 
     def _pace_output(self) -> None:
         """Hold a lone output message until OUTPUT_PACE_S after the last one, so the lines

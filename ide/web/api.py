@@ -93,6 +93,7 @@ class RunBody(CompileBody, frozen=True):
     keep_running: bool = False
     parent: str | None = None  # a drilldown: the run it was derived from
     drill: DrillInfo | None = None
+    hosts: list[str] | str | None = None  # a fleet run: names, patterns, tag:NAME or "*"
 
 
 class HighlightBody(msgspec.Struct, frozen=True):
@@ -115,6 +116,7 @@ SHAPE_ERRORS: dict[str, tuple[str, str]] = {
     "mode": ("bad_mode", 'mode must be "only", "exclude" or "latency"'),
     "parent": ("bad_parent", "parent must be a run id"),
     "drill": ("bad_drill", "drill must be {aggregation, key, by, mode}"),
+    "hosts": ("bad_hosts", 'hosts must be a list of host names, patterns or "tag:NAME", or "*"'),
 }
 _ERROR_FIELD = re.compile(r"`\$\.(\w+)|required field `(\w+)`")
 Body = TypeVar("Body", bound=msgspec.Struct)
@@ -231,6 +233,7 @@ def limits() -> Response:
             "max_unwatched_s": s.max_unwatched_s,
             "record_runs": s.record_runs,
             "archive_max_age_s": s.archive_max_age_s,
+            "fleet": state().fleet is not None,
             "tracer_options": [
                 {
                     "name": o.name,
@@ -303,8 +306,28 @@ def create_run() -> tuple[Response, int]:
         msgspec.structs.asdict(body.drill) if body.drill is not None else None,
     )
     with pipeline_errors():
-        run = pipeline().start(req)
+        run = pipeline().start(req) if body.hosts is None else fleet_run(req, body.hosts)
     return jsonify(run_body(run)), 201
+
+
+def fleet_run(req: RunRequest, hosts: list[str] | str) -> Run:
+    from ..fleet.hosts import BadHosts, NoHosts
+
+    hub = state().fleet
+    if hub is None:
+        raise ApiError(
+            400,
+            "no_broker",
+            "this server has no broker: start it with --broker URL --fleet-key FILE",
+        )
+    if req.parent is not None:
+        raise ApiError(400, "bad_hosts", "a drilldown runs where its run ran, not on a fleet")
+    try:
+        return hub.start_run(pipeline(), req, hosts)
+    except BadHosts as exc:
+        raise ApiError(400, "bad_hosts", str(exc)) from exc
+    except NoHosts as exc:
+        raise ApiError(409, "no_hosts", str(exc)) from exc
 
 
 def run_body(run: Run) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     from ..snippets import routes as snippets
-    from . import api, archive, auth, compare, drilldown, errors, pages, stream, viewer_links
+    from . import api, archive, auth, compare, drilldown, errors, fleet, pages, stream, viewer_links
     from .state import KEY, build_state
 
     app.extensions[KEY] = build_state(settings)
@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.register_blueprint(drilldown.bp)
     app.register_blueprint(archive.bp)
     app.register_blueprint(compare.bp)
+    app.register_blueprint(fleet.bp)
     app.register_blueprint(viewer_links.bp)
     stream.register(app)
     snippets.register(app)

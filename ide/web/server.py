@@ -75,6 +75,8 @@ def _worker_exit(_server: Any, worker: Any) -> None:
     state = getattr(app, "extensions", {}).get(KEY) if app is not None else None
     if isinstance(state, AppState):
         state.runs.shutdown()
+        if state.fleet is not None:
+            state.fleet.close()
 
 
 def serve(settings: Settings, certfile: str | None = None, keyfile: str | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
@@ -21,6 +22,9 @@ from ..tracing.pipeline import ScriptPipeline
 from ..tracing.registry import Backends
 from ..tracing.session import RunManager
 from .limits import BadTokenThrottle, Sessions, StreamSlots
+
+if TYPE_CHECKING:  # the fleet's modules need the fleet extra (pika, cryptography)
+    from ..fleet.hub import FleetHub
 
 KEY = "dtrace_ide"
 # Per language: (when listed, full names, names without the module).
@@ -38,6 +42,7 @@ class AppState:
     sessions: Sessions
     streams: StreamSlots
     archive: RunArchive | None = None  # None when runs are not recorded (record_runs)
+    fleet: FleetHub | None = None  # None without a broker (settings.broker)
     probe_cache: ProbeCache = field(default_factory=dict)
     probe_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -51,7 +56,13 @@ def build_state(settings: Settings) -> AppState:
         archive = RunArchive(data_dir(settings) / ARCHIVE_NAME)
         recorder = Recorder(archive, (settings.archive_max_bytes, settings.archive_max_age_s))
     runs = RunManager(settings, renderer=PlotlyRenderer(), recorder=recorder)
+    fleet = None
+    if settings.broker:
+        from ..fleet.hub import FleetHub
+
+        fleet = FleetHub.for_settings(settings)
     return AppState(
+        fleet=fleet,
         settings=settings,
         backends=backends,
         runs=runs,

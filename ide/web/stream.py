@@ -186,6 +186,8 @@ def _client_message(viewer: Viewer, raw: str | bytes) -> None:
         viewer.per_interval = msg["per_interval"]
     if isinstance(msg.get("charts"), bool):
         viewer.charts = msg["charts"]
+    if isinstance(msg.get("by_host"), bool):
+        viewer.by_host = msg["by_host"]
     if viewer.seek_t is not None:
         viewer.seek(viewer.seek_t)  # the moment shown, in the new view
     else:
