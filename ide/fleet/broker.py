@@ -162,7 +162,9 @@ class BrokerLink:
                 delay = FIRST_RETRY_S
             except Exception as exc:  # pika raises many kinds; all mean "try again later"
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("broker %s: %s; again in %.1f s", redact(self.url), exc, delay)
+                # Some say nothing in words (a refused connection): then their kind does.
+                why = str(exc) or type(exc).__name__
+                log.warning("broker %s: %s; again in %.1f s", redact(self.url), why, delay)
             self._went_down()
             if self._closed.wait(delay * random.uniform(0.8, 1.2)):
                 break
