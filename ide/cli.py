@@ -1,4 +1,4 @@
-"""``dtrace-ide serve | check | run | translate | drill | fleet-key``."""
+"""``dtrace-ide serve | check | run | translate | drill | fleet-key | agent``."""
 
 from __future__ import annotations
 
@@ -66,10 +66,13 @@ def main(argv: list[str] | None = None) -> int:
 
     _drill_parser(sub)
     _fleet_key_parser(sub)
+    _agent_parser(sub)
 
     args = parser.parse_args(argv)
     if args.command == "fleet-key":
         return cmd_fleet_key(args)
+    if args.command == "agent":
+        return cmd_agent(args)
     if args.command == "drill":
         return cmd_drill(args)
     if args.command == "translate":
@@ -110,6 +113,37 @@ def _fleet_key_parser(sub: Any) -> None:
         help="one secret for the server and every agent, instead of an Ed25519 pair",
     )
     fleet_key.add_argument("--force", action="store_true", help="replace existing files")
+
+
+def _agent_parser(sub: Any) -> None:
+    agent = sub.add_parser(
+        "agent", help="trace this host for a fleet: run the scripts the server sends, signed"
+    )
+    agent.add_argument(
+        "--broker",
+        default=None,
+        metavar="URL",
+        help="the broker, amqps://USER:PASS@HOST/VHOST (default: DTRACE_IDE_BROKER, which "
+        "keeps the password off the command line)",
+    )
+    agent.add_argument("--name", default=None, help="this host in the fleet (default: host name)")
+    agent.add_argument(
+        "--fleet-key",
+        default=None,
+        metavar="FILE",
+        help="the server's public key, FILE.pub from dtrace-ide fleet-key (or the shared "
+        "secret); default: DTRACE_IDE_FLEET_KEY",
+    )
+    agent.add_argument(
+        "--tag", action="append", default=None, help="a tag the server can pick hosts by; repeat"
+    )
+    agent.add_argument("--backend", choices=["auto", "bpftrace", "dtrace"], default=None)
+    agent.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        default=None,
+        help="allow destructive actions on this host (the server cannot turn this on)",
+    )
 
 
 # --- serve ---------------------------------------------------------------------------------
@@ -329,6 +363,67 @@ def cmd_fleet_key(args: argparse.Namespace) -> int:
         return 2
     print(f"the server:  dtrace-ide serve --fleet-key {server} ...")
     print(f"each agent:  dtrace-ide agent --fleet-key {agent} ...")
+    return 0
+
+
+# --- agent -----------------------------------------------------------------------------------
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    """Run until SIGTERM or SIGINT, then stop the runs, say bye and exit 0."""
+    import logging
+    import socket
+    import threading
+
+    try:
+        from .fleet.agent import Agent
+        from .fleet.broker import redact
+        from .fleet.keys import load_verify_key
+        from .fleet.protocol import check_name, valid_tag
+        from .fleet.signing import Verifier
+    except ImportError as exc:
+        print(f"dtrace-ide: {exc}: pip install 'dtrace-ide[fleet]'", file=sys.stderr)
+        return 2
+    fields = {"broker": "broker", "name": "fleet_name", "fleet_key": "fleet_key"}
+    fields.update(backend="backend", allow_destructive="allow_destructive")
+    overrides: dict[str, Any] = {"token": "-"}
+    overrides.update(
+        {f: getattr(args, o) for o, f in fields.items() if getattr(args, o) is not None}
+    )
+    if args.tag:
+        overrides["fleet_tags"] = tuple(args.tag)
+    try:
+        settings = Settings.from_env(overrides)
+        name = check_name(settings.fleet_name or socket.gethostname())
+        if settings.broker.partition("://")[0] not in {"amqp", "amqps"}:
+            raise ValueError("say --broker amqps://USER:PASS@HOST/VHOST (or DTRACE_IDE_BROKER)")
+        if not settings.fleet_key:
+            raise ValueError("say --fleet-key FILE.pub, from dtrace-ide fleet-key on the server")
+        bad = [t for t in settings.fleet_tags if not valid_tag(t)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a tag: letters, digits and . _ : = -")
+        key = load_verify_key(Path(settings.fleet_key))  # KeyFileError is a ValueError
+    except ValueError as exc:
+        print(f"dtrace-ide agent: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format=f"dtrace-ide agent {name}: %(message)s")
+    logging.getLogger("pika").setLevel(logging.CRITICAL)  # the link reports its failures
+    where = redact(settings.broker)
+    agent = Agent(
+        settings,
+        name,
+        Verifier(key, settings),
+        on_connected=lambda: print(f"dtrace-ide agent {name}: connected to {where}", flush=True),
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    agent.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        agent.close()
     return 0
 
 
