@@ -217,17 +217,14 @@ async function startRun() {
     const run = await api("POST", "/api/runs", {
       language: state.language,
       script,
-      duration: o.duration,
-      interval: o.interval,
-      options: o.options,
-      keep_running: o.keep_running,
+      ...runForm.request(o),
       via: translation.request(),
     });
     state.runId = run.id;
     drilldowns.started(run, script);
     rememberRun(run);
     showRunScript(state.language, script);
-    runView.start({ id: run.id, viewerUrl: run.viewer_url, drawCharts: o.draw_charts, duration: o.duration });
+    runView.start({ id: run.id, viewerUrl: run.viewer_url, drawCharts: o.draw_charts, duration: o.duration, hosts: run.hosts });
     showStep("output");
   } catch (err) {
     if (err.diagnostics && err.diagnostics.length) {

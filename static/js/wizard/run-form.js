@@ -1,6 +1,7 @@
 // Step 2, "Run": the server's limits and tracer options, the run options form, its checks.
 
 import { byId as $, el } from "../dom.js";
+import { HostPicker } from "../fleet/picker.js";
 
 function formatBytes(n) {
   if (n >= 1 << 30 && n % (1 << 30) === 0) return n / (1 << 30) + " GiB";
@@ -18,6 +19,7 @@ export function formatSeconds(s) {
 /** The run form over GET /api/limits (null when the server's limits could not be read). */
 export class RunForm {
   constructor() {
+    this.hosts = new HostPicker(); // the "Hosts" control, when the server has a fleet
     this.setLimits(null);
     for (const radio of document.querySelectorAll('input[name="duration"]')) {
       radio.addEventListener("change", () => this.refreshDuration());
@@ -30,6 +32,7 @@ export class RunForm {
     // Without the server's limits the page still checks against the defaults of ide/config.py.
     this.minInterval = limits?.min_interval_s ?? 0.1;
     this.maxInterval = limits?.max_interval_s ?? 3600;
+    this.hosts.enable(limits);
   }
 
   get tracerOptions() {
@@ -116,6 +119,12 @@ export class RunForm {
     };
   }
 
+  /** What of POST /api/runs's body comes from the form with options `o` (from get()): the
+   * hosts too, for a fleet run. */
+  request(o) {
+    return { duration: o.duration, interval: o.interval, options: o.options, keep_running: o.keep_running, ...this.hosts.request() };
+  }
+
   /** Fill the form from saved run options (a snippet's); fields it lacks stay as they are. */
   set(o) {
     if (!o) return;
@@ -155,6 +164,6 @@ export class RunForm {
       if (!Number.isInteger(v) || v < 0) return at(option.name, `${option.name} must be a whole number.`);
       if (v > option.maximum) return at(option.name, `${option.name} can be at most ${option.maximum.toLocaleString("en-US")} on this server.`);
     }
-    return null;
+    return this.hosts.problem();
   }
 }
