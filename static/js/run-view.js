@@ -10,6 +10,7 @@ import { api } from "./api.js";
 import { byId } from "./dom.js";
 import { download, exportName, snapshotCsv } from "./export.js";
 import { loadPlotly } from "./plotly-loader.js";
+import { FleetView } from "./fleet/strip.js";
 import { Banners } from "./run/banners.js";
 import { RunConsole } from "./run/console.js";
 import { tablePanels } from "./run/format.js";
@@ -60,6 +61,7 @@ export class RunView {
       consoleClear: $("console-clear"),
     });
     this.grid = new PanelsGrid(root, { panels: $("panels"), empty: $("panels-empty") }, this);
+    this.fleet = new FleetView(root, (msg) => this.send(msg));
     const scrub = { box: $("scrubber"), range: $("scrub-range"), time: $("scrub-time"), play: $("scrub-play"), speed: $("scrub-speed"), live: $("scrub-live") };
     this.costEl = $("run-cost");
     this.scrubber = new Scrubber(scrub, (msg) => this.sendSeek(msg), () => TERMINAL.has(this.state));
@@ -110,6 +112,7 @@ export class RunView {
     this.recordedChars = 0;
     this.unrecorded = 0;
     this.grid.reset();
+    this.fleet.reset();
     this.pause.reset();
     this.scrubber.reset();
     showCost(this.costEl, null);
@@ -127,9 +130,11 @@ export class RunView {
 
   /** Follow run `id`.  `viewerUrl` is shown for copying (`viewerLink`: the link's fields,
    * docs/api.md); `drawCharts` false keeps tables. */
-  start({ id, viewerUrl = null, viewerLink = null, streamUrl = null, drawCharts = true, duration = 0 }) {
+  start({ id, viewerUrl = null, viewerLink = null, streamUrl = null, drawCharts = true, duration = 0, hosts = null }) {
     this.reset();
     this.runId = id;
+    this.fleet.reset(id);
+    this.fleet.heard({ hosts }); // a fleet run's hosts, from POST /api/runs
     this.root.dataset.runId = id;
     this.crumbs?.show(id);
     this.drawCharts = drawCharts;
@@ -164,6 +169,7 @@ export class RunView {
         if (this.perInterval || !this.drawCharts) {
           this.send({ type: "view", per_interval: this.perInterval, charts: this.drawCharts });
         }
+        this.fleet.reopened();
       },
       onRaw: (raw) => this.record(raw),
       onMessage: (msg) => this.handle(msg),
@@ -188,6 +194,7 @@ export class RunView {
     }
     if (!this.console.lines && run.output.length) this.console.append(run.output, 0);
     if (run.cost) showCost(this.costEl, run.cost);
+    this.fleet.heard(run);
     this.applyState(run);
   }
 
@@ -202,6 +209,7 @@ export class RunView {
 
   handle(msg) {
     if (this.pause.hold(msg)) return;
+    this.fleet.heard(msg); // a fleet run's state, snapshot and replay carry its hosts
     switch (msg.type) {
       case "state":
         this.applyState(msg);
@@ -281,6 +289,7 @@ export class RunView {
     if (TERMINAL.has(state)) {
       clearInterval(this.timer);
       this.timer = null;
+      if (!this.readOnly) this.fleet.ended();
       if (!this.grid.panels) {
         this.grid.showEmpty(
           state === "failed" ? "The tracer ended before reporting any data." : "The run ended with no aggregations.",
