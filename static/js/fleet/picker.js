@@ -11,6 +11,8 @@ import { HostList, pickState } from "./host-list.js";
 import { matchedBy, selectionTerms } from "./hosts.js";
 
 const POLL_MS = 2000;
+const MAX_TERMS = 100;
+const MAX_TERM_CHARS = 128;
 
 export class HostPicker {
   constructor() {
@@ -181,7 +183,11 @@ export class HostPicker {
     if (!this.enabled || this.mode === "local" || this.hosts === null) return null;
     const online = this.hosts.filter((h) => h.online);
     if (this.mode === "all") return online.length ? null : { field: null, message: "No host is online: start an agent, or run on this server." };
-    if (!selectionTerms(this.pattern.value).length) return { field: "hosts-pattern", message: "Tick a host or type a name, pattern or tag (or run on this server)." };
+    const terms = selectionTerms(this.pattern.value);
+    if (!terms.length) return { field: "hosts-pattern", message: "Tick a host or type a name, pattern or tag (or run on this server)." };
+    // The server's caps on a selection (ide/fleet/hosts.py).
+    if (terms.length > MAX_TERMS) return { field: "hosts-pattern", message: `At most ${MAX_TERMS} names, patterns or tags in one run: use a pattern or a tag.` };
+    if (terms.some((t) => t.length > MAX_TERM_CHARS)) return { field: "hosts-pattern", message: `A name, pattern or tag can be at most ${MAX_TERM_CHARS} characters.` };
     const matched = this.selection();
     if (!online.some((h) => matched.has(h.name))) return { field: "hosts-pattern", message: "No online host matches: tick a host or change the pattern." };
     return null;
