@@ -123,7 +123,9 @@ class FleetHub:
             for tracer in self._tracers_of(message.name):
                 tracer.arrive(message.name, "bye", None)
         else:  # refused: a run it names, else the runs still waiting for that host
-            for tracer in self._tracers_of(message.name, waiting=message.run_id is None):
+            # Only while waiting: a host already tracing the run that refuses a copy of its
+            # command (a replay someone else sent) is not failed by it.
+            for tracer in self._tracers_of(message.name, waiting=True):
                 if message.run_id in (None, tracer.run_id):
                     tracer.arrive(message.name, "refused", (message.reason, message.message))
 
@@ -195,7 +197,7 @@ class FleetHub:
             keep_running=req.keep_running,
             client=req.client,
             via=way_of(local) if local is not None else None,
-            run_type=lambda *args: _labelled(FleetRun(*args), host_label(hosts)),
+            run_type=lambda *a, **kw: _labelled(FleetRun(*a, **kw), host_label(hosts)),
         )
         return run
 
