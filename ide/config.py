@@ -171,8 +171,8 @@ class Settings:
         Variables are converted to each field's type by msgspec (booleans: true, false, 1
         or 0); one that does not convert is an error naming it, never a silent default.
         """
-        env = {
-            f.name: raw
+        env: dict[str, Any] = {
+            f.name: _listed(raw) if str(f.type).startswith("tuple[") else raw
             for f in dataclasses.fields(cls)
             if (raw := os.environ.get(ENV_PREFIX + f.name.upper())) is not None
         }
@@ -182,6 +182,11 @@ class Settings:
             field_name = str(exc).rpartition("$.")[2].rstrip("`")
             raise ValueError(f"{ENV_PREFIX}{field_name.upper()}: {exc}") from exc
         return dataclasses.replace(settings, **(overrides or {}))
+
+
+def _listed(raw: str) -> list[str]:
+    """A list setting from its variable: comma-separated (``DTRACE_IDE_FLEET_TAGS=db,eu``)."""
+    return [part.strip() for part in raw.split(",") if part.strip()]
 
 
 def tracer_option(name: str) -> TracerOptionCap | None:

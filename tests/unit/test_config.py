@@ -46,3 +46,8 @@ def test_each_start_without_a_token_gets_a_new_random_one(monkeypatch: pytest.Mo
     monkeypatch.delenv("DTRACE_IDE_TOKEN", raising=False)
     first, second = Settings.from_env().token, Settings.from_env().token
     assert first != second and len(first) >= 24
+
+
+def test_a_list_setting_is_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DTRACE_IDE_FLEET_TAGS", "db, eu-west ,")
+    assert Settings.from_env().fleet_tags == ("db", "eu-west")
