@@ -165,6 +165,7 @@ class Agent:
                 reconnect_max_s=self.settings.fleet_reconnect_max_s,
                 max_pending=self.settings.fleet_max_pending,
                 name=f"agent-{self.name}",
+                declares_exchanges=False,  # the server does: docs/fleet.md, the broker
             ).start()
         for target, label in ((self._start_forever, "starter"), (self._tick_forever, "ticker")):
             thread = threading.Thread(target=target, name=f"fleet-{label}", daemon=True)

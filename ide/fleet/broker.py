@@ -53,10 +53,12 @@ class Outgoing:
     expiration_ms: int | None = None  # dropped by the broker if not delivered by then
 
 
-def declare_exchanges(channel: BlockingChannel) -> None:
-    """The fleet's two topic exchanges (durable: they outlive a broker restart)."""
+def declare_exchanges(channel: BlockingChannel, *, passive: bool = False) -> None:
+    """The fleet's two topic exchanges (durable: they outlive a broker restart).  The server
+    declares them; an agent, whose broker user may not configure them, only checks that they
+    are there (``passive``: refused with NOT_FOUND until the server has connected once)."""
     for name in (CONTROL_EXCHANGE, DATA_EXCHANGE):
-        channel.exchange_declare(name, exchange_type="topic", durable=True)
+        channel.exchange_declare(name, exchange_type="topic", durable=True, passive=passive)
 
 
 def parameters(url: str) -> pika.URLParameters:
@@ -91,12 +93,14 @@ class BrokerLink:
         reconnect_max_s: float = 10.0,
         max_pending: int = 256,
         name: str = "broker",
+        declares_exchanges: bool = True,
     ) -> None:
         self.url = url
         self._params = parameters(url)
         self._setup = setup
         self._on_message = on_message
         self._on_state = on_state
+        self.declares_exchanges = declares_exchanges
         self.reconnect_max_s = reconnect_max_s
         self.max_pending = max_pending
         self._pending: OrderedDict[object, Outgoing] = OrderedDict()
@@ -174,7 +178,7 @@ class BrokerLink:
         connection = pika.BlockingConnection(self._params)
         try:
             channel = connection.channel()
-            declare_exchanges(channel)
+            declare_exchanges(channel, passive=not self.declares_exchanges)
             queue = self._setup(channel)
             channel.basic_consume(queue, self._delivered, auto_ack=True)
             with self._lock:
