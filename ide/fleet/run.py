@@ -39,6 +39,10 @@ def host_dict(status: HostStatus) -> dict[str, Any]:
     }
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
 class FleetRun(Run):
     _total_history: RunHistory | None = None
     _total: Snapshot | None = None
@@ -93,6 +97,20 @@ class FleetRun(Run):
         if with_charts and self._renderer is not None:
             msg["panels"] = self.fleet_panels(per_interval, by_host)
         return msg
+
+    def cost(self) -> dict[str, Any]:
+        """The server's own figures, with the hosts' tracers added up: their CPU (in % of
+        one core, so 3 hosts at 2 % are 6 %) and the events they lost."""
+        figures = super().cost()
+        fleet = self.fleet
+        if fleet is None or not fleet.costs:
+            return figures
+        costs = list(fleet.costs.values())
+        cpu = [c["tracer_cpu_pct"] for c in costs if _number(c.get("tracer_cpu_pct"))]
+        lost = [c["events_lost"] for c in costs if _number(c.get("events_lost"))]
+        figures["tracer_cpu_pct"] = round(sum(cpu), 1) if cpu else None
+        figures["events_lost"] = int(sum(lost)) + figures["events_lost"]
+        return figures
 
     def to_dict(self) -> dict[str, Any]:
         body = super().to_dict()

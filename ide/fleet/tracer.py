@@ -141,6 +141,7 @@ class FleetTracer:
         self._attached = False
         self._said: dict[str, str] = {}  # host -> the state last reported as a problem
         self.overflow = 0
+        self.costs: dict[str, dict[str, Any]] = {}  # host -> its latest snapshot's cost
 
     @property
     def pid(self) -> int | None:
@@ -242,7 +243,8 @@ class FleetTracer:
                 snap = msgspec.convert(msg.get("snapshot"), Snapshot)
             except msgspec.ValidationError:
                 return
-            self.merge.offer(host, snap, seq)
+            if self.merge.offer(host, snap, seq) and isinstance(msg.get("cost"), dict):
+                self.costs[host] = msg["cost"]
         elif kind == "output":
             lines = msg.get("lines")
             if isinstance(lines, list) and lines:

@@ -212,3 +212,15 @@ def test_a_long_host_list_is_shortened_for_the_runs_list() -> None:
     assert host_label(["web-1", "web-2"]) == "web-1, web-2"
     label = host_label([f"web-{i:03d}" for i in range(100)])
     assert label.startswith("100 hosts: web-000, ") and len(label) <= 200
+
+
+def test_the_tracer_cost_of_a_fleet_run_adds_up_its_hosts_tracers() -> None:
+    hub = Hub()
+    run = start(hub, ["web-1", "web-2"], settings(fleet_host_lost_s=30.0))
+    for seq, (host, cpu, lost) in enumerate((("web-1", 2.5, 3), ("web-2", 1.0, 4)), 1):
+        cost = {"tracer_cpu_pct": cpu, "server_cpu_pct": 9.0, "events_lost": lost}
+        tell(run, host, seq, counts({"nginx": 5}) | {"cost": cost})
+    until(lambda: run.cost()["tracer_cpu_pct"] == 3.5)
+    assert run.cost()["events_lost"] == 7
+    run.request_stop("user")
+    run.wait(5)
