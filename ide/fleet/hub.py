@@ -197,6 +197,8 @@ class FleetHub:
             keep_running=req.keep_running,
             client=req.client,
             via=way_of(local) if local is not None else None,
+            parent=req.parent,
+            drill=dict(req.drill) if req.drill is not None else None,
             run_type=lambda *a, **kw: _labelled(FleetRun(*a, **kw), host_label(hosts)),
         )
         return run

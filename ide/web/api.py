@@ -291,7 +291,10 @@ def create_run() -> tuple[Response, int]:
     duration = seconds("duration", body.duration, 0.1, s.max_duration_s, zero_ok=True)
     interval = seconds("interval", body.interval, s.min_interval_s, s.max_interval_s)
     options = check_options(body.options or {})
-    if body.parent is not None:
+    hosts = body.hosts
+    if body.parent is not None and hosts is None:
+        hosts = drill_hosts(find_run(body.parent))
+    elif body.parent is not None:
         find_run(body.parent)
     req = RunRequest(
         body.language,
@@ -306,8 +309,18 @@ def create_run() -> tuple[Response, int]:
         msgspec.structs.asdict(body.drill) if body.drill is not None else None,
     )
     with pipeline_errors():
-        run = pipeline().start(req) if body.hosts is None else fleet_run(req, body.hosts)
+        run = pipeline().start(req) if hosts is None else fleet_run(req, hosts)
     return jsonify(run_body(run)), 201
+
+
+def drill_hosts(parent: Run) -> list[str] | None:
+    """Where a drilldown that names no hosts runs: on a fleet run's hosts (those online
+    now, as ``fleet_run`` picks them), else on this server (None)."""
+    if state().fleet is None:  # no fleet run without a broker
+        return None
+    from ..fleet.run import FleetRun
+
+    return sorted(parent.hosts()) if isinstance(parent, FleetRun) else None
 
 
 def fleet_run(req: RunRequest, hosts: list[str] | str) -> Run:
@@ -320,8 +333,6 @@ def fleet_run(req: RunRequest, hosts: list[str] | str) -> Run:
             "no_broker",
             "this server has no broker: start it with --broker URL --fleet-key FILE",
         )
-    if req.parent is not None:
-        raise ApiError(400, "bad_hosts", "a drilldown runs where its run ran, not on a fleet")
     try:
         return hub.start_run(pipeline(), req, hosts)
     except BadHosts as exc:
