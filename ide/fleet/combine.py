@@ -31,6 +31,8 @@ from ide.tracing.model import DISTRIBUTION_FUNCTIONS, Aggregation, Key, Row
 from .buckets import Columns, Part, total_buckets
 
 Combined = tuple[Aggregation, list[str]]  # the aggregation and its notes
+# How the note of an aggregation the total leaves by host ends its first part.
+SHOWN_BY_HOST = ": shown by host"
 
 EXTREMES = frozenset({"min", "max"})
 COUNTED = frozenset({"avg", "stats"})
@@ -122,7 +124,7 @@ def total(
         except (TypeError, ValueError, KeyError):  # text or None, rows without stats
             rows = None
     if rows is None:
-        notes.insert(0, f"{reason}: shown by host")
+        notes.insert(0, reason + SHOWN_BY_HOST)
         return by_host(name, parts, max_rows, columns), notes
     known, total_rows = len(rows), None
     if any(a.total_rows is not None for _, a in parts):

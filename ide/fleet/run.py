@@ -16,6 +16,7 @@ from ide.tracing.render import RunHistory
 from ide.tracing.scriptinfo import maps_reset_by_script
 from ide.tracing.session import Run
 
+from .combine import SHOWN_BY_HOST
 from .merge import HostStatus
 from .tracer import FleetTracer
 
@@ -39,6 +40,14 @@ def host_dict(status: HostStatus) -> dict[str, Any]:
     }
 
 
+def shown_by_host(notes: dict[str, str]) -> frozenset[str]:
+    """The aggregations the total view leaves by host (no exact total): their keys too
+    start with the host."""
+    return frozenset(
+        n for n, note in notes.items() if note.split("; ", 1)[0].endswith(SHOWN_BY_HOST)
+    )
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
@@ -46,6 +55,7 @@ def _number(value: Any) -> bool:
 class FleetRun(Run):
     _total_history: RunHistory | None = None
     _total: Snapshot | None = None
+    _apart: frozenset[str] = frozenset()
 
     @property
     def fleet(self) -> FleetTracer | None:
@@ -63,8 +73,9 @@ class FleetRun(Run):
         fleet = self.fleet
         if fleet is None or self._renderer is None:
             return
-        total = fleet.merge.total().snapshot
-        self._total = Snapshot(snap.t, total.aggregations)
+        merged = fleet.merge.total()
+        self._total = Snapshot(snap.t, merged.snapshot.aggregations)
+        self._apart = shown_by_host(merged.notes)
         if self._total_history is None:
             self._total_history = self._renderer.history(
                 max_points=self.settings.max_history_snapshots,
@@ -95,7 +106,12 @@ class FleetRun(Run):
         msg["hosts"] = self.hosts()
         msg["by_host"] = by_host
         if with_charts and self._renderer is not None:
-            msg["panels"] = self.fleet_panels(per_interval, by_host)
+            # Which panels' keys are [HOST, ...]: a click drills into that host's key alone.
+            apart = None if by_host else self._apart
+            msg["panels"] = [
+                p | {"host_first": apart is None or p.get("name") in apart}
+                for p in self.fleet_panels(per_interval, by_host)
+            ]
         return msg
 
     def cost(self) -> dict[str, Any]:

@@ -120,6 +120,26 @@ def test_the_snapshot_has_the_host_first_in_every_key_and_the_panels_total_them(
     run.wait(5)
 
 
+def test_each_panel_says_whether_its_keys_start_with_the_host() -> None:
+    hub = Hub()
+    run = start(hub, ["web-1", "web-2"])
+    aggs = (
+        Aggregation("@", "count", (Row(("nginx",), value=5),)),
+        Aggregation("@spread", "stddev", (Row(("nginx",), value=3),)),
+    )
+    for host in ("web-1", "web-2"):
+        tell(run, host, 1, {"type": "snapshot", "snapshot": Snapshot(1.0, aggs).to_dict()})
+    until(lambda: run.snapshot is not None and len(run.snapshot.aggregations) == 2)
+    total = run.snapshot_message(False, True)
+    by_host = run.snapshot_message(False, True, by_host=True)
+    assert total is not None and by_host is not None
+    # stddev() has no exact total: its panel stays by host in the total view too.
+    assert {p["name"]: p["host_first"] for p in total["panels"]} == {"@": False, "@spread": True}
+    assert {p["name"]: p["host_first"] for p in by_host["panels"]} == {"@": True, "@spread": True}
+    run.request_stop("user")
+    run.wait(5)
+
+
 def test_a_host_that_falls_silent_is_lost_and_its_data_stays() -> None:
     hub = Hub()
     run = start(hub, ["web-1", "web-2"])
