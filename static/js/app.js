@@ -255,7 +255,7 @@ function followRun(run, script) {
   state.runState = run.state;
   rememberRun(run);
   showRunScript(run.language, script);
-  runView.start({ id: run.id, viewerUrl: run.viewer_url, drawCharts: $("draw-charts").checked, duration: run.duration });
+  runView.start({ id: run.id, viewerUrl: run.viewer_url, drawCharts: $("draw-charts").checked, duration: run.duration, hosts: run.hosts });
   showStep("output");
 }
 
@@ -277,7 +277,7 @@ const lastRunHost = {
     state.runId = run.id;
     state.runState = run.state;
     if (run.script) showRunScript(run.language, run.script);
-    runView.start({ id: run.id, viewerUrl, drawCharts: $("draw-charts").checked, duration: run.duration });
+    runView.start({ id: run.id, viewerUrl, drawCharts: $("draw-charts").checked, duration: run.duration, hosts: run.hosts });
     refreshTabs();
   },
   openOutput: () => showStep("output"),

@@ -52,6 +52,7 @@ export class FleetView {
     this.runId = runId;
     this.asking = false;
     this.active = false;
+    this.replaying = false;
     this.byHost = this.radios.some((r) => r.checked && r.value === "by-host");
     this.toggle.hidden = true;
     this.strip.hidden = true;
@@ -61,6 +62,8 @@ export class FleetView {
 
   /** A message or a Run of this run: when it carries `hosts` the run is a fleet run. */
   heard(msg) {
+    // A replay's panels are of the recorded snapshots, which are by host.
+    if (msg?.type === "snapshot" || msg?.type === "replay") this.replaying = msg.type === "replay";
     const hosts = msg?.hosts;
     if (!hosts || typeof hosts !== "object") return;
     if (!this.active) {
@@ -106,6 +109,11 @@ export class FleetView {
     li.append(el("span", "host-dot"), el("span", "host-chip-name", name), chip.state, chip.t);
     this.rows.set(name, chip);
     return chip;
+  }
+
+  /** Whether the keys of `panel` (as shown now) start with the host. */
+  hostFirst(panel) {
+    return this.active && (this.replaying || panel?.host_first === true);
   }
 
   setByHost(on) {

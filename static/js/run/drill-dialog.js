@@ -4,6 +4,7 @@
 import { api } from "../api.js";
 import { button, el } from "../dom.js";
 import { drillLabel } from "./drill-labels.js";
+import { drillHosts, hostsLabel } from "../fleet/drill-hosts.js";
 import { sideBySide } from "./side-by-side.js";
 
 /** The derived script beside the run's, editable, and the button that starts it. */
@@ -41,13 +42,16 @@ export class DrillDialog {
     this.els = { title, lead, diff, text, edit, error, run };
   }
 
-  show(parent, drill, derived) {
+  /** `target`: the click (run/drill.js), whose host a fleet run's drilldown runs on. */
+  show(parent, drill, derived, target = {}) {
     if (!this.node) this.build();
     const e = this.els;
     this.parent = parent;
     this.drill = drill;
-    e.title.textContent = `Drill down: ${drill.aggregation} ${drillLabel(drill)}`;
-    e.lead.textContent = `Only the clauses that update ${derived.aggregation} change; the rest of the script stays as written. It runs as a drilldown of this run, which keeps running.`;
+    this.hosts = drillHosts(target);
+    const on = hostsLabel(target);
+    e.title.textContent = `Drill down: ${drill.aggregation} ${drillLabel(drill)}${on ? " " + on : ""}`;
+    e.lead.textContent = `Only the clauses that update ${derived.aggregation} change; the rest of the script stays as written. It runs as a drilldown of this run${on ? " " + on : ""}, which keeps running.`;
     e.diff.replaceChildren(diffTable(parent.script, derived.script, derived.diff));
     e.text.value = derived.script;
     e.edit.open = false;
@@ -74,6 +78,7 @@ export class DrillDialog {
         keep_running: p.keep_running,
         parent: p.id,
         drill: this.drill,
+        ...this.hosts,
       });
       this.node.close();
       this.host.startChild(run, script);

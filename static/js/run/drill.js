@@ -9,6 +9,7 @@ import { button, el } from "../dom.js";
 import { formatNumber } from "./format.js";
 import { DrillDialog } from "./drill-dialog.js";
 import { keyText } from "./drill-labels.js";
+import { fleetScope, hostsLabel, splitHost } from "../fleet/drill-hosts.js";
 
 const STACK_NOTE = "A stack cannot be matched by value: click the key under the stacks (a process name, say), or a chart of a map without stacks.";
 const OTHER_NOTE = "This stands for many keys together: click one key to drill into it.";
@@ -71,6 +72,7 @@ export function bindDrill(card, view) {
   div._drills = true;
   div.on("plotly_click", (ev) => {
     const target = clickTarget(card.panel, ev.points?.[0], view);
+    if (target) target.fleet = fleetScope(view.fleet, card.panel);
     if (target) view.drill.open(target, { x: ev.event?.clientX ?? 0, y: ev.event?.clientY ?? 0 }, div);
   });
 }
@@ -79,7 +81,7 @@ export function bindDrill(card, view) {
 export function drillRow(card, rank, tr, view) {
   const box = tr.getBoundingClientRect();
   const key = card.panel.keys?.[rank] ?? null;
-  const target = { runId: view.runId, aggregation: card.panel.name, key };
+  const target = { runId: view.runId, aggregation: card.panel.name, key, fleet: fleetScope(view.fleet, card.panel) };
   // Each snapshot draws the table anew: focus goes back to the row of the same key.
   view.drill.open(target, { x: box.left + 24, y: box.bottom }, () => rowOf(card, key) || tr);
 }
@@ -114,6 +116,7 @@ export class DrillMenu {
    * element, or a function that finds it again when the menu closes). */
   open(target, at, from = null) {
     this.close();
+    target = splitHost(target);
     this.returnFocus = from || document.activeElement;
     const menu = el("div", "drill-menu");
     menu.setAttribute("role", "menu");
@@ -138,6 +141,8 @@ export class DrillMenu {
     if (target.bucket) return this.fillBucket(menu, target);
     const head = el("div", "drill-head");
     head.append(el("span", "agg-name", target.aggregation), el("span", "drill-key", target.key ? keyText(target.key) : target.other ? "other keys" : "a stack"));
+    const on = target.key && hostsLabel(target);
+    if (on) head.append(el("span", "drill-on", on));
     menu.append(head);
     if (!target.key) {
       menu.append(el("p", "drill-reason", target.other ? OTHER_NOTE : STACK_NOTE));
@@ -169,6 +174,7 @@ export class DrillMenu {
     const head = el("div", "drill-head");
     head.append(el("span", "agg-name", target.aggregation), el("span", "drill-key", spanText(lo, hi)));
     menu.append(head);
+    // A fleet run's snapshot is the by-host one: its keys start with the host.
     const keys = keysInBucket(agg, lo, hi).filter((k) => k.key.length);
     if (!keys.length) {
       menu.append(el("p", "drill-reason", "No key of this aggregation has counts in this bucket yet."));
@@ -178,7 +184,7 @@ export class DrillMenu {
     menu.append(el("p", "drill-note muted", "In this bucket since the start, by key:"));
     const list = el("div", "drill-bucket-keys");
     for (const { key, count } of keys.slice(0, MAX_BUCKET_KEYS)) {
-      const b = this.item(list, `${keyText(key)}`, () => this.fill(menu, { ...target, bucket: null, key }));
+      const b = this.item(list, `${keyText(key)}`, () => this.fill(menu, splitHost({ ...target, bucket: null, key, fleet: target.fleet && { hostFirst: true } })));
       b.append(el("span", "drill-count", formatNumber(count)));
     }
     menu.append(list);
@@ -256,7 +262,7 @@ export class DrillMenu {
       const run = await this.host.source(target.runId);
       const derived = await api("POST", "/api/drilldown", { language: run.language, script: run.script, via: run.via || "auto", ...drill });
       this.close();
-      this.dialog.show(run, drill, derived);
+      this.dialog.show(run, drill, derived, target);
     } catch (err) {
       const reason = err.diagnostics?.length ? `${err.message}` : `The drilldown failed: ${err.message}`;
       this.failed.set(this.failKey(target, mode, by), reason);
