@@ -4,8 +4,11 @@ left.  The Run step lists the hosts live; a tag, a ticked box and "All online ho
 them; one run on both shows one chart of the total, then by host; the host strip says both
 finished.
 
-The pictures docs/screenshots/fleet-hosts.png (the picker) and fleet-by-host.png (the
-by-host view) are taken on the way (copied there with DTRACE_IDE_UPDATE_SCREENSHOTS=1)."""
+A click on a key of web-1 in the by-host view drills down into a child run on web-1 alone.
+
+The pictures docs/screenshots/fleet-hosts.png (the picker), fleet-by-host.png (the by-host
+view) and fleet-drill.png (the drill menu on a host's key) are taken on the way (copied
+there with DTRACE_IDE_UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
@@ -317,6 +320,72 @@ def test_a_run_on_all_online_hosts_shows_the_total_then_each_host(
         }
         agg = next(a for a in run["snapshot"]["aggregations"] if a["name"] == "@")
         assert {r["key"][0] for r in agg["rows"]} == {"web-1", "db-1"}
+    finally:
+        context.close()
+
+
+def drill_row(page: Any, text: str) -> None:
+    """Open the drill menu on the first table row of @ that holds ``text``."""
+    page.locator(f'{PANEL} tr.drill-row:has-text("{text}")').first.click()
+    page.wait_for_selector(".drill-menu .drill-item[data-mode='only']", timeout=RUN_TIMEOUT_MS)
+
+
+def test_a_key_of_one_host_drills_down_into_a_run_on_that_host_alone(
+    browser: Any, fleet: Fleet
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        open_run_step(page, fleet.server)
+        page.wait_for_selector(f"{row('db-1')}:not(.offline)", timeout=RUN_TIMEOUT_MS)
+        page.click('#hosts-mode label:has(input[value="all"])')
+        page.click('#duration-presets label:has(input[value="custom"])')
+        page.fill("#custom-duration", "3")
+        page.click("#start-run")
+        page.wait_for_selector("#host-strip:not([hidden])", timeout=RUN_TIMEOUT_MS)
+        parent = page.get_attribute("#step-output", "data-run-id")
+        assert wait_state(page, "finished", "failed") == "finished"
+        page.click(f'{PANEL} button[data-mode="table"]')
+
+        # The total: the script's own key, run on every host.
+        page.wait_for_selector(f"{PANEL} tr.drill-row", timeout=RUN_TIMEOUT_MS)
+        drill_row(page, "bpftrace")
+        assert page.inner_text(".drill-menu .drill-key") == "bpftrace"
+        assert page.inner_text(".drill-menu .drill-on") == "on every host of the run"
+        page.keyboard.press("Escape")
+
+        page.click('#host-view label:has(input[value="by-host"])')
+        page.wait_for_selector(f'{PANEL} tr.drill-row:has-text("web-1")', timeout=RUN_TIMEOUT_MS)
+        drill_row(page, "web-1")
+        key = page.inner_text(".drill-menu .drill-key")
+        assert key and "web-1" not in key  # the host is not a key of the script
+        assert page.inner_text(".drill-menu .drill-on") == "on web-1"
+        docs_shot(page, "fleet-drill")
+        page.click(".drill-menu .drill-item[data-mode='only']:not([data-by])")
+        page.wait_for_selector("#drill-dialog[open]", timeout=RUN_TIMEOUT_MS)
+        assert "on web-1" in page.inner_text("#drill-dialog .drill-lead")
+        added = page.locator("#drill-dialog .diff-added").all_inner_texts()
+        assert any(f'comm == "{key}"' in line for line in added), added
+        page.click("#drill-dialog button.btn-primary")
+        page.wait_for_function(
+            f"() => document.querySelector('#step-output').dataset.runId !== '{parent}'",
+            timeout=RUN_TIMEOUT_MS,
+        )
+        child = page.get_attribute("#step-output", "data-run-id")
+        page.wait_for_selector("#host-strip:not([hidden])", timeout=RUN_TIMEOUT_MS)
+        assert wait_state(page, "finished", "failed") == "finished"
+        page.wait_for_selector(
+            '#host-chips .host-chip[data-host="web-1"][data-state="finished"]',
+            timeout=RUN_TIMEOUT_MS,
+        )
+        assert page.locator("#host-chips .host-chip").count() == 1
+
+        status, run = fleet.server.request("GET", f"/api/runs/{child}")
+        assert status == 200 and run["fleet"] is True, run
+        assert list(run["hosts"]) == ["web-1"]
+        assert run["parent"] == parent and run["drill"]["key"] == [key]
+        agg = next(a for a in run["snapshot"]["aggregations"] if a["name"] == "@")
+        assert {tuple(r["key"]) for r in agg["rows"]} == {("web-1", key)}
     finally:
         context.close()
 
