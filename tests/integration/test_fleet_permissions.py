@@ -9,6 +9,7 @@ part and is refused each thing that belongs to another host or to the server.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shlex
@@ -27,6 +28,7 @@ from tests.broker import Broker, rabbitmq  # noqa: F401
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "fleet.md"
 SECTION = "## The broker: users and permissions"
+THOUSAND = "## A thousand hosts"
 AGENT = "web-1"  # the agent the doc's commands are written for
 SERVER_QUEUE = protocol.SERVER_QUEUE_PREFIX + "0123456789ab"
 ACCESS_REFUSED = 403
@@ -37,20 +39,26 @@ CONTROL, DATA = protocol.CONTROL_EXCHANGE, protocol.DATA_EXCHANGE
 Command = list[str]
 
 
-def documented_commands() -> list[Command]:
-    """The ``rabbitmqctl`` commands of the section's first shell block, without the
-    program's name, as a shell would split them (continued lines joined)."""
+def shell_commands(heading: str, verb: str) -> list[Command]:
+    """The ``rabbitmqctl`` commands of the first shell block under ``heading`` that has a
+    ``verb`` command, without the program's name, as a shell would split them (continued
+    lines joined)."""
     text = DOC.read_text()
-    section = text[text.index(SECTION) :]
-    section = section[: section.index("\n## ", len(SECTION))]
-    block = re.search(r"```sh\n(.*?)```", section, re.S)
-    assert block is not None, f"no shell block under {SECTION!r} in {DOC}"
-    commands = []
-    for line in block.group(1).replace("\\\n", " ").splitlines():
-        words = shlex.split(line, comments=True)
-        if words and words[0] == "rabbitmqctl":
-            commands.append(words[1:])
-    return commands
+    section = text[text.index(heading) :]
+    section = section[: section.index("\n## ", len(heading))] if "\n## " in section else section
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        commands = []
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if words and words[0] == "rabbitmqctl":
+                commands.append(words[1:])
+        if any(c[0] == verb for c in commands):
+            return commands
+    raise AssertionError(f"no shell block with rabbitmqctl {verb} under {heading!r} in {DOC}")
+
+
+def documented_commands() -> list[Command]:
+    return shell_commands(SECTION, "add_vhost")
 
 
 def is_agents(command: Command) -> bool:
@@ -98,11 +106,10 @@ def channel(connection: pika.BlockingConnection) -> Any:
 
 
 def join_as_agent(connection: pika.BlockingConnection, name: str) -> Any:
-    """What an agent does on connecting: check the exchanges (passively), declare its
-    queue, bind it with its own key."""
+    """What an agent does on connecting (broker.py, agent.py): check that the exchanges are
+    there (passively), declare its queue, bind it with its own key."""
     ch = channel(connection)
-    for exchange in (CONTROL, DATA):
-        ch.exchange_declare(exchange, exchange_type="topic", passive=True)
+    declare_exchanges(ch, passive=True)
     queue = protocol.agent_queue(name)
     ch.queue_declare(queue, exclusive=True, auto_delete=True)
     ch.queue_bind(queue, CONTROL, protocol.agent_key(name))
@@ -301,3 +308,24 @@ def test_deleting_an_agents_user_closes_its_connection(fleet: Fleet, server: Any
     with pytest.raises(pika.exceptions.ConnectionClosedByBroker):
         connection.process_data_events(time_limit=5)
         connection.channel()
+
+
+def test_the_documented_policy_keeps_the_newest_messages_on_the_servers_queue(
+    fleet: Fleet, server: Any, web1: pika.BlockingConnection
+) -> None:
+    (policy,) = shell_commands(THOUSAND, "set_policy")
+    fleet.broker.ctl(*policy)
+    limit = json.loads(policy[-1])["max-length"]
+    queue = protocol.SERVER_QUEUE_PREFIX + "ffffffffffff"
+    ch = channel(fleet.connect(fleet.server_user))
+    ch.queue_declare(queue, exclusive=True)
+    ch.queue_bind(queue, DATA, "run.#")
+    agent = channel(web1)
+    for n in range(limit + 10):
+        agent.basic_publish(DATA, protocol.run_key(AGENT), str(n).encode())
+    try:
+        assert ch.queue_declare(queue, passive=True).method.message_count == limit
+        assert ch.basic_get(queue, auto_ack=True)[2] == b"10"
+    finally:
+        server.queue_purge(SERVER_QUEUE)
+        fleet.broker.ctl("clear_policy", "-p", fleet.vhost, policy[-3])
