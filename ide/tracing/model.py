@@ -83,7 +83,7 @@ class CompileResult:
         return d
 
 
-class Bucket(msgspec.Struct, frozen=True):
+class Bucket(msgspec.Struct, frozen=True, gc=False):
     """``lo``..``hi`` inclusive; ``None`` stands for minus or plus infinity."""
 
     lo: int | None
@@ -97,7 +97,7 @@ class Bucket(msgspec.Struct, frozen=True):
 # Snapshot shapes are msgspec Structs: their JSON is declared by the fields (omitted when
 # at their default, so a scalar row has no "buckets" and a distribution row no "value"), and
 # reading it back checks every type.  bench/bench_shapes.py measured why this library.
-class Row(msgspec.Struct, frozen=True, omit_defaults=True):
+class Row(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     key: Key
     value: int | float | str | None = None  # str: a bpftrace map of strings
     buckets: tuple[Bucket, ...] | None = None
@@ -118,7 +118,7 @@ class Row(msgspec.Struct, frozen=True, omit_defaults=True):
         return _as_dict(self)
 
 
-class Aggregation(msgspec.Struct, frozen=True):
+class Aggregation(msgspec.Struct, frozen=True, gc=False):
     name: str
     function: str
     rows: tuple[Row, ...]
@@ -140,7 +140,7 @@ class Aggregation(msgspec.Struct, frozen=True):
         return _as_dict(self)
 
 
-class Snapshot(msgspec.Struct, frozen=True):
+class Snapshot(msgspec.Struct, frozen=True, gc=False):
     t: float  # seconds since the probes attached
     aggregations: tuple[Aggregation, ...]
 
