@@ -58,7 +58,9 @@ class FleetHub:
             on_message=self._message,
             on_state=self._link_state,
             reconnect_max_s=settings.fleet_reconnect_max_s,
-            max_pending=settings.fleet_max_pending,
+            # Every host of a run is sent its command at once: room for a run, a stop and a
+            # keepalive to each host there can be, so that none is dropped while connected.
+            max_pending=max(settings.fleet_max_pending, 4 * settings.fleet_max_hosts),
             name="server",
         )
         self._keepalive = threading.Thread(
@@ -157,7 +159,11 @@ class FleetHub:
         signed = self.signer.sign(command_kind, run_id, body, agent=host)
         # A command that waited in a queue past its validity would be refused anyway.
         ttl_ms = int(self.settings.fleet_command_ttl_s * 1000)
-        self.link.publish(p.CONTROL_EXCHANGE, p.agent_key(host), signed, expiration_ms=ttl_ms)
+        # An unsent keepalive is replaced by the next; runs and stops are each sent.
+        latest = (run_id, host, "alive") if command_kind == "alive" else None
+        self.link.publish(
+            p.CONTROL_EXCHANGE, p.agent_key(host), signed, latest=latest, expiration_ms=ttl_ms
+        )
 
     def _keep_alive(self) -> None:
         while not self._closed.wait(self.settings.fleet_keepalive_s):

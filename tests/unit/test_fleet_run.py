@@ -244,3 +244,20 @@ def test_the_tracer_cost_of_a_fleet_run_adds_up_its_hosts_tracers() -> None:
     assert run.cost()["events_lost"] == 7
     run.request_stop("user")
     run.wait(5)
+
+
+def test_the_hub_keeps_every_command_of_a_thousand_host_run_and_one_keepalive_each() -> None:
+    from ide.fleet.hub import FleetHub
+    from ide.fleet.keys import SharedSecret
+    from ide.fleet.signing import Signer
+
+    s = settings(broker="amqp://127.0.0.1:1/", fleet_max_hosts=1000)
+    hub = FleetHub(s, Signer(SharedSecret.generate(), s), start=False)
+    hosts = [f"web-{i}" for i in range(1000)]
+    for host in hosts:
+        hub.send("run", "f-1", host, {"script": SCRIPT})
+    for _ in range(3):
+        for host in hosts:
+            hub.send("alive", "f-1", host, {})
+    assert hub.link.dropped == 0
+    assert len(hub.link._pending) == 2000  # a run each, and the newest keepalive each
