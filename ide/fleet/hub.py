@@ -193,21 +193,12 @@ class FleetHub:
             req.language, req.script, req.duration, req.interval, dict(req.options or {}), req.via
         )
         backend = FleetBackend(self, hosts, request, self.settings, local)
-        run = pipeline.runs.create(
+        return pipeline.launch(
+            req,
             backend,
-            language=req.language,
-            script=req.script,
-            duration=req.duration,
-            interval=req.interval,
-            options=dict(req.options or {}),
-            keep_running=req.keep_running,
-            client=req.client,
-            via=way_of(local) if local is not None else None,
-            parent=req.parent,
-            drill=dict(req.drill) if req.drill is not None else None,
+            way_of(local) if local is not None else None,
             run_type=lambda *a, **kw: _labelled(FleetRun(*a, **kw), host_label(hosts)),
         )
-        return run
 
     def close(self) -> None:
         self._closed.set()

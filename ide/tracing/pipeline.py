@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -173,6 +173,16 @@ class ScriptPipeline:
         if not result.ok:
             raise ScriptRejected(result)
         backend = self.backend(req.language, req.via)
+        return self.launch(req, backend, way_of(backend))
+
+    def launch(
+        self,
+        req: RunRequest,
+        backend: Backend,
+        via: str | None,
+        run_type: Callable[..., Run] = Run,
+    ) -> Run:
+        """A run of ``req``, already checked, on ``backend`` (``session.LimitExceeded``)."""
         return self.runs.create(
             backend,
             language=req.language,
@@ -182,7 +192,8 @@ class ScriptPipeline:
             options=dict(req.options or {}),
             keep_running=req.keep_running,
             client=req.client,
-            via=way_of(backend),
+            via=via,
             parent=req.parent,
             drill=dict(req.drill) if req.drill is not None else None,
+            run_type=run_type,
         )
