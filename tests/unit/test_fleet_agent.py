@@ -1,6 +1,6 @@
 """The fleet agent over a scripted tracer and a link that keeps what is published: signed
 run, stop and alive commands, every forgery refused, the watchdog, the agent's own policy.
-A real broker, agent process and bpftrace: tests/integration/test_fleet_agent.py."""
+A real broker, agent process and bpftrace: tests/integration/test_fleet_agent_process.py."""
 
 from __future__ import annotations
 

@@ -171,3 +171,12 @@ def test_the_libdtrace_worker_starts_without_the_web_app() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_every_test_module_has_a_name_of_its_own() -> None:
+    # pytest imports test modules by their base name (the test folders are not packages):
+    # two of one name stop the whole run at collection.
+    names: dict[str, list[str]] = {}
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert {n: p for n, p in names.items() if len(p) > 1} == {}
