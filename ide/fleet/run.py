@@ -48,6 +48,14 @@ def shown_by_host(notes: dict[str, str]) -> frozenset[str]:
     )
 
 
+def _host_first(panel: dict[str, Any]) -> dict[str, Any]:
+    """A panel whose keys start with the host: marked so, its table's first column "host"."""
+    table = panel.get("table")
+    if isinstance(table, dict) and table.get("columns"):
+        table = table | {"columns": ["host", *table["columns"][1:]]}
+    return panel | {"host_first": True, "table": table}
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
@@ -109,9 +117,11 @@ class FleetRun(Run):
             # Which panels' keys are [HOST, ...]: a click drills into that host's key alone.
             apart = None if by_host else self._apart
             msg["panels"] = [
-                p | {"host_first": apart is None or p.get("name") in apart}
+                _host_first(p)
+                if apart is None or p.get("name") in apart
+                else p | {"host_first": False}
                 for p in self.fleet_panels(per_interval, by_host)
-            ]
+            ]  # new dicts: the panels themselves are cached for every viewer
         return msg
 
     def cost(self) -> dict[str, Any]:

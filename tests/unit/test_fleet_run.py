@@ -136,6 +136,8 @@ def test_each_panel_says_whether_its_keys_start_with_the_host() -> None:
     # stddev() has no exact total: its panel stays by host in the total view too.
     assert {p["name"]: p["host_first"] for p in total["panels"]} == {"@": False, "@spread": True}
     assert {p["name"]: p["host_first"] for p in by_host["panels"]} == {"@": True, "@spread": True}
+    assert all(p["table"]["columns"][0] == "host" for p in by_host["panels"])
+    assert total["panels"][0]["table"]["columns"][0] != "host"
     run.request_stop("user")
     run.wait(5)
 
