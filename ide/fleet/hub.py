@@ -28,6 +28,7 @@ from . import protocol as p
 from .broker import BrokerLink, redact
 from .hosts import HostDirectory
 from .keys import load_signing_key
+from .merge import LISTENING
 from .run import FleetRun, host_label
 from .signing import CommandKind, Signer
 from .tracer import FleetBackend, FleetRequest, FleetTracer
@@ -135,11 +136,11 @@ class FleetHub:
         self, host: str, runs: Sequence[str] | None = None, waiting: bool = False
     ) -> list[FleetTracer]:
         with self._lock:
-            tracers = [t for t in self._runs.values() if host in t.merge.hosts()]
+            tracers = [t for t in self._runs.values() if host in t.host_set]
         if runs is not None:
             tracers = [t for t in tracers if t.run_id in runs]
         if waiting:
-            tracers = [t for t in tracers if t.merge.hosts()[host].state == "waiting"]
+            tracers = [t for t in tracers if t.merge.state(host) == "waiting"]
         return tracers
 
     # --- what fleet runs ask (the CommandSender protocol) ----------------------------------
@@ -170,8 +171,9 @@ class FleetHub:
             with self._lock:
                 tracers = list(self._runs.values())
             for tracer in tracers:
+                # Lost hosts too: one that is only cut off keeps its tracer for its return.
                 for host, status in tracer.merge.hosts().items():
-                    if status.state in {"waiting", "online", "returned", "lost"}:
+                    if status.state in LISTENING or status.state == "lost":
                         self.send("alive", tracer.run_id, host, {})
 
     # --- starting a run -------------------------------------------------------------------

@@ -167,6 +167,12 @@ class FleetMerge:
         """Bumped by every accepted snapshot: unchanged, the merged views are too."""
         return self._version
 
+    def state(self, host: str) -> HostState | None:
+        """One host's state (None for a host not in the run), without the others'."""
+        with self._lock:
+            h = self._hosts.get(host)
+            return h.state if h is not None else None
+
     def hosts(self) -> dict[str, HostStatus]:
         with self._lock:
             return {name: h.status() for name, h in self._hosts.items()}

@@ -38,7 +38,7 @@ from ide.tracing.model import (
     TracerEvent,
 )
 
-from .merge import FleetMerge, HostStatus, MergedSnapshot
+from .merge import LISTENING, FleetMerge, HostStatus, MergedSnapshot
 
 if TYPE_CHECKING:
     from ide.tracing.backend import Backend
@@ -129,6 +129,7 @@ class FleetTracer:
     ) -> None:
         self.hub = hub
         self.hosts = list(hosts)
+        self.host_set = frozenset(hosts)
         self.request = request
         self.settings = settings
         self.run_id = "f-" + secrets.token_urlsafe(9)
@@ -214,9 +215,7 @@ class FleetTracer:
                 return
 
     def _listening(self) -> list[str]:
-        return [
-            h for h, s in self.merge.hosts().items() if s.state in {"waiting", "online", "returned"}
-        ]
+        return [h for h, s in self.merge.hosts().items() if s.state in LISTENING]
 
     def _snapshot(self, merged: MergedSnapshot) -> Iterator[TracerEvent]:
         for agg in merged.snapshot.aggregations:
@@ -259,7 +258,9 @@ class FleetTracer:
             )
         elif kind == "state":
             yield from self._state(host, msg)
-        yield from self._host_states()
+            yield from self._host_states()
+        # A snapshot's host coming back is said at the next interval (_expire): looking at
+        # every host for every message would cost hosts x messages a second.
 
     def _state(self, host: str, msg: dict[str, Any]) -> Iterator[TracerEvent]:
         self.merge.heard(host)
