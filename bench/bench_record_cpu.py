@@ -8,21 +8,26 @@ window the CPU time of the server's processes (the server and its worker; bpftra
 out: recording does not change it) is read from /proc/PID/task/TID/schedstat, once with
 ``record_runs`` on and once off (``DTRACE_IDE_RECORD_RUNS=0``), the two alternating
 ``--trials`` times, each pair in a fresh data directory.  Printed: the median ratio
-on/off and its spread; target <= 1.05.
+on/off and its spread, target <= 1.05; and the recorder's own thread (``dtrace-ide-rec``)
+beside the same server's other threads.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import Server, Viewer, descendants, run_seconds, spread, tracer_problem
+
+from ide.archive.recorder import THREAD_NAME
 
 WARMUP_S = 8.0
 
@@ -32,21 +37,39 @@ def script(keys: int) -> str:
     return f"profile:hz:997 {{ @num[nsecs % {keys}] = count(); }}"
 
 
-def server_cpu(server: Server) -> float:
-    total = 0.0
+def server_cpu(server: Server) -> tuple[float, float]:
+    """CPU seconds of the server's processes, and of the recorder's thread among them."""
+    total = recorder = 0.0
     for pid in descendants(server.pid):
         try:
             with open(f"/proc/{pid}/comm") as f:
                 if "bpftrace" in f.read():
                     continue
             total += run_seconds(pid)  # to the nanosecond (schedstat)
+            recorder += thread_seconds(pid, THREAD_NAME)
         except (FileNotFoundError, ProcessLookupError):
             continue
-    return total
+    return total, recorder
 
 
-def one(record: bool, keys: int, window: float) -> float:
-    """Server CPU seconds per wall second over ``window`` seconds of a watched run."""
+def thread_seconds(pid: int, name: str) -> float:
+    """CPU seconds of the process's threads called ``name`` (schedstat)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() != name:
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 1e9
+
+
+def one(record: bool, keys: int, window: float) -> tuple[float, float]:
+    """Server CPU seconds per wall second over ``window`` seconds of a watched run, and the
+    recorder thread's among them."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {"DTRACE_IDE_RECORD_RUNS": "1" if record else "0"}
         with Server(Path(tmp), env=env) as server:
@@ -65,7 +88,7 @@ def one(record: bool, keys: int, window: float) -> float:
             finally:
                 viewer.close()
                 server.stop_run(run_id)
-        return (c1 - c0) / (t1 - t0)
+        return (c1[0] - c0[0]) / (t1 - t0), (c1[1] - c0[1]) / (t1 - t0)
 
 
 def main() -> None:
@@ -77,16 +100,22 @@ def main() -> None:
     problem = tracer_problem()
     if problem:
         sys.exit(f"cannot run: {problem}")
-    on, off, ratios = [], [], []
+    on, off, ratios, shares, rec_ms, rest_ms = [], [], [], [], [], []
     for trial in range(args.trials):
         order = (True, False) if trial % 2 == 0 else (False, True)
         got = {rec: one(rec, args.keys, args.window) for rec in order}
-        on.append(got[True])
-        off.append(got[False])
-        ratios.append(got[True] / got[False])
+        (with_rec, rec_thread), (without, _) = got[True], got[False]
+        on.append(with_rec)
+        off.append(without)
+        ratios.append(with_rec / without)
+        # The same server's other threads are the baseline the recorder's thread adds to.
+        shares.append(rec_thread / (with_rec - rec_thread))
+        rec_ms.append(1000 * rec_thread)
+        rest_ms.append(1000 * (with_rec - rec_thread))
         print(
-            f"trial {trial + 1}: recording {100 * got[True]:.2f} % of a core, "
-            f"not recording {100 * got[False]:.2f} %",
+            f"trial {trial + 1}: recording {100 * with_rec:.2f} % of a core "
+            f"(its recorder thread {1000 * rec_thread:.3f} ms/s), "
+            f"not recording {100 * without:.2f} %",
             flush=True,
         )
     print(
@@ -94,6 +123,12 @@ def main() -> None:
         f"{100 * statistics.median(on):.2f} % of a core, not recording "
         f"{100 * statistics.median(off):.2f} % (baseline); ratio median "
         f"{statistics.median(ratios):.3f} (spread {spread(ratios):.2f}, target <= 1.05)"
+    )
+    print(
+        f"the recorder's thread: {statistics.median(rec_ms):.3f} ms per second beside the "
+        f"same server's other threads' {statistics.median(rest_ms):.2f} ms per second "
+        f"(baseline): median {100 * statistics.median(shares):.1f} % of them "
+        f"(spread {spread(shares):.2f}; it encodes the snapshot's JSON for them too)"
     )
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..tracing.process import name_this_thread
 from .store import (
     Record,
     RunArchive,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+THREAD_NAME = "dtrace-ide-rec"  # what top -H shows for the writer
 MAX_QUEUED = 10_000  # items waiting for the disk; past this the newest are dropped, counted
 # Snapshots between two updates of a run's row in the record (its size, count and cost
 # figures): reading /proc for the figures was half of what recording a snapshot cost.
@@ -121,6 +123,7 @@ class Recorder:
         self.archive.close()
 
     def _write_forever(self) -> None:
+        name_this_thread(THREAD_NAME)
         while True:
             batch = [self._queue.get()]
             while len(batch) < 500:
@@ -154,7 +157,7 @@ class Recorder:
             insert_run(db, item[1])
         elif kind == "snapshot":
             _, run, seq, snapshot = item
-            data = pack(snapshot.to_json())
+            data = pack(run.snapshot_json(snapshot, seq))
             insert_snapshot(db, run.id, seq, snapshot.t, data, tally=False)
             # The run's row follows with the first snapshot, then every TALLY_EVERY and at
             # the end (opening the archive tallies what a crash left untallied).

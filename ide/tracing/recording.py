@@ -26,6 +26,10 @@ class RecordedRun(Protocol):
 
     def cost(self) -> dict[str, Any]: ...
 
+    def snapshot_json(self, snapshot: Snapshot, seq: int) -> bytes:
+        """The snapshot's JSON, encoded once for the run's viewers and its record."""
+        ...
+
 
 class RunRecorder(Protocol):
     def started(self, run: RecordedRun) -> None: ...

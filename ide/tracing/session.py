@@ -393,6 +393,9 @@ class Run:
         for v in list(self.viewers):
             v.push(dict(msg, lines=list(msg["lines"])) if "lines" in msg else msg)
 
+    def snapshot_json(self, snapshot: Snapshot, seq: int) -> bytes:
+        return self.meter.snapshot_json(snapshot, seq)
+
     def cost(self) -> dict[str, Any]:
         """What tracing costs (ide/tracing/cost.py)."""
         tracer = self.tracer.pid if self.active and self.tracer else None

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from ide import create_app
-from ide.archive.recorder import Recorder, title_of
+from ide.archive.recorder import THREAD_NAME, Recorder, title_of
 from ide.archive.store import Record, RunArchive, insert_run, insert_snapshot, pack
 from ide.config import Settings
 from ide.tracing.model import Aggregation, AggregationData, Output, Row, Tick, TracerEvent
@@ -352,3 +353,16 @@ def test_a_crashed_run_s_size_and_count_are_tallied_from_its_snapshots(tmp_path:
     assert found.state == "failed" and found.snapshots == 4 and found.bytes > 0
     assert found.elapsed >= 0
     state_of(app).runs.shutdown()
+
+
+def test_the_recorder_s_thread_goes_by_a_name_top_shows(tmp_path: Path) -> None:
+    recorder = Recorder(RunArchive(tmp_path / "runs.sqlite"), (10**9, 10**9))
+    try:
+        assert recorder.flush()
+        tid = recorder._thread.native_id
+        comm = Path(f"/proc/self/task/{tid}/comm")
+        if not comm.exists():
+            pytest.skip("no /proc task names here")
+        assert comm.read_text().strip() == THREAD_NAME
+    finally:
+        recorder.close()

@@ -10,7 +10,9 @@ import time
 
 import pytest
 
+from ide.tracing import cost
 from ide.tracing.cost import CostMeter, process_cpu_pct, thread_cpu_seconds
+from ide.tracing.model import Snapshot
 
 
 def burn(seconds: float) -> None:
@@ -51,3 +53,62 @@ def test_a_meter_keeps_its_last_figures_once_the_tracer_is_gone() -> None:
     assert first["tracer_cpu_pct"] is not None and first["events_lost"] == 3
     after = meter.measure(None, 2.0, None, 0, 3)
     assert after["tracer_cpu_pct"] == first["tracer_cpu_pct"]
+
+
+def test_a_meter_reads_proc_once_per_snapshot_for_all_who_ask(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads: list[int | None] = []
+
+    def counted(pid: int | None) -> float | None:
+        reads.append(pid)
+        return 1.5
+
+    monkeypatch.setattr(cost, "process_cpu_pct", counted)
+    meter = CostMeter()
+    snap = Snapshot(1.0, ())
+    for viewer in range(3):  # three viewers and the recorder at one snapshot
+        assert meter.measure(7, 1.0, snap, 1, viewer)["events_lost"] == viewer
+    assert reads == [7]
+    meter.measure(7, 2.0, snap, 2, 0)  # the next snapshot
+    meter.measure(None, 2.1, snap, 2, 0)  # the tracer ended: its last figures are read
+    assert reads == [7, 7, None]
+
+
+def test_a_meter_measures_again_after_a_second_without_snapshots(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    reads: list[int | None] = []
+
+    def counted(pid: int | None) -> float | None:
+        reads.append(pid)
+        return 2.0
+
+    monkeypatch.setattr(cost, "process_cpu_pct", counted)
+    meter = CostMeter()
+    meter.measure(7, 1.0, None, 0, 0)
+    clock[0] += cost.FRESH_S / 2
+    meter.measure(7, 1.5, None, 0, 0)
+    clock[0] += cost.FRESH_S
+    meter.measure(7, 2.5, None, 0, 0)
+    assert reads == [7, 7]
+
+
+def test_a_snapshot_is_encoded_once_per_seq(monkeypatch: pytest.MonkeyPatch) -> None:
+    meter = CostMeter()
+    encoded: list[float] = []
+    real = Snapshot.to_json
+
+    def counted(self: Snapshot) -> bytes:
+        encoded.append(self.t)
+        return real(self)
+
+    monkeypatch.setattr(Snapshot, "to_json", counted)
+    first, second = Snapshot(1.0, ()), Snapshot(2.0, ())
+    assert meter.snapshot_json(first, 1) == meter.snapshot_json(first, 1) == real(first)
+    meter.measure(None, 1.0, first, 1, 0)  # the size figure takes the same JSON
+    assert meter.snapshot_json(second, 2) == real(second)
+    assert meter.snapshot_json(first, 1) == real(first)  # a late reader of seq 1 gets its own
+    assert encoded == [1.0, 2.0, 1.0]
