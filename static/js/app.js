@@ -15,6 +15,7 @@ import { renderBackends } from "./wizard/backends.js";
 import { TranslationPane } from "./wizard/translation.js";
 import { reattachRun, rememberRun } from "./wizard/last-run.js";
 import { RunForm } from "./wizard/run-form.js";
+import { ShownRun } from "./wizard/shown-run.js";
 import { mountRuns } from "./runs/page.js";
 
 const STEPS = ["write", "run", "output"];
@@ -50,6 +51,17 @@ const compiler = new Compiler({
 });
 const drafts = new Drafts(() => (state.editor ? { language: state.language, script: state.editor.getText() } : null));
 const runForm = new RunForm();
+const shownRun = new ShownRun($("run-script"), LANGUAGE_NAME, {
+  getScript: () => state.editor.getText(),
+  getLanguage: () => state.language,
+  library: () => state.library,
+  put(run) {
+    setLanguage(run.language);
+    state.editor.setText(run.script);
+    runForm.set(run.options);
+    onEditorChange();
+  },
+});
 
 function appBanner(message, fix, kind = "error") {
   $("app-banners").append(bannerNode(kind, message, fix));
@@ -114,8 +126,6 @@ function bindTabs() {
     });
   });
 }
-
-// --- backends ------------------------------------------------------------------------------
 
 // --- editing -------------------------------------------------------------------------------
 
@@ -223,7 +233,7 @@ async function startRun() {
     state.runId = run.id;
     drilldowns.started(run, script);
     rememberRun(run);
-    showRunScript(state.language, script);
+    shownRun.show(run, script);
     runView.start({ id: run.id, viewerUrl: run.viewer_url, drawCharts: o.draw_charts, duration: o.duration, hosts: run.hosts });
     showStep("output");
   } catch (err) {
@@ -240,21 +250,12 @@ async function startRun() {
   }
 }
 
-/** What the Output step is showing: the run's language and its first line of code. */
-function showRunScript(language, script) {
-  const line = script.split("\n").map((l) => l.trim()).find((l) => l && !/^(\/\/|\/\*|\*|#)/.test(l)) || "";
-  const box = $("run-script");
-  box.textContent = `${LANGUAGE_NAME[language]} · ${line.length > 80 ? line.slice(0, 79) + "…" : line}`;
-  box.title = script;
-  box.hidden = false;
-}
-
 /** Follow `run` in the Output step (a drilldown just started, or a crumb reopened). */
 function followRun(run, script) {
   state.runId = run.id;
   state.runState = run.state;
   rememberRun(run);
-  showRunScript(run.language, script);
+  shownRun.show(run, script);
   runView.start({ id: run.id, viewerUrl: run.viewer_url, drawCharts: $("draw-charts").checked, duration: run.duration, hosts: run.hosts });
   showStep("output");
 }
@@ -276,7 +277,7 @@ const lastRunHost = {
   attach(run, viewerUrl) {
     state.runId = run.id;
     state.runState = run.state;
-    if (run.script) showRunScript(run.language, run.script);
+    shownRun.show(run);
     runView.start({ id: run.id, viewerUrl, drawCharts: $("draw-charts").checked, duration: run.duration, hosts: run.hosts });
     refreshTabs();
   },
@@ -285,8 +286,12 @@ const lastRunHost = {
 };
 
 function bindOutput() {
-  $("edit-script").addEventListener("click", () => showStep("write"));
-  $("run-again").addEventListener("click", () => startRun());
+  // Both act on the script the Output step shows, which may not be the editor's.
+  $("edit-script").addEventListener("click", () => {
+    shownRun.take(); // declined, the editor keeps its own script
+    showStep("write");
+  });
+  $("run-again").addEventListener("click", () => shownRun.take() && startRun());
 }
 
 // --- start-up ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import { ExamplePreview } from "./library/preview.js";
 import { TitleForm } from "./library/title-form.js";
 import { Toasts } from "./library/toasts.js";
 import { Transfer } from "./library/transfer.js";
-import { cleanRunOptions, described, libButton, loadState, sharesText, storeState, UNTITLED } from "./library/util.js";
+import { cleanRunOptions, described, ensureStylesheet, libButton, loadState, sharesText, storeState, UNTITLED } from "./library/util.js";
 
 const DIRTY_POLL_MS = 400;
 
@@ -25,19 +25,10 @@ export function isDirty() {
   return mounted ? mounted.isDirty() : false;
 }
 
-function ensureStylesheet() {
-  const href = "/static/css/library.css";
-  if (document.querySelector(`link[rel="stylesheet"][href="${href}"]`)) return;
-  const link = document.createElement("link");
-  link.rel = "stylesheet";
-  link.href = href;
-  document.head.append(link);
-}
-
 /**
  * Mount the library in `root`.  `host` gives access to the editor and run options:
  * {api, getScript, setScript, getLanguage, setLanguage, getRunOptions, setRunOptions, runNow}.
- * Resolves to {save, saveAs, open, openExample, isDirty, refresh}.
+ * Resolves to {save, saveAs, open, openExample, isDirty, confirmDiscard, openDraft, refresh}.
  */
 export async function mountLibrary(root, host) {
   ensureStylesheet();
@@ -50,6 +41,8 @@ export async function mountLibrary(root, host) {
     open: (id) => lib.openSnippet(id),
     openExample: (id) => lib.openExample(id),
     isDirty: () => lib.isDirty(),
+    confirmDiscard: () => lib.confirmDiscard(),
+    openDraft: (title) => lib.openDraft(title),
     refresh: () => lib.refresh(),
   };
 }
@@ -258,6 +251,12 @@ class Library {
   }
 
   // -- opening
+
+  /** The editor now holds a script from elsewhere (a past run's), titled `title`: a draft
+   * with no unsaved changes yet. */
+  openDraft(title) {
+    this.setCurrent(this.draft(title, this.host.getScript()));
+  }
 
   async openSnippet(id, { force = false } = {}) {
     if (!force && !(this.current?.kind === "snippet" && this.current.id === id) && !this.confirmDiscard()) return false;

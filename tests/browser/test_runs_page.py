@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from tests.browser.test_drilldown_page import doc_shot
+from tests.browser.test_library import editor_text
 from tests.browser.test_wizard import PIE, RUN_TIMEOUT_MS, wait_state
-from tests.conftest import LiveServer, start_server, stop_server, tracer_ready
+from tests.conftest import LiveServer, set_script, start_server, stop_server, tracer_ready
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = [
@@ -245,6 +246,72 @@ def test_the_runs_place_lists_searches_pins_deletes_compares_and_opens_runs(
     )
     assert wait_state(page, "finished") == "finished"
     page.wait_for_selector(PIE, timeout=RUN_TIMEOUT_MS)
+
+
+def shows(page: Any, run_id: str) -> None:
+    """Wait until the Output step shows run ``run_id``."""
+    page.wait_for_function(
+        "(id) => document.querySelector('#step-output').dataset.runId === id",
+        arg=run_id,
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+
+def test_run_again_on_a_past_run_runs_its_script_and_edit_script_shows_it(
+    runs_page: Any, runs_server: LiveServer
+) -> None:
+    page, server = runs_page, runs_server
+    past = run(server, READ_SIZES, duration=1.0)
+    assert ended(server, past)["state"] == "finished"
+    # The editor holds another script, not saved.
+    page.wait_for_selector("#editor .cm-content", timeout=RUN_TIMEOUT_MS)
+    set_script(page, SYSCALLS)
+    page.wait_for_selector(".lib-dirty:not([hidden])", timeout=RUN_TIMEOUT_MS)
+    open_runs(page)
+    page.click(f'{row(past)} button[data-action="open"]')
+    shows(page, past)
+    assert wait_state(page, "finished") == "finished"
+    assert "tracepoint:syscalls:sys_exit_read" in page.inner_text("#run-script")
+
+    # Keeping the unsaved changes starts nothing and leaves the editor as it was.
+    asked: list[str] = []
+
+    def keep(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", keep)
+    page.click("#run-again")
+    assert asked and "unsaved changes" in asked[0]
+    assert page.get_attribute("#step-output", "data-run-id") == past
+    assert editor_text(page).strip() == SYSCALLS.strip()
+
+    # Discarding them runs the past run's script, as it ran, and the editor holds it.
+    page.once("dialog", lambda d: d.accept())
+    page.click("#run-again")
+    page.wait_for_function(
+        "(id) => ![id, undefined].includes(document.querySelector('#step-output').dataset.runId)",
+        arg=past,
+        timeout=RUN_TIMEOUT_MS,
+    )
+    again = page.get_attribute("#step-output", "data-run-id")
+    status, body = server.request("GET", f"/api/runs/{again}")
+    assert status == 200, body
+    assert (body["script"], body["interval"], body["duration"]) == (READ_SIZES, 0.5, 1.0)
+    assert wait_state(page, "finished") == "finished"
+    assert editor_text(page).strip() == READ_SIZES.strip()
+    assert page.inner_text(".lib-current-title") == "Read sizes by process"
+    assert page.is_hidden(".lib-dirty")
+
+    # Edit script from a past run shows that run's script in the editor.
+    open_runs(page)
+    other = run(server, BY_PID, duration=1.0)
+    ended(server, other)
+    page.click(f'{row(other)} button[data-action="open"]', timeout=RUN_TIMEOUT_MS)
+    shows(page, other)
+    page.click("#edit-script")  # no unsaved changes: nothing is asked
+    page.wait_for_selector("#step-write:not([hidden])")
+    assert editor_text(page).strip() == BY_PID.strip()
 
 
 def test_a_run_is_renamed_in_its_row_and_escape_leaves_the_title_as_it_was(

@@ -106,3 +106,13 @@ export function sharesText(script, baseline) {
   const now = new Set(script.split("\n").map((l) => l.trim()));
   return lines.filter((l) => now.has(l)).length * 2 >= lines.length;
 }
+
+/** The library's stylesheet, linked once. */
+export function ensureStylesheet() {
+  const href = "/static/css/library.css";
+  if (document.querySelector(`link[rel="stylesheet"][href="${href}"]`)) return;
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = href;
+  document.head.append(link);
+}
