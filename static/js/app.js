@@ -58,9 +58,9 @@ const shownRun = new ShownRun($("run-script"), LANGUAGE_NAME, {
   put(run) {
     setLanguage(run.language);
     state.editor.setText(run.script);
-    runForm.set(run.options);
     onEditorChange();
   },
+  setOptions: (o) => runForm.set(o),
 });
 
 function appBanner(message, fix, kind = "error") {

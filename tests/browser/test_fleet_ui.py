@@ -320,6 +320,24 @@ def test_a_run_on_all_online_hosts_shows_the_total_then_each_host(
         }
         agg = next(a for a in run["snapshot"]["aggregations"] if a["name"] == "@")
         assert {r["key"][0] for r in agg["rows"]} == {"web-1", "db-1"}
+
+        # Run again runs on the hosts this run ran on, though the form says this server now.
+        page.click("#tab-run")
+        page.click('#hosts-mode label:has(input[value="local"])')
+        page.click("#tab-output")
+        page.click("#run-again")
+        page.wait_for_function(
+            "(id) => ![id, undefined].includes(document.querySelector('#step-output')"
+            ".dataset.runId)",
+            arg=run_id,
+            timeout=RUN_TIMEOUT_MS,
+        )
+        again = page.get_attribute("#step-output", "data-run-id")
+        status, body = fleet.server.request("GET", f"/api/runs/{again}")
+        assert status == 200 and body["fleet"] is True, body
+        assert set(body["hosts"]) == {"web-1", "db-1"}
+        assert page.is_checked('#hosts-mode input[value="chosen"]')
+        assert wait_state(page, "finished", "failed") == "finished"
     finally:
         context.close()
 

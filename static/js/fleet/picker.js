@@ -119,6 +119,14 @@ export class HostPicker {
     return matchedBy(selectionTerms(this.pattern.value), hosts);
   }
 
+  /** Pick exactly `names` (a past run's hosts), or this server alone when there are none. */
+  choose(names) {
+    if (!this.enabled) return;
+    this.pattern.value = names.join(", ");
+    this.setMode(names.length ? "chosen" : "local");
+    this.refresh();
+  }
+
   /** A box ticked or unticked: its host's name goes into the field or out of it. */
   picked(name, on) {
     const mode = this.mode;

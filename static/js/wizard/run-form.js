@@ -125,7 +125,8 @@ export class RunForm {
     return { duration: o.duration, interval: o.interval, options: o.options, keep_running: o.keep_running, ...this.hosts.request() };
   }
 
-  /** Fill the form from saved run options (a snippet's); fields it lacks stay as they are. */
+  /** Fill the form from saved run options (a snippet's, or a past run's with its hosts);
+   * fields it lacks stay as they are. */
   set(o) {
     if (!o) return;
     if (typeof o.duration === "number") {
@@ -145,6 +146,7 @@ export class RunForm {
         input.value = v === undefined || v === null ? "" : String(v);
       }
     }
+    if (Array.isArray(o.hosts)) this.hosts.choose(o.hosts);
     this.refreshDuration();
   }
 

@@ -1,10 +1,11 @@
-// The run the Output step shows and the script it ran.  A run opened from the Runs place, a
-// drilldown, or a run reattached after a reload ran a script other than the editor's, so
-// "Run again" and "Edit script" first take that script (its language and run options too)
-// into the editor; the library asks before unsaved changes there are lost.
+// The run the Output step shows, and how it ran.  "Run again" and "Edit script" act on that
+// run: its duration, interval, tracer options and hosts go into the run form, and when it ran
+// a script other than the editor's (a run opened from the Runs place, a drilldown, a run
+// reattached after a reload) the script and its language go into the editor, the library
+// asking first before unsaved changes there are lost.
 
-/** `host`: {getScript(), getLanguage(), library() (the library sidebar, or null), put(run)
- * (the run's script, language and options into the editor and the run form)}. */
+/** `host`: {getScript(), getLanguage(), library() (the library sidebar, or null),
+ * put(run) (its script and language into the editor), setOptions(options) (the run form)}. */
 export class ShownRun {
   /** `box`: where the run bar names the script (its language and first line of code). */
   constructor(box, languageName, host) {
@@ -21,7 +22,12 @@ export class ShownRun {
       script,
       language: run.language,
       title: run.title || "",
-      options: { duration: run.duration, interval: run.interval, options: run.options || {} },
+      options: {
+        duration: run.duration,
+        interval: run.interval,
+        options: run.options || {},
+        hosts: run.fleet && run.hosts ? Object.keys(run.hosts) : [], // none: this server
+      },
     };
     const line = script.split("\n").map((l) => l.trim()).find((l) => l && !/^(\/\/|\/\*|\*|#)/.test(l)) || "";
     this.box.textContent = `${this.languageName[run.language]} · ${line.length > 80 ? line.slice(0, 79) + "…" : line}`;
@@ -38,11 +44,15 @@ export class ShownRun {
   /** Put the shown run's script in the editor unless it is there; false when the user chose to
    * keep the editor's unsaved changes. */
   take() {
-    if (this.inEditor()) return true;
-    const library = this.host.library();
-    if (library && !library.confirmDiscard()) return false;
-    this.host.put(this.run);
-    library?.openDraft(this.run.title);
+    const r = this.run;
+    if (!r) return true;
+    if (!this.inEditor()) {
+      const library = this.host.library();
+      if (library && !library.confirmDiscard()) return false;
+      this.host.put(r);
+      library?.openDraft(r.title);
+    }
+    this.host.setOptions(r.options);
     return true;
   }
 }
