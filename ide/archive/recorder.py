@@ -1,7 +1,8 @@
 """The recorder: what each run publishes (its start, every snapshot, the messages its viewers
 get, its end) goes into the archive as it comes, from one thread of its own, so a slow disk
-never holds a tracer's consumer. Each batch is one transaction: a crash of the server loses
-at most what was still queued, about one interval.
+never holds a tracer's consumer. Snapshots and messages are appended to the archive's journal
+the moment they are taken off the queue, and moved into the database every few seconds in one
+transaction: a crash of the server loses at most what was still queued, about one interval.
 """
 
 from __future__ import annotations
@@ -13,17 +14,11 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from ..tracing.process import name_this_thread
-from .store import (
-    Record,
-    RunArchive,
-    end_run,
-    insert_message,
-    insert_run,
-    insert_snapshot,
-    pack,
-    tally_run,
-)
+from .journal import Entry
+from .store import Record, RunArchive, end_run, insert_run
 
 if TYPE_CHECKING:
     from ..tracing.model import Snapshot
@@ -31,11 +26,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_ENCODE = msgspec.json.Encoder()
 THREAD_NAME = "dtrace-ide-rec"  # what top -H shows for the writer
 MAX_QUEUED = 10_000  # items waiting for the disk; past this the newest are dropped, counted
-# Snapshots between two updates of a run's row in the record (its size, count and cost
-# figures): reading /proc for the figures was half of what recording a snapshot cost.
-TALLY_EVERY = 10
+# Snapshots between two cost figures in the record: reading /proc for them was half of what
+# recording a snapshot cost, before the figures were read once per snapshot for everyone.
+COST_EVERY = 10
+# The journal's entries go into the database at most this many seconds after they came, or
+# once this many wait (ide/archive/journal.py): one transaction for them all.
+COMMIT_S = 10.0
+COMMIT_EVERY = 200
+COMMIT_BYTES = 4 * 1024 * 1024  # of snapshots' JSON waiting
 RECORDED_MESSAGES = frozenset({"output", "error", "state"})
 TERMINAL = frozenset({"finished", "stopped", "failed"})
 HEAD_LINES = 30  # where a title: line is looked for
@@ -66,7 +67,8 @@ class Recorder:
         self.dropped = 0
         self._queue: queue.Queue[tuple[Any, ...] | None] = queue.Queue(MAX_QUEUED)
         self._seq: dict[str, int] = {}
-        self._untallied: dict[str, tuple[int, int, float]] = {}  # run: bytes, snapshots, t
+        self._snapshots: dict[str, int] = {}  # run: snapshots recorded
+        self._journal_since: float | None = None  # when the journal's oldest entry came
         self._idle = threading.Event()
         self._thread = threading.Thread(target=self._write_forever, name="recorder", daemon=True)
         self._thread.start()
@@ -125,7 +127,11 @@ class Recorder:
     def _write_forever(self) -> None:
         name_this_thread(THREAD_NAME)
         while True:
-            batch = [self._queue.get()]
+            try:
+                batch = [self._queue.get(timeout=self._until_commit())]
+            except queue.Empty:
+                self.archive.drain()  # COMMIT_S went by with entries in the journal
+                continue
             while len(batch) < 500:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -134,6 +140,8 @@ class Recorder:
             done = None in batch
             try:
                 self._write([item for item in batch if item is not None])
+                if done or self._commit_due():
+                    self.archive.drain()
             except Exception:  # a full disk must not end the recording of later runs
                 log.exception("recording %d items failed", len(batch))
             if self._queue.empty():
@@ -141,39 +149,59 @@ class Recorder:
             if done:
                 return
 
+    def _commit_due(self) -> bool:
+        journal = self.archive.journal
+        full = len(journal) >= COMMIT_EVERY or journal.bytes >= COMMIT_BYTES
+        return full or self._until_commit() == 0
+
+    def _until_commit(self) -> float | None:
+        """Seconds until the journal's entries are due in the database (None: it has none)."""
+        if not len(self.archive.journal):
+            self._journal_since = None
+            return None
+        if self._journal_since is None:
+            self._journal_since = time.monotonic()
+        return max(0.0, self._journal_since + COMMIT_S - time.monotonic())
+
     def _write(self, batch: list[tuple[Any, ...]]) -> None:
-        expire = any(item[0] == "expire" for item in batch)
-        work = [item for item in batch if item[0] not in {"expire", "flushed"}]
-        if work:
-            with self.archive.writing() as db:
-                for item in work:
+        """Snapshots and messages go to the journal; a run's start and end, and everything
+        before them, into the database at once (in the order they came)."""
+        for item in batch:
+            kind = item[0]
+            if kind == "snapshot":
+                self._journal_snapshot(*item[1:])
+            elif kind == "message":
+                _, run_id, t, message = item
+                seq = self._seq[run_id] = self._seq.get(run_id, 0) + 1
+                self.archive.journal.append(
+                    Entry("message", run_id, seq, t, _ENCODE.encode(message))
+                )
+            elif kind == "flushed":
+                self.archive.drain()
+            elif kind == "expire":
+                self.archive.drain()
+                self.archive.expire(*self.retain)
+            else:
+                self.archive.drain()
+                with self.archive.writing() as db:
                     self._apply(db, item)
-        if expire:
-            self.archive.expire(*self.retain)
+
+    def _journal_snapshot(self, run: Run, seq: int, snapshot: Snapshot) -> None:
+        journal = self.archive.journal
+        journal.append(Entry("snapshot", run.id, seq, snapshot.t, run.snapshot_json(snapshot, seq)))
+        # The cost figures follow with the first snapshot, then every COST_EVERY and at the end.
+        count = self._snapshots[run.id] = self._snapshots.get(run.id, 0) + 1
+        if count % COST_EVERY == 1:
+            journal.append(Entry("cost", run.id, 0, snapshot.t, _ENCODE.encode(run.cost())))
 
     def _apply(self, db: Any, item: tuple[Any, ...]) -> None:
         kind = item[0]
         if kind == "run":
             insert_run(db, item[1])
-        elif kind == "snapshot":
-            _, run, seq, snapshot = item
-            data = pack(run.snapshot_json(snapshot, seq))
-            insert_snapshot(db, run.id, seq, snapshot.t, data, tally=False)
-            # The run's row follows with the first snapshot, then every TALLY_EVERY and at
-            # the end (opening the archive tallies what a crash left untallied).
-            size, count, _ = self._untallied.get(run.id, (0, 0, 0.0))
-            self._untallied[run.id] = (size + len(data), count + 1, snapshot.t)
-            if seq == 1 or count + 1 >= TALLY_EVERY:
-                tally_run(db, run.id, *self._untallied.pop(run.id), run.cost())
-        elif kind == "message":
-            _, run_id, t, message = item
-            seq = self._seq[run_id] = self._seq.get(run_id, 0) + 1
-            insert_message(db, run_id, seq, t, message)
         elif kind == "end":
             _, run, state, error, elapsed, ended_at = item
-            if run.id in self._untallied:
-                tally_run(db, run.id, *self._untallied.pop(run.id))
             end_run(db, run.id, state, error, elapsed, ended_at, run.cost())  # its last figures
             self._seq.pop(run.id, None)
+            self._snapshots.pop(run.id, None)
         elif kind == "forget":
             db.execute("DELETE FROM runs WHERE id = ?", (item[1],))

@@ -9,6 +9,7 @@ age.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -21,6 +22,10 @@ from typing import Any
 
 import msgspec
 import zstandard
+
+from .journal import Entry, Journal, write_entries
+
+log = logging.getLogger(__name__)
 
 DB_NAME = "runs.sqlite"
 # zstd level 1: a 1k-key snapshot's JSON shrinks ~6.7x in 0.07 ms (zlib level 1, which the
@@ -240,6 +245,12 @@ class RunArchive:
                 for statement in _MIGRATIONS[step]:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {step}")
+        # What a crash left in the journal goes in first.
+        self.journal = Journal(self.path.with_name(self.path.stem + ".journal"))
+        try:
+            self.journal.move(lambda entries: self._write_left(db, entries), left=True)
+        except sqlite3.Error:  # kept in the journal and in memory for the next move
+            log.exception("moving what %s held into the database failed", self.journal.path)
         # What was running when the server last stopped ended with it, its last few
         # snapshots not yet tallied.
         with self._transaction(db):
@@ -254,6 +265,23 @@ class RunArchive:
             )
         self._writer: sqlite3.Connection | None = db
         self._readers.append(self._connect())
+
+    def _write_left(self, db: sqlite3.Connection, entries: list[Entry]) -> None:
+        with self._transaction(db):
+            write_entries(db, entries, pack)
+
+    def drain(self) -> None:
+        """Move what the journal holds into the database (every read does it first)."""
+        if not len(self.journal):
+            return
+        try:
+            self.journal.move(self._write_journal)
+        except (OSError, sqlite3.Error):  # kept for the next move; reads go on without it
+            log.exception("moving the journal into %s failed", self.path)
+
+    def _write_journal(self, entries: list[Entry]) -> None:
+        with self.writing() as db:
+            write_entries(db, entries, pack)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -281,6 +309,7 @@ class RunArchive:
         """A connection to read on, from the few kept open. Closing one per read would not
         give its descriptor back anyway: SQLite defers closing a file while another
         connection of the process holds a lock on it, as the writer does in WAL mode."""
+        self.drain()
         with self._readers_lock:
             db = self._readers.pop() if self._readers else None
         if db is None:
@@ -308,6 +337,8 @@ class RunArchive:
                 yield self._writer
 
     def close(self) -> None:
+        self.drain()
+        self.journal.close()
         with self._write_lock:
             if self._writer is not None:
                 self._writer.close()
