@@ -5,9 +5,10 @@ how fast a scrubber step of an hour-long run answers.
 
 Printed, each beside its baseline measured in the same run:
 - bytes a 1k-key count() snapshot takes in the record, beside its JSON;
-- CPU to record one snapshot (compress + insert, one transaction), beside the CPU the server
-  spends on that snapshot anyway (History.add + build_panels + the JSON it sends): target
-  <= 5 % more;
+- CPU to record one snapshot (into the journal, and a tenth of a move of ten into the
+  database: compressed, one transaction), beside the CPU the server
+  spends on that snapshot anyway (History.add + build_panels + the JSON it sends), in a
+  tight loop (the 5 % target is the whole server's, measured by bench_record_cpu.py);
 - a scrubber step of a 1 Hz, hour-long, 1k-key run, as the stream answers a seek (the
   snapshot, the charts' history up to it, the panels and the output: ``Replay.message``):
   a jump to a random moment, and a step of one interval forward (Play), beside the panels
@@ -32,12 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_snapshot_pipeline import counts
 
+from ide.archive.journal import Entry
 from ide.archive.replay import Replay
 from ide.archive.store import Record, RunArchive, insert_run, insert_snapshot, pack
 from ide.charts import History, build_panels
 from ide.charts.renderer import PlotlyRenderer
 from ide.config import Settings
 from ide.tracing.model import Snapshot
+
+COMMIT_EVERY_S = 10  # snapshots a move takes at 1 Hz (ide/archive/recorder.py's COMMIT_S)
 
 
 def record(run_id: str) -> Record:
@@ -108,16 +112,18 @@ def main() -> None:
             history.add(snap)
             json.dumps(build_panels(snap, history))
             t1 = time.process_time()
-            data = pack(snap.to_json())
-            with archive.writing() as db:
-                insert_snapshot(db, "r", step + 1, snap.t, data)
+            # As the recorder does: into the journal, then every COMMIT_EVERY_S snapshots
+            # into the database (compressed there), one transaction.
+            archive.journal.append(Entry("snapshot", "r", step + 1, snap.t, snap.to_json()))
+            if (step + 1) % COMMIT_EVERY_S == 0:
+                archive.drain()
             t2 = time.process_time()
             served.append(t1 - t0)
             recorded.append(t2 - t1)
             raw_bytes.append(len(snap.to_json()))
-            kept_bytes.append(len(data))
+            kept_bytes.append(len(pack(snap.to_json())))
         serve_ms = statistics.median(served) * 1000
-        record_ms = statistics.median(recorded) * 1000
+        record_ms = statistics.mean(recorded) * 1000  # the moves into the database included
         print(
             f"snapshot of {args.keys} keys: JSON {statistics.median(raw_bytes):,.0f} B, "
             f"recorded {statistics.median(kept_bytes):,.0f} B "
@@ -125,8 +131,9 @@ def main() -> None:
         )
         print(
             f"server CPU per snapshot: panels and JSON {serve_ms:.2f} ms (baseline), "
-            f"recording {record_ms:.2f} ms = {100 * record_ms / serve_ms:.1f} % more "
-            "(target <= 5 %)"
+            f"recording (journal, then {COMMIT_EVERY_S} at a time into the database) "
+            f"{record_ms:.2f} ms = {100 * record_ms / serve_ms:.1f} % more (in a tight loop; "
+            "the target is the whole server's, bench_record_cpu.py)"
         )
 
         with archive.writing() as db:

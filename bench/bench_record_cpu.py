@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/bench_record_cpu.py [--trials 8] [--window 20] [--keys 1000]
 
-A real server runs a real bpftrace script whose map holds ``--keys`` keys, at a 1 s
-interval, watched by a websocket client as a page would (charts included).  Over the same
-window the CPU time of the server's processes (the server and its worker; bpftrace left
-out: recording does not change it) is read from /proc/PID/task/TID/schedstat, once with
-``record_runs`` on and once off (``DTRACE_IDE_RECORD_RUNS=0``), the two alternating
-``--trials`` times, each pair in a fresh data directory.  Printed: the median ratio
+Two real servers, one with ``record_runs`` on and one off (``DTRACE_IDE_RECORD_RUNS=0``),
+each run a real bpftrace script whose map holds ``--keys`` keys, at a 1 s interval, watched
+by a websocket client as a page would (charts included).  Over the same window, side by
+side (what else the machine does weighs on both), the CPU time of each server's processes
+(the server and its worker; bpftrace left out: recording does not change it) is read from
+/proc/PID/task/TID/schedstat; ``--trials`` pairs, each in fresh data directories, the one
+started first alternating.  Printed: the median ratio
 on/off and its spread, target <= 1.05; and the recorder's own thread (``dtrace-ide-rec``)
 beside the same server's other threads.
 """
@@ -15,6 +16,7 @@ beside the same server's other threads.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -67,28 +69,44 @@ def thread_seconds(pid: int, name: str) -> float:
     return total / 1e9
 
 
-def one(record: bool, keys: int, window: float) -> tuple[float, float]:
-    """Server CPU seconds per wall second over ``window`` seconds of a watched run, and the
-    recorder thread's among them."""
-    with tempfile.TemporaryDirectory() as tmp:
+class Watched:
+    """A server (recording or not) running the bench's script, watched as a page would."""
+
+    def __init__(self, stack: contextlib.ExitStack, record: bool, keys: int) -> None:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
         env = {"DTRACE_IDE_RECORD_RUNS": "1" if record else "0"}
-        with Server(Path(tmp), env=env) as server:
-            run_id = server.start_run(script(keys), interval=1.0)
-            server.wait_attached(run_id)
-            viewer = Viewer(server, run_id)
-            try:
-                time.sleep(WARMUP_S)
-                c0, t0 = server_cpu(server), time.monotonic()
-                time.sleep(window)
-                c1, t1 = server_cpu(server), time.monotonic()
-                _, body = server.request("GET", f"/api/runs/{run_id}")
-                rows = body["snapshot"]["aggregations"][0]["rows"]
-                if len(rows) < keys * 0.9:
-                    raise RuntimeError(f"the map held {len(rows)} keys, not {keys}")
-            finally:
-                viewer.close()
-                server.stop_run(run_id)
-        return (c1[0] - c0[0]) / (t1 - t0), (c1[1] - c0[1]) / (t1 - t0)
+        self.server = stack.enter_context(Server(Path(tmp), env=env))
+        self.keys = keys
+        self.run_id = self.server.start_run(script(keys), interval=1.0)
+        stack.callback(self.server.stop_run, self.run_id)
+        self.server.wait_attached(self.run_id)
+        viewer = Viewer(self.server, self.run_id)
+        stack.callback(viewer.close)
+
+    def check(self) -> None:
+        _, body = self.server.request("GET", f"/api/runs/{self.run_id}")
+        rows = body["snapshot"]["aggregations"][0]["rows"]
+        if len(rows) < self.keys * 0.9:
+            raise RuntimeError(f"the map held {len(rows)} keys, not {self.keys}")
+
+
+def pair(keys: int, window: float, on_first: bool) -> dict[bool, tuple[float, float]]:
+    """Both servers side by side over the same ``window`` seconds, so that what else the
+    machine does meanwhile weighs on both: for each (recording or not), its CPU seconds per
+    wall second and its recorder thread's among them."""
+    with contextlib.ExitStack() as stack:
+        order = (True, False) if on_first else (False, True)
+        watched = {record: Watched(stack, record, keys) for record in order}
+        time.sleep(WARMUP_S)
+        c0, t0 = {r: server_cpu(w.server) for r, w in watched.items()}, time.monotonic()
+        time.sleep(window)
+        c1, t1 = {r: server_cpu(w.server) for r, w in watched.items()}, time.monotonic()
+        for w in watched.values():
+            w.check()
+        return {
+            r: ((c1[r][0] - c0[r][0]) / (t1 - t0), (c1[r][1] - c0[r][1]) / (t1 - t0))
+            for r in watched
+        }
 
 
 def main() -> None:
@@ -102,8 +120,7 @@ def main() -> None:
         sys.exit(f"cannot run: {problem}")
     on, off, ratios, shares, rec_ms, rest_ms = [], [], [], [], [], []
     for trial in range(args.trials):
-        order = (True, False) if trial % 2 == 0 else (False, True)
-        got = {rec: one(rec, args.keys, args.window) for rec in order}
+        got = pair(args.keys, args.window, on_first=trial % 2 == 0)
         (with_rec, rec_thread), (without, _) = got[True], got[False]
         on.append(with_rec)
         off.append(without)
