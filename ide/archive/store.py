@@ -246,10 +246,11 @@ class RunArchive:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {step}")
         # What a crash left in the journal goes in first.
+        self._writer: sqlite3.Connection | None = db
         self.journal = Journal(self.path.with_name(self.path.stem + ".journal"))
         try:
-            self.journal.move(lambda entries: self._write_left(db, entries), left=True)
-        except sqlite3.Error:  # kept in the journal and in memory for the next move
+            self.journal.move(self._write_journal, left=True)
+        except (OSError, sqlite3.Error):  # kept in the journal and in memory for the next move
             log.exception("moving what %s held into the database failed", self.journal.path)
         # What was running when the server last stopped ended with it, its last few
         # snapshots not yet tallied.
@@ -263,15 +264,11 @@ class RunArchive:
                 "UPDATE runs SET state = 'failed', error = ? WHERE state = 'running'",
                 (INTERRUPTED,),
             )
-        self._writer: sqlite3.Connection | None = db
         self._readers.append(self._connect())
 
-    def _write_left(self, db: sqlite3.Connection, entries: list[Entry]) -> None:
-        with self._transaction(db):
-            write_entries(db, entries, pack)
-
     def drain(self) -> None:
-        """Move what the journal holds into the database (every read does it first)."""
+        """Move what the journal holds into the database (reads of snapshots and messages do
+        it first)."""
         if not len(self.journal):
             return
         try:
@@ -305,11 +302,15 @@ class RunArchive:
         db.execute("COMMIT")
 
     @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """A connection to read on, from the few kept open. Closing one per read would not
-        give its descriptor back anyway: SQLite defers closing a file while another
-        connection of the process holds a lock on it, as the writer does in WAL mode."""
-        self.drain()
+    def reading(self, *, recent: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection to read on, from the few kept open; with ``recent``, after the
+        journal's entries moved into the database (a read of snapshots or messages, which a
+        live run may have in the journal alone; the runs' rows may lag it by COMMIT_S).
+        Closing a connection per read would not give its descriptor back anyway: SQLite
+        defers closing a file while another connection of the process holds a lock on it,
+        as the writer does in WAL mode."""
+        if recent:
+            self.drain()
         with self._readers_lock:
             db = self._readers.pop() if self._readers else None
         if db is None:
@@ -394,7 +395,7 @@ class RunArchive:
         hi = float("inf") if end is None else end
         out: list[dict[str, Any]] = []
         last = -float("inf")
-        with self.reading() as db:
+        with self.reading(recent=True) as db:
             for t, data in db.execute(sql, (run_id, lo, hi)):
                 if step and t - last < step:
                     continue
@@ -409,13 +410,13 @@ class RunArchive:
         self.get(run_id)
         at = "SELECT data FROM snapshots WHERE run_id = ? AND t <= ? ORDER BY t DESC LIMIT 1"
         first = "SELECT data FROM snapshots WHERE run_id = ? ORDER BY t LIMIT 1"
-        with self.reading() as db:
+        with self.reading(recent=True) as db:
             row = db.execute(at, (run_id, t)).fetchone() or db.execute(first, (run_id,)).fetchone()
         return unpack(row[0]) if row else None
 
     def last_snapshots(self, run_id: str, n: int) -> list[bytes]:
         """The JSON of the run's last ``n`` snapshots, in time order."""
-        with self.reading() as db:
+        with self.reading(recent=True) as db:
             rows = db.execute(
                 "SELECT data FROM snapshots WHERE run_id = ? ORDER BY seq DESC LIMIT ?",
                 (run_id, n),
@@ -427,7 +428,7 @@ class RunArchive:
     ) -> list[tuple[int, bytes]]:
         """(seq, snapshot JSON) of the last ``limit`` snapshots taken at or before ``t`` and
         after ``after_seq``, in time order: what a replay at ``t`` draws from."""
-        with self.reading() as db:
+        with self.reading(recent=True) as db:
             rows = db.execute(
                 "SELECT seq, data FROM snapshots WHERE run_id = ? AND seq > ? AND t <= ?"
                 " ORDER BY seq DESC LIMIT ?",
@@ -437,7 +438,7 @@ class RunArchive:
 
     def messages(self, run_id: str) -> list[tuple[float, dict[str, Any]]]:
         """(t, message) in the order the run's viewers got them."""
-        with self.reading() as db:
+        with self.reading(recent=True) as db:
             rows = db.execute(
                 "SELECT t, data FROM messages WHERE run_id = ? ORDER BY seq", (run_id,)
             ).fetchall()
