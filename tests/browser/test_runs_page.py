@@ -241,9 +241,7 @@ def test_the_runs_place_lists_searches_pins_deletes_compares_and_opens_runs(
     # One the server never ran (imported) is opened from its record, with its chart too.
     page.click("#tab-runs")
     page.click(f'{row(elsewhere)} button[data-action="open"]')
-    page.wait_for_function(
-        f"() => document.querySelector('#step-output').dataset.runId === '{elsewhere}'"
-    )
+    shows(page, elsewhere)
     assert wait_state(page, "finished") == "finished"
     page.wait_for_selector(PIE, timeout=RUN_TIMEOUT_MS)
 

@@ -55,9 +55,8 @@ def test_a_meter_keeps_its_last_figures_once_the_tracer_is_gone() -> None:
     assert after["tracer_cpu_pct"] == first["tracer_cpu_pct"]
 
 
-def test_a_meter_reads_proc_once_per_snapshot_for_all_who_ask(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def count_proc_reads(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """The pids whose /proc figures the meter reads from here on (each read says 1.5 %)."""
     reads: list[int | None] = []
 
     def counted(pid: int | None) -> float | None:
@@ -65,6 +64,13 @@ def test_a_meter_reads_proc_once_per_snapshot_for_all_who_ask(
         return 1.5
 
     monkeypatch.setattr(cost, "process_cpu_pct", counted)
+    return reads
+
+
+def test_a_meter_reads_proc_once_per_snapshot_for_all_who_ask(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads = count_proc_reads(monkeypatch)
     meter = CostMeter()
     snap = Snapshot(1.0, ())
     for viewer in range(3):  # three viewers and the recorder at one snapshot
@@ -80,13 +86,7 @@ def test_a_meter_measures_again_after_a_second_without_snapshots(
 ) -> None:
     clock = [100.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
-    reads: list[int | None] = []
-
-    def counted(pid: int | None) -> float | None:
-        reads.append(pid)
-        return 2.0
-
-    monkeypatch.setattr(cost, "process_cpu_pct", counted)
+    reads = count_proc_reads(monkeypatch)
     meter = CostMeter()
     meter.measure(7, 1.0, None, 0, 0)
     clock[0] += cost.FRESH_S / 2
