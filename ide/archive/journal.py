@@ -1,8 +1,9 @@
 """The record's journal, ``runs.journal`` beside ``runs.sqlite``: each snapshot and message a
 run records is appended to it as it comes, in one write (which the kernel keeps when the server
-is killed), and moved into the database in one transaction every few seconds, before anything
-reads the archive, and when the server stops.  A transaction per interval cost more than all
-the rest of recording (bench/RESULTS.md); an append costs a small part of one.
+is killed), and moved into the database in one transaction every few seconds, before a read of
+snapshots or messages, at a run's start and end, and when the server stops.  A transaction
+per interval cost more than all the rest of recording (bench/RESULTS.md); an append costs a
+small part of one.
 
 Opening the archive moves what a crash left here into the database first; a torn or damaged
 last entry (the crash came in the middle of a write) is dropped with what follows it.

@@ -450,12 +450,16 @@ class RunArchive:
     ) -> Record:  # fmt: skip
         """A whole run at once (an import), in one transaction: ``snapshots`` as (t, snapshot
         JSON), taken before ``messages``."""
+        entries = [
+            Entry("snapshot", run.id, seq, t, data) for seq, (t, data) in enumerate(snapshots, 1)
+        ]
+        entries += [
+            Entry("message", run.id, seq, t, _ENCODE.encode(message))
+            for seq, (t, message) in enumerate(messages, 1)
+        ]
         with self.writing() as db:
             insert_run(db, run)
-            for seq, (t, data) in enumerate(snapshots, 1):
-                insert_snapshot(db, run.id, seq, t, pack(data))
-            for seq, (t, message) in enumerate(messages, 1):
-                insert_message(db, run.id, seq, t, message)
+            write_entries(db, entries, pack)  # as the recorder's journal moves them
         return self.get(run.id)
 
     def total_bytes(self) -> int:
@@ -528,46 +532,23 @@ def insert_run(db: sqlite3.Connection, r: Record) -> None:
     )  # fmt: skip
 
 
-def insert_snapshot(
-    db: sqlite3.Connection, run_id: str, seq: int, t: float, data: bytes, *, tally: bool = True
-) -> None:
-    """One snapshot; with ``tally`` the run's size, count and elapsed time follow (the
-    recorder tallies every few snapshots instead, see ``tally_run``)."""
+def insert_snapshot(db: sqlite3.Connection, run_id: str, seq: int, t: float, data: bytes) -> None:
+    """One snapshot kept as ``data`` (already packed), the run's size, count and elapsed time
+    following (the recorder's go through the journal: ide/archive/journal.py)."""
     db.execute(
         "INSERT OR REPLACE INTO snapshots (run_id, seq, t, data) VALUES (?, ?, ?, ?)",
         (run_id, seq, t, data),
     )
-    if tally:
-        tally_run(db, run_id, len(data), 1, t)
+    db.execute(
+        "UPDATE runs SET bytes = bytes + ?, snapshots = snapshots + 1, elapsed = MAX(elapsed, ?)"
+        " WHERE id = ?",
+        (len(data), t, run_id),
+    )
 
 
 def _cost_json(cost: dict[str, Any] | None) -> str | None:
     """The cost figures as the runs table keeps them (None keeps those kept before)."""
     return _ENCODE.encode(cost).decode() if cost is not None else None
-
-
-def tally_run(
-    db: sqlite3.Connection, run_id: str, size: int, count: int, t: float,
-    cost: dict[str, Any] | None = None,
-) -> None:  # fmt: skip
-    """``count`` more snapshots of ``size`` bytes in all, the last at ``t``; and the cost
-    figures measured meanwhile, when given."""
-    db.execute(
-        "UPDATE runs SET bytes = bytes + ?, snapshots = snapshots + ?, elapsed = MAX(elapsed, ?),"
-        " cost = COALESCE(?, cost) WHERE id = ?",
-        (size, count, t, _cost_json(cost), run_id),
-    )
-
-
-def insert_message(
-    db: sqlite3.Connection, run_id: str, seq: int, t: float, message: dict[str, Any]
-) -> None:
-    data = _ENCODE.encode(message).decode()
-    db.execute(
-        "INSERT OR REPLACE INTO messages (run_id, seq, t, data) VALUES (?, ?, ?, ?)",
-        (run_id, seq, t, data),
-    )
-    db.execute("UPDATE runs SET bytes = bytes + ? WHERE id = ?", (len(data), run_id))
 
 
 def end_run(
